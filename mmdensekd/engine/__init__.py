@@ -1,0 +1,4 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+from . import hooks, runner  # noqa: F401
+from .hooks import *  # noqa: F401,F403
+from .runner import *  # noqa: F401,F403

@@ -1,0 +1,92 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Verify that the distillation teacher stays frozen during training."""
+import hashlib
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from mmdensekd.registry import HOOKS
+
+
+def module_checksum(module: nn.Module) -> str:
+    """SHA-256 of every parameter and buffer of ``module`` (names, dtypes,
+    shapes and raw bytes): equal checksums mean bit-identical tensors.
+
+    Args:
+        module (nn.Module): e.g. the teacher.
+
+    Returns:
+        str: Hex digest.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        t = tensor.detach().contiguous().reshape(-1)
+        digest.update(f'{name}|{t.dtype}|{tuple(tensor.shape)}|'.encode())
+        digest.update(t.view(torch.uint8).cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@HOOKS.register_module()
+class TeacherFrozenCheckHook(Hook):
+    """Check that the teacher is frozen: at train start no teacher parameter
+    requires grad and every teacher module (BatchNorm included) is in eval
+    mode; every ``interval`` iterations and at train end the checksum of the
+    teacher's parameters and buffers equals the one taken at start.
+
+    Args:
+        interval (int): Iterations between checks. Defaults to 100.
+        teacher_attr (str): Attribute of the model holding the teacher.
+            Defaults to ``'teacher'``.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 100, teacher_attr: str = 'teacher') -> None:
+        if interval <= 0:
+            raise ValueError(f'interval must be > 0, got {interval}')
+        self.interval = interval
+        self.teacher_attr = teacher_attr
+        self.reference = None
+
+    def _teacher(self, runner) -> nn.Module:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        teacher = getattr(model, self.teacher_attr, None)
+        if not isinstance(teacher, nn.Module):
+            raise TypeError(f'TeacherFrozenCheckHook: {type(model).__name__} has no teacher '
+                            f'module at attribute {self.teacher_attr!r}')
+        return teacher
+
+    def _check_modes(self, teacher: nn.Module) -> None:
+        trainable = [n for n, p in teacher.named_parameters() if p.requires_grad]
+        if trainable:
+            raise RuntimeError(f'teacher parameters require grad: {trainable[:5]}')
+        training = [n or '<teacher>' for n, m in teacher.named_modules() if m.training]
+        if training:
+            raise RuntimeError(f'teacher modules are in train mode (BatchNorm would update): '
+                               f'{training[:5]}')
+
+    def _compare(self, runner, where: str) -> None:
+        current = module_checksum(self._teacher(runner))
+        if current != self.reference:
+            raise RuntimeError(f'teacher parameters/buffers changed during training ({where}): '
+                               f'checksum {self.reference[:16]} -> {current[:16]}')
+
+    def before_train(self, runner) -> None:
+        """Check modes and take the reference checksum."""
+        teacher = self._teacher(runner)
+        self._check_modes(teacher)
+        self.reference = module_checksum(teacher)
+        runner.logger.info(f'teacher checksum at train start: {self.reference}')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Compare every ``interval`` iterations (modes too)."""
+        if self.every_n_train_iters(runner, self.interval):
+            self._check_modes(self._teacher(runner))
+            self._compare(runner, f'iter {runner.iter + 1}')
+
+    def after_train(self, runner) -> None:
+        """Final comparison."""
+        self._compare(runner, 'train end')
+        runner.logger.info(f'teacher checksum unchanged at train end: {self.reference}')

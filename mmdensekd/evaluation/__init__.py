@@ -1,0 +1,1 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.

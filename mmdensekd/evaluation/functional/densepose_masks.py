@@ -1,0 +1,195 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Instance masks of the COCO DensePose evaluation, kept box-local.
+
+The protocol pastes every mask into a full-image RLE and calls the COCO mask
+IoU. A mask here is a :class:`PlacedMask`: a boolean array and its top-left
+corner in the image, already clipped to the image exactly as the protocol
+pastes it, so IoUs are the same numbers computed on the overlap only.
+"""
+from typing import List, NamedTuple, Optional, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from scipy.ndimage import zoom
+
+from mmdensekd.structures import DP_BOX_SIZE
+
+NUM_DP_MASKS = 14
+
+
+class PlacedMask(NamedTuple):
+    """A binary mask at ``(x0, y0)`` of the image frame.
+
+    Attributes:
+        x0 (int): first column in the image.
+        y0 (int): first row in the image.
+        mask (np.ndarray): (h, w) bool.
+        area (int): number of set pixels.
+    """
+    x0: int
+    y0: int
+    mask: np.ndarray
+    area: int
+
+
+def place_mask(mask: Optional[np.ndarray], bbox_xywh: Sequence[float], img_h: int,
+               img_w: int) -> PlacedMask:
+    """Paste a box-sized mask at ``(int(x), int(y))``, clipped to the image
+    and to ``int(x + w)``, ``int(y + h)`` (the protocol's pasting rule).
+
+    Args:
+        mask (np.ndarray | None): (h, w) mask, nonzero = set; None = empty.
+        bbox_xywh (Sequence[float]): box (x, y, w, h) in the image.
+        img_h (int): image height.
+        img_w (int): image width.
+
+    Returns:
+        PlacedMask: the clipped mask.
+    """
+    if mask is None:
+        return PlacedMask(0, 0, np.zeros((0, 0), dtype=bool), 0)
+    x, y, w, h = (float(c) for c in bbox_xywh)
+    xi, yi = int(x), int(y)
+    x0, y0 = max(xi, 0), max(yi, 0)
+    x1 = min(int(x + w), img_w, xi + mask.shape[1])
+    y1 = min(int(y + h), img_h, yi + mask.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return PlacedMask(0, 0, np.zeros((0, 0), dtype=bool), 0)
+    crop = np.asarray(mask[y0 - yi:y1 - yi, x0 - xi:x1 - xi]) > 0
+    return PlacedMask(x0, y0, crop, int(np.count_nonzero(crop)))
+
+
+def dp_masks_to_box_mask(dp_masks: Sequence, bbox_xywh: Sequence[float]) -> np.ndarray:
+    """Union of the ``dp_masks`` resized to the ground-truth box.
+
+    As the protocol: the 256x256 union is zoomed by
+    ``(max(h, 1) / 256, max(w, 1) / 256)`` with linear interpolation
+    (``scipy.ndimage.zoom``, no prefilter) and thresholded at 0.5.
+
+    Args:
+        dp_masks (Sequence): up to 14 RLE dicts; falsy entries are absent parts.
+        bbox_xywh (Sequence[float]): ground-truth box (x, y, w, h).
+
+    Returns:
+        np.ndarray: (round(h), round(w)) uint8 mask.
+    """
+    union = np.zeros((DP_BOX_SIZE, DP_BOX_SIZE), dtype=np.float64)
+    rles = [r for r in list(dp_masks)[:NUM_DP_MASKS] if r]
+    if rles:
+        decoded = mask_utils.decode(rles)  # (256, 256, n)
+        union[decoded.any(axis=2)] = 1.0
+    _, _, w, h = (float(c) for c in bbox_xywh)
+    scale_x = max(w, 1.0) / DP_BOX_SIZE
+    scale_y = max(h, 1.0) / DP_BOX_SIZE
+    return (zoom(union, (scale_y, scale_x), order=1, prefilter=False) > 0.5).astype(np.uint8)
+
+
+def segmentation_to_placed_mask(segm, img_h: int, img_w: int) -> PlacedMask:
+    """A COCO ``segmentation`` (polygons, RLE or uncompressed RLE) as a
+    placed mask cropped to its set pixels."""
+    if isinstance(segm, list):
+        if not segm:
+            return place_mask(None, (0, 0, 0, 0), img_h, img_w)
+        rle = mask_utils.merge(mask_utils.frPyObjects(segm, img_h, img_w))
+    elif isinstance(segm, dict) and isinstance(segm.get('counts'), list):
+        rle = mask_utils.frPyObjects(segm, img_h, img_w)
+    elif isinstance(segm, dict):
+        rle = segm
+    else:
+        return place_mask(None, (0, 0, 0, 0), img_h, img_w)
+    full = mask_utils.decode(rle).astype(bool)
+    if full.ndim == 3:
+        full = full.any(axis=2)
+    rows, cols = np.nonzero(full.any(1))[0], np.nonzero(full.any(0))[0]
+    if len(rows) == 0:
+        return place_mask(None, (0, 0, 0, 0), img_h, img_w)
+    crop = full[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return PlacedMask(int(cols[0]), int(rows[0]), crop, int(crop.sum()))
+
+
+def _intersection(a: PlacedMask, b: PlacedMask) -> int:
+    x0, y0 = max(a.x0, b.x0), max(a.y0, b.y0)
+    x1 = min(a.x0 + a.mask.shape[1], b.x0 + b.mask.shape[1])
+    y1 = min(a.y0 + a.mask.shape[0], b.y0 + b.mask.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    sa = a.mask[y0 - a.y0:y1 - a.y0, x0 - a.x0:x1 - a.x0]
+    sb = b.mask[y0 - b.y0:y1 - b.y0, x0 - b.x0:x1 - b.x0]
+    return int(np.count_nonzero(sa & sb))
+
+
+def mask_iou_matrix(dt_masks: List[PlacedMask], gt_masks: List[PlacedMask],
+                    gt_crowd: Sequence[bool]) -> np.ndarray:
+    """COCO mask IoU; against a crowd ground truth, intersection over the
+    detection area.
+
+    Args:
+        dt_masks (list[PlacedMask]): D detection masks.
+        gt_masks (list[PlacedMask]): G ground-truth masks.
+        gt_crowd (Sequence[bool]): (G,) crowd flags.
+
+    Returns:
+        np.ndarray: (D, G) float64, 0 where a union is empty.
+    """
+    out = np.zeros((len(dt_masks), len(gt_masks)))
+    for j, g in enumerate(gt_masks):
+        for i, d in enumerate(dt_masks):
+            if d.area == 0 or (g.area == 0 and not gt_crowd[j]):
+                continue
+            inter = _intersection(d, g)
+            union = d.area if gt_crowd[j] else d.area + g.area - inter
+            out[i, j] = inter / union if union > 0 else 0.0
+    return out
+
+
+def ignore_region_mask(img: dict) -> Optional[np.ndarray]:
+    """The image's ``ignore_regions_x/y`` polygons as an (H, W) uint8 mask,
+    or None when it has none."""
+    xs = img.get('ignore_regions_x') or []
+    if len(xs) == 0:
+        return None
+    polys = [[c for xy in zip(rx, ry) for c in xy]
+             for rx, ry in zip(xs, img.get('ignore_regions_y', []))]
+    rle = mask_utils.merge(mask_utils.frPyObjects(polys, img['height'], img['width']))
+    return mask_utils.decode(rle)
+
+
+def keep_outside_ignore(bbox_xywh: Sequence[float], region: Optional[np.ndarray],
+                        fg: Optional[np.ndarray] = None, box_thr: float = 0.7,
+                        mask_thr: float = 0.9) -> bool:
+    """The protocol's ignore-region filter.
+
+    A ground-truth box is kept if less than ``box_thr`` of it lies in the
+    ignore region; a detection is kept if less than ``mask_thr`` of its
+    foreground ``fg`` (box-sized, at the box corner) does. A box of zero
+    area is dropped when the image has an ignore region.
+
+    Args:
+        bbox_xywh (Sequence[float]): box (x, y, w, h).
+        region (np.ndarray | None): (H, W) ignore mask or None.
+        fg (np.ndarray | None): detection foreground (h, w); None = box test.
+        box_thr (float): box threshold.
+        mask_thr (float): foreground threshold.
+
+    Returns:
+        bool: whether to keep the instance.
+    """
+    if region is None:
+        return True
+    bx, by, bw, bh = (int(c) for c in np.asarray(bbox_xywh, dtype=np.float64))
+    if bw * bh == 0:
+        return False
+    # Deviation: a negative box origin is clipped to 0 (the reference
+    # slices with the negative index, i.e. from the far image border).
+    x1, y1 = max(bx, 0), max(by, 0)
+    x2, y2 = min(bx + bw, region.shape[1]), min(by + bh, region.shape[0])
+    crop = region[y1:y2, x1:x2]
+    if crop.sum() == 0:
+        return True
+    if fg is None:
+        return crop.sum() / bw / bh < box_thr
+    fg = np.asarray(fg) > 0
+    h, w = min(fg.shape[0], crop.shape[0]), min(fg.shape[1], crop.shape[1])
+    area = int(fg.sum())
+    inter = int(np.count_nonzero(fg[:h, :w] & (crop[:h, :w] > 0)))
+    return (inter / area if area else 0.0) < mask_thr

@@ -1,0 +1,82 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Results in the COCO DensePose challenge format.
+
+A result is a dict ``image_id``, ``category_id``, ``bbox`` (x, y, w, h),
+``score``, ``uv_shape`` = [3, h, w] and ``uv_data`` = base64 PNG of the
+box-sized IUV map (see :func:`mmdensekd.structures.encode_iuv_png`). In
+memory the evaluation also accepts ``iuv`` (3, h, w) uint8 instead of
+``uv_data``.
+"""
+import json
+from typing import List, Sequence
+
+import numpy as np
+from mmengine.fileio import get_local_path
+
+from mmdensekd.structures import decode_iuv_png, encode_iuv_png
+
+RESULT_KEYS = ('image_id', 'category_id', 'bbox', 'score')
+
+
+def to_challenge_format(results: Sequence[dict]) -> List[dict]:
+    """JSON-ready copies of ``results`` with ``uv_shape`` and ``uv_data``.
+
+    Args:
+        results (Sequence[dict]): results carrying ``uv_data`` or ``iuv``.
+
+    Returns:
+        list[dict]: plain Python values only.
+    """
+    out = []
+    for i, res in enumerate(results):
+        missing = [k for k in RESULT_KEYS if k not in res]
+        if missing:
+            raise KeyError(f'result {i} lacks {missing}')
+        item = dict(image_id=int(res['image_id']), category_id=int(res['category_id']),
+                    bbox=[float(c) for c in res['bbox']], score=float(res['score']))
+        if 'iuv' in res:
+            iuv = np.asarray(res['iuv'], dtype=np.uint8)
+            item['uv_shape'] = [int(s) for s in iuv.shape]
+            item['uv_data'] = encode_iuv_png(iuv)
+        elif 'uv_data' in res:
+            item['uv_shape'] = [int(s) for s in res['uv_shape']]
+            item['uv_data'] = res['uv_data']
+        else:
+            raise KeyError(f'result {i} (image {res["image_id"]}) has neither "iuv" nor '
+                           '"uv_data"')
+        out.append(item)
+    return out
+
+
+def dump_densepose_results(results: Sequence[dict], path: str) -> None:
+    """Write ``results`` as a challenge-format JSON file."""
+    with open(path, 'w') as f:
+        json.dump(to_challenge_format(results), f)
+
+
+def load_densepose_results(path: str, decode: bool = False) -> List[dict]:
+    """Read a challenge-format JSON file.
+
+    Args:
+        path (str): results file (local or an mmengine file backend path).
+        decode (bool): also decode each ``uv_data`` into ``iuv`` (3, h, w).
+
+    Returns:
+        list[dict]: the results.
+    """
+    with get_local_path(path) as local:
+        with open(local) as f:
+            results = json.load(f)
+    if not isinstance(results, list):
+        raise ValueError(f'{path}: expected a JSON list of results, got {type(results).__name__}')
+    for i, res in enumerate(results):
+        missing = [k for k in RESULT_KEYS + ('uv_shape', 'uv_data') if k not in res]
+        if missing:
+            raise KeyError(f'{path}: result {i} lacks {missing}')
+        if decode:
+            iuv = decode_iuv_png(res['uv_data'])
+            if list(iuv.shape) != list(res['uv_shape']):
+                raise ValueError(f'{path}: result {i} (image {res["image_id"]}) decodes to '
+                                 f'{list(iuv.shape)}, uv_shape says {res["uv_shape"]}')
+            res['iuv'] = iuv
+    return results

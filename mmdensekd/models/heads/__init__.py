@@ -1,0 +1,9 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+from .densepose_v1convx_head import DensePoseV1ConvXHead
+
+from .densepose_chart_predictor import DensePoseChartPredictor
+from .keypoint_rcnn_head import KeypointRCNNHead
+from .refine_head import DensePoseKeypointRefineHead
+
+__all__ = ['DensePoseV1ConvXHead', 'DensePoseChartPredictor', 'KeypointRCNNHead',
+           'DensePoseKeypointRefineHead']

@@ -1,0 +1,301 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Keypoint R-CNN mask-style keypoint head (He et al., "Mask R-CNN", 2017).
+
+Shape legend used below:
+
+* ``M``: number of RoIs; ``B``: batch size (top-down use)
+* ``C``: input channels; ``K``: number of keypoints
+* ``h x w``: input feature size (14 x 14 for RoIs);
+  ``H x W``: heatmap size, ``4h x 4w`` (56 x 56 for RoIs)
+"""
+import inspect
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.models.utils.tta import flip_heatmaps
+from mmpose.utils.tensor_utils import to_numpy
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from mmdensekd.registry import KEYPOINT_CODECS, POSE_MODELS
+
+FeatsType = Union[Tensor, Sequence[Tensor]]
+
+
+def _build_in_mmpose_scope(registry, cfg: dict, key: str):
+    """Build ``cfg`` from an mmpose registry whatever the default scope is.
+
+    Our detectors run under ``default_scope='mmdet'``, where mmpose names
+    (``'KeypointMSELoss'``, codecs) would not resolve; an explicit
+    ``_scope_`` makes the nested build look in mmpose's registries.
+    """
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise TypeError(f'`{key}` must be a config dict with a "type" key, got {cfg!r}')
+    cfg = dict(cfg)
+    cfg.setdefault('_scope_', 'mmpose')
+    return registry.build(cfg)
+
+
+@POSE_MODELS.register_module()
+class KeypointRCNNHead(BaseHead):
+    """Keypoint R-CNN head, usable on RoI features or as a top-down head.
+
+    Architecture: ``num_convs`` x (conv3x3 ``conv_channels`` + ReLU) ->
+    ConvTranspose2d(``conv_channels``, ``K``, 4, stride 2, pad 1) -> bilinear
+    x2; a ``14 x 14`` RoI feature gives ``56 x 56`` heatmap logits.
+
+    RoI path (called by ``DensePoseRoIHead``): :meth:`forward_features`,
+    :meth:`forward_predictor`, :meth:`roi_loss` (a spatial softmax
+    cross-entropy over the ``H*W`` cells, averaged over the visible keypoints
+    inside their RoI; targets come from ``codec``) and :meth:`roi_predict`.
+
+    Top-down path (mmpose ``TopdownPoseEstimator``): :meth:`forward` on the
+    backbone features, :meth:`loss` against the heatmaps an mmpose codec
+    (e.g. ``MSRAHeatmap``, ``UDPHeatmap``) wrote into the data samples, and
+    :meth:`predict` decoded by ``decoder``. The codec's heatmap size must be
+    4x the feature size.
+
+    Args:
+        in_channels (int): Input feature channels ``C``. Defaults to 256.
+        num_convs (int): Number of 3x3 conv + ReLU layers. Defaults to 8.
+        conv_channels (int): Channels of those layers. Defaults to 512.
+        num_keypoints (int): Number of keypoints ``K``. Defaults to 17.
+        codec (dict): RoI target codec config. Defaults to
+            ``dict(type='RCNNKeypointCodec')`` (56 x 56 grid).
+        loss_weight (float): Weight of the RoI keypoint loss. Defaults to 1.0.
+        topdown_loss (dict): Loss of the top-down path. Defaults to
+            ``dict(type='KeypointMSELoss', use_target_weight=True)``.
+        decoder (dict, optional): mmpose codec decoding top-down heatmaps.
+            Defaults to None (top-down ``predict`` unavailable).
+        init_cfg (dict | list[dict], optional): Initialisation config.
+            Defaults to Kaiming normal (fan_out, ReLU) with zero bias.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 num_convs: int = 8,
+                 conv_channels: int = 512,
+                 num_keypoints: int = 17,
+                 codec: dict = dict(type='RCNNKeypointCodec'),
+                 loss_weight: float = 1.0,
+                 topdown_loss: dict = dict(type='KeypointMSELoss', use_target_weight=True),
+                 decoder: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Kaiming', layer=['Conv2d', 'ConvTranspose2d'], mode='fan_out',
+                     nonlinearity='relu', distribution='normal', bias=0)
+            ]
+        super().__init__(init_cfg=init_cfg)
+        for key, value in (('in_channels', in_channels), ('conv_channels', conv_channels),
+                           ('num_keypoints', num_keypoints)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'`{key}` must be a positive integer, got {value!r}')
+        if not isinstance(num_convs, int) or num_convs < 0:
+            raise ValueError(f'`num_convs` must be a non-negative integer, got {num_convs!r}')
+        if loss_weight < 0:
+            raise ValueError(f'`loss_weight` must be >= 0, got {loss_weight}')
+
+        self.in_channels = in_channels
+        self.num_convs = num_convs
+        self.conv_channels = conv_channels
+        self.num_keypoints = num_keypoints
+        self.loss_weight = float(loss_weight)
+
+        self.codec = _build_in_mmpose_scope(KEYPOINT_CODECS, codec, 'codec')
+        encode = getattr(self.codec, 'encode', None)
+        if (not hasattr(self.codec, 'heatmap_size') or encode is None
+                or 'rois' not in inspect.signature(encode).parameters):
+            raise TypeError('`codec` must be a RoI keypoint codec whose encode() takes `rois` '
+                            f'(e.g. RCNNKeypointCodec), got {type(self.codec).__name__}; '
+                            'mmpose image codecs go in `decoder`')
+        self.topdown_loss = (
+            _build_in_mmpose_scope(POSE_MODELS, topdown_loss, 'topdown_loss')
+            if topdown_loss is not None else None)
+        self.decoder = (
+            _build_in_mmpose_scope(KEYPOINT_CODECS, decoder, 'decoder')
+            if decoder is not None else None)
+
+        layers = []
+        channels = in_channels
+        for _ in range(num_convs):
+            layers += [nn.Conv2d(channels, conv_channels, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = conv_channels
+        self.convs = nn.Sequential(*layers)
+        self.out_channels = channels
+        self.deconv = nn.ConvTranspose2d(channels, num_keypoints, 4, stride=2, padding=1)
+
+    # ----------------------------------------------------------------- forward
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Conv tower: ``(M, C, h, w) -> (M, conv_channels, h, w)``."""
+        return self.convs(x)
+
+    def forward_predictor(self, feats: Tensor) -> Tensor:
+        """Predictor: ``(M, conv_channels, h, w) -> (M, K, 4h, 4w)`` logits."""
+        x = self.deconv(feats)
+        return F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
+
+    def forward(self, feats: FeatsType) -> Tensor:
+        """Heatmap logits from RoI features or a tuple of backbone features.
+
+        Args:
+            feats (Tensor | Sequence[Tensor]): ``(M, C, h, w)``, or a
+                sequence of feature maps of which the last is used (mmpose
+                top-down convention).
+
+        Returns:
+            Tensor: ``(M, K, 4h, 4w)`` heatmap logits.
+        """
+        if isinstance(feats, (list, tuple)):
+            feats = feats[-1]
+        return self.forward_predictor(self.forward_features(feats))
+
+    # ---------------------------------------------------------------- RoI path
+    def _check_heatmap_size(self, heatmaps: Tensor, codec, key: str) -> None:
+        width, height = codec.heatmap_size
+        if tuple(heatmaps.shape[-2:]) != (height, width):
+            raise ValueError(
+                f'`{key}.heatmap_size` (W, H) = {tuple(codec.heatmap_size)} does not match the '
+                f'predicted heatmaps of size (H, W) = {tuple(heatmaps.shape[-2:])}; the head '
+                'predicts 4x its input feature size')
+
+    def get_targets(self, rois: Tensor, gt_keypoints: Tensor,
+                    gt_visible: Tensor) -> Tuple[Tensor, Tensor]:
+        """Cell-index targets of RoIs matched to ground-truth instances.
+
+        Args:
+            rois (Tensor): ``(M, 4)`` xyxy RoIs.
+            gt_keypoints (Tensor): ``(M, K, 2)`` keypoints of each RoI's GT.
+            gt_visible (Tensor): ``(M, K)`` visibility of each RoI's GT.
+
+        Returns:
+            tuple: ``(M, K)`` long cell indices and ``(M, K)`` float weights.
+        """
+        encoded = self.codec.encode(gt_keypoints, gt_visible, rois=rois)
+        return encoded['keypoint_labels'], encoded['keypoint_weights']
+
+    def has_visible_keypoints(self, rois: Tensor, gt_keypoints: Tensor,
+                              gt_visible: Tensor) -> Tensor:
+        """``(M,)`` bool: RoI holds at least one visible GT keypoint.
+
+        Keypoint R-CNN trains only on such positive proposals.
+        """
+        return self.get_targets(rois, gt_keypoints, gt_visible)[1].bool().any(dim=1)
+
+    def roi_loss(self, heatmaps: Tensor, rois: Tensor, gt_keypoints: Tensor,
+                 gt_visible: Tensor) -> dict:
+        """Spatial-softmax cross-entropy averaged over visible keypoints.
+
+        Args:
+            heatmaps (Tensor): ``(M, K, H, W)`` logits of positive RoIs.
+            rois (Tensor): ``(M, 4)`` xyxy RoIs (same frame as the GT).
+            gt_keypoints (Tensor): ``(M, K, 2)`` matched GT keypoints.
+            gt_visible (Tensor): ``(M, K)`` matched GT visibility.
+
+        Returns:
+            dict: ``loss_keypoint``; zero (still connected to the graph, so
+            distributed training does not hang) when no keypoint is visible.
+        """
+        self._check_heatmap_size(heatmaps, self.codec, 'codec')
+        num_rois = heatmaps.shape[0]
+        if num_rois == 0:
+            return dict(loss_keypoint=heatmaps.sum() * 0)
+        labels, weights = self.get_targets(rois, gt_keypoints, gt_visible)
+        valid = weights > 0
+        if not bool(valid.any()):
+            return dict(loss_keypoint=heatmaps.sum() * 0)
+        logits = heatmaps.flatten(2)[valid]  # (V, H*W)
+        loss = F.cross_entropy(logits, labels[valid], reduction='sum') / valid.sum()
+        return dict(loss_keypoint=loss * self.loss_weight)
+
+    def roi_predict(self, heatmaps: Tensor, bboxes: Tensor) -> Tuple[Tensor, Tensor]:
+        """Decode heatmaps of detections.
+
+        Args:
+            heatmaps (Tensor): ``(M, K, H, W)`` logits.
+            bboxes (Tensor): ``(M, 4)`` xyxy boxes the heatmaps were pooled
+                from; results come back in the same frame.
+
+        Returns:
+            tuple: keypoints ``(M, K, 2)`` and scores ``(M, K)``.
+        """
+        self._check_heatmap_size(heatmaps, self.codec, 'codec')
+        return self.codec.decode(heatmaps, bboxes)
+
+    # ----------------------------------------------------------- top-down path
+    def loss(self, feats: FeatsType, batch_data_samples: Sequence,
+             train_cfg: Optional[dict] = None) -> dict:
+        """Top-down loss against codec heatmaps in ``gt_fields.heatmaps``.
+
+        Args:
+            feats (Sequence[Tensor]): Backbone features; the last is used.
+            batch_data_samples (list[PoseDataSample]): Samples carrying
+                ``gt_fields.heatmaps`` ``(K, H, W)`` and
+                ``gt_instance_labels.keypoint_weights`` ``(1, K)``.
+            train_cfg (dict, optional): ``compute_acc`` (default True) adds
+                the PCK accuracy ``acc_pose``.
+
+        Returns:
+            dict: ``loss_kpt`` (and ``acc_pose``).
+        """
+        train_cfg = train_cfg or {}
+        if self.topdown_loss is None:
+            raise RuntimeError('`topdown_loss` is None: this KeypointRCNNHead cannot be trained '
+                               'top-down')
+        pred = self.forward(feats)
+        if len(batch_data_samples) == 0:
+            return dict(loss_kpt=pred.sum() * 0)
+        gt_heatmaps = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples]).to(pred)
+        if gt_heatmaps.shape[-2:] != pred.shape[-2:]:
+            raise ValueError(
+                f'the codec heatmap size (H, W) = {tuple(gt_heatmaps.shape[-2:])} does not match '
+                f'the head output {tuple(pred.shape[-2:])}: set `codec.heatmap_size` to 4x the '
+                'backbone feature size')
+        weights = torch.cat(
+            [d.gt_instance_labels.keypoint_weights for d in batch_data_samples]).to(pred)
+        losses = dict(loss_kpt=self.topdown_loss(pred, gt_heatmaps, weights))
+        if train_cfg.get('compute_acc', True):
+            from mmpose.evaluation.functional import pose_pck_accuracy
+            _, avg_acc, _ = pose_pck_accuracy(
+                output=to_numpy(pred), target=to_numpy(gt_heatmaps),
+                mask=to_numpy(weights) > 0)
+            losses['acc_pose'] = torch.tensor(avg_acc, device=pred.device)
+        return losses
+
+    def predict(self, feats, batch_data_samples: Sequence,
+                test_cfg: Optional[dict] = None):
+        """Top-down prediction decoded by ``decoder`` (an mmpose codec).
+
+        Args:
+            feats (Sequence[Tensor] | list[Sequence[Tensor]]): Backbone
+                features, or ``[feats, flipped_feats]`` with ``flip_test``.
+            batch_data_samples (list[PoseDataSample]): The batch samples.
+            test_cfg (dict, optional): ``flip_test``, ``flip_mode``,
+                ``shift_heatmap``, ``output_heatmaps``.
+
+        Returns:
+            list[InstanceData] | tuple: keypoints ``(1, K, 2)`` and
+            keypoint_scores ``(1, K)`` per sample in the input-image frame,
+            plus ``PixelData`` heatmaps with ``output_heatmaps``.
+        """
+        test_cfg = test_cfg or {}
+        if test_cfg.get('flip_test', False):
+            if not (isinstance(feats, list) and len(feats) == 2):
+                raise ValueError('`flip_test` expects feats = [feats, flipped_feats]')
+            flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            heatmaps = self.forward(feats[0])
+            flipped = flip_heatmaps(
+                self.forward(feats[1]), flip_mode=test_cfg.get('flip_mode', 'heatmap'),
+                flip_indices=flip_indices, shift_heatmap=test_cfg.get('shift_heatmap', False))
+            heatmaps = (heatmaps + flipped) * 0.5
+        else:
+            heatmaps = self.forward(feats)
+        preds = self.decode(heatmaps)
+        if test_cfg.get('output_heatmaps', False):
+            return preds, [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
+        return preds
+
+
+__all__ = ['KeypointRCNNHead']

@@ -1,0 +1,195 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""DensePose chart loss (part classification, U/V regression, coarse segm)."""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmdensekd.registry import MODELS
+from mmdensekd.structures import DP_BOX_SIZE, DensePoseChartPredictorOutput, DensePoseTargets
+
+
+def sample_bilinear(maps: Tensor, roi_inds: Tensor, u: Tensor, v: Tensor) -> Tensor:
+    """Bilinearly sample per-RoI maps at normalised positions.
+
+    Pixel ``j`` of a map of width ``W`` covers ``[j / W, (j + 1) / W)`` and its
+    value sits at its centre ``(j + 0.5) / W``; positions beyond the outer
+    centres take the border value.
+
+    Shape legend: ``M`` RoIs, ``C`` channels, ``P`` points.
+
+    Args:
+        maps (Tensor): (M, C, H, W).
+        roi_inds (Tensor): (P,) long, the RoI of each point.
+        u (Tensor): (P,) horizontal position in [0, 1] of the RoI.
+        v (Tensor): (P,) vertical position in [0, 1] of the RoI.
+
+    Returns:
+        Tensor: (P, C) sampled values.
+    """
+    h, w = maps.shape[-2:]
+    px = (u * w - 0.5).clamp(0, w - 1)
+    py = (v * h - 0.5).clamp(0, h - 1)
+    x0, y0 = px.floor().long(), py.floor().long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    wx, wy = (px - x0)[:, None], (py - y0)[:, None]
+    return (maps[roi_inds, :, y0, x0] * (1 - wx) * (1 - wy) +
+            maps[roi_inds, :, y0, x1] * wx * (1 - wy) +
+            maps[roi_inds, :, y1, x0] * (1 - wx) * wy +
+            maps[roi_inds, :, y1, x1] * wx * wy)
+
+
+def gt_points_in_proposals(gt_densepose: DensePoseTargets, gt_bboxes: Tensor,
+                           proposals: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Map GT points from their GT box frame into the proposal frame.
+
+    ``x_img = gx0 + x * gw / 256`` then ``u = (x_img - px0) / pw``; points
+    outside the proposal are dropped.
+
+    Returns:
+        tuple: ``roi_inds`` (P,) long, ``uv_pos`` (P, 2) positions in [0, 1]
+        of the proposal, ``parts`` (P,) long fine part in 1..24 and
+        ``uv_gt`` (P, 2) GT U, V.
+    """
+    device = proposals.device
+    counts = [len(p) for p in gt_densepose.points]
+    if sum(counts) == 0:
+        empty = proposals.new_zeros((0, 2))
+        return (torch.zeros(0, dtype=torch.long, device=device), empty,
+                torch.zeros(0, dtype=torch.long, device=device), empty)
+    pts = torch.cat(gt_densepose.points).to(device=device, dtype=proposals.dtype)
+    roi_inds = torch.repeat_interleave(torch.arange(len(counts), device=device),
+                                       torch.as_tensor(counts, device=device))
+    gt = gt_bboxes[roi_inds]
+    prop = proposals[roi_inds]
+    x_img = gt[:, 0] + pts[:, 0] * (gt[:, 2] - gt[:, 0]) / DP_BOX_SIZE
+    y_img = gt[:, 1] + pts[:, 1] * (gt[:, 3] - gt[:, 1]) / DP_BOX_SIZE
+    u = (x_img - prop[:, 0]) / (prop[:, 2] - prop[:, 0]).clamp(min=1e-6)
+    v = (y_img - prop[:, 1]) / (prop[:, 3] - prop[:, 1]).clamp(min=1e-6)
+    keep = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+    return (roi_inds[keep], torch.stack([u, v], dim=1)[keep], pts[keep, 2].round().long(),
+            pts[keep, 3:5])
+
+
+def gt_segm_in_proposals(segms: Tensor, gt_bboxes: Tensor, proposals: Tensor,
+                         size: Tuple[int, int]) -> Tensor:
+    """Resample box-frame segmentations into each proposal's ``size`` grid
+    (nearest neighbour at pixel centres; outside the GT box is background).
+
+    Args:
+        segms (Tensor): (M, 256, 256) uint8 labels in the GT box frame.
+        gt_bboxes (Tensor): (M, 4) xyxy GT boxes.
+        proposals (Tensor): (M, 4) xyxy proposals.
+        size (tuple[int, int]): (H, W) of the output grid.
+
+    Returns:
+        Tensor: (M, H, W) long labels.
+    """
+    h, w = size
+    device = proposals.device
+    s = segms.shape[-1]
+    cy = (torch.arange(h, device=device, dtype=proposals.dtype) + 0.5) / h
+    cx = (torch.arange(w, device=device, dtype=proposals.dtype) + 0.5) / w
+    y_img = proposals[:, 1:2] + cy[None] * (proposals[:, 3:4] - proposals[:, 1:2])
+    x_img = proposals[:, 0:1] + cx[None] * (proposals[:, 2:3] - proposals[:, 0:1])
+    gy = ((y_img - gt_bboxes[:, 1:2]) / (gt_bboxes[:, 3:4] - gt_bboxes[:, 1:2]) * s).floor()
+    gx = ((x_img - gt_bboxes[:, 0:1]) / (gt_bboxes[:, 2:3] - gt_bboxes[:, 0:1]) * s).floor()
+    valid = ((gy >= 0) & (gy < s))[:, :, None] & ((gx >= 0) & (gx < s))[:, None, :]
+    iy = gy.clamp(0, s - 1).long()[:, :, None]
+    ix = gx.clamp(0, s - 1).long()[:, None, :]
+    m = torch.arange(len(segms), device=device)[:, None, None]
+    labels = segms.to(device)[m, iy, ix].long()
+    return labels * valid
+
+
+@MODELS.register_module()
+class DensePoseChartLoss(nn.Module):
+    """The DensePose chart loss of detectron2's R-CNN recipe.
+
+    For each RoI matched to a DensePose-annotated GT instance, the GT points
+    are mapped from the GT box frame into the proposal frame (points outside
+    are dropped) and the predictions are sampled there bilinearly:
+
+    * ``loss_densepose_I``: cross-entropy of the 25 fine-part logits,
+      averaged over points, times ``part_weight`` (1.0);
+    * ``loss_densepose_U`` / ``_V``: smooth-L1 of the GT part's U / V
+      channel, summed over points, times ``point_regression_weight`` (0.01);
+    * ``loss_densepose_S``: cross-entropy of the coarse segmentation against
+      the GT masks resampled into the proposal's output grid, averaged over
+      pixels, times ``segm_weight`` (5.0). With 2 coarse channels the target
+      is foreground / background, with 15 the coarse part.
+
+    Every term is further scaled by ``loss_weight`` (e.g. the paper's 0.6).
+    Without any GT point (or mask) the terms are ``0 * pred.sum()``: zero but
+    connected to the graph so that DDP does not wait for missing gradients.
+
+    Args:
+        part_weight (float): Weight of the fine-part CE. Defaults to 1.0.
+        point_regression_weight (float): Weight of U/V. Defaults to 0.01.
+        segm_weight (float): Weight of the coarse segm CE. Defaults to 5.0.
+        smooth_l1_beta (float): Beta of the smooth-L1. Defaults to 1.0.
+        loss_weight (float): Global multiplier. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 part_weight: float = 1.0,
+                 point_regression_weight: float = 0.01,
+                 segm_weight: float = 5.0,
+                 smooth_l1_beta: float = 1.0,
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.part_weight = part_weight
+        self.point_regression_weight = point_regression_weight
+        self.segm_weight = segm_weight
+        self.smooth_l1_beta = smooth_l1_beta
+        self.loss_weight = loss_weight
+
+    def forward(self, pred: DensePoseChartPredictorOutput, proposals: Tensor, gt_bboxes: Tensor,
+                gt_densepose: DensePoseTargets) -> Dict[str, Tensor]:
+        """Compute the losses.
+
+        Shape legend: ``M`` RoIs, ``H x W`` predictor output size.
+
+        Args:
+            pred (DensePoseChartPredictorOutput): Predictions for M RoIs.
+            proposals (Tensor): (M, 4) xyxy proposals (input image frame).
+            gt_bboxes (Tensor): (M, 4) xyxy GT boxes matched to each RoI.
+            gt_densepose (DensePoseTargets): GT of the matched instances.
+
+        Returns:
+            dict[str, Tensor]: ``loss_densepose_{I,U,V,S}``.
+        """
+        if len(pred) != len(proposals) or len(proposals) != len(gt_densepose):
+            raise ValueError(f'DensePoseChartLoss got {len(pred)} predictions, '
+                             f'{len(proposals)} proposals and {len(gt_densepose)} targets')
+        w = self.loss_weight
+        roi_inds, pos, parts, uv_gt = gt_points_in_proposals(gt_densepose, gt_bboxes, proposals)
+        if len(roi_inds) > 0:
+            fine = sample_bilinear(pred.fine_segm, roi_inds, pos[:, 0], pos[:, 1])
+            loss_i = F.cross_entropy(fine, parts)
+            sel = parts[:, None]
+            u_est = sample_bilinear(pred.u, roi_inds, pos[:, 0], pos[:, 1]).gather(1, sel)[:, 0]
+            v_est = sample_bilinear(pred.v, roi_inds, pos[:, 0], pos[:, 1]).gather(1, sel)[:, 0]
+            loss_u = F.smooth_l1_loss(u_est, uv_gt[:, 0], beta=self.smooth_l1_beta, reduction='sum')
+            loss_v = F.smooth_l1_loss(v_est, uv_gt[:, 1], beta=self.smooth_l1_beta, reduction='sum')
+        else:
+            # No GT point in any proposal: zero losses that keep the graph.
+            loss_i = pred.fine_segm.sum() * 0
+            loss_u = pred.u.sum() * 0
+            loss_v = pred.v.sum() * 0
+
+        has_segm = gt_densepose.has_segm.to(proposals.device)
+        if bool(has_segm.any()):
+            coarse = pred.coarse_segm[has_segm]
+            target = gt_segm_in_proposals(gt_densepose.segms[has_segm.to(gt_densepose.segms.device)], gt_bboxes[has_segm],
+                                          proposals[has_segm], tuple(coarse.shape[-2:]))
+            if coarse.size(1) == 2:
+                target = (target > 0).long()
+            loss_s = F.cross_entropy(coarse, target)
+        else:
+            loss_s = pred.coarse_segm.sum() * 0
+        return dict(loss_densepose_I=loss_i * self.part_weight * w,
+                    loss_densepose_U=loss_u * self.point_regression_weight * w,
+                    loss_densepose_V=loss_v * self.point_regression_weight * w,
+                    loss_densepose_S=loss_s * self.segm_weight * w)

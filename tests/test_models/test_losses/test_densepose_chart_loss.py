@@ -1,0 +1,118 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmdensekd.models.losses import DensePoseChartLoss
+from mmdensekd.structures import DensePoseChartPredictorOutput, DensePoseTargets
+
+# GT box 128x128 at (10, 20); the proposal is twice as wide, shifted left.
+GT_BOX = torch.tensor([[10., 20., 138., 148.]])
+PROPOSAL = torch.tensor([[-54., 20., 74., 84.]])
+
+
+def _pred(size: int = 4, coarse_channels: int = 2) -> DensePoseChartPredictorOutput:
+    g = torch.Generator().manual_seed(0)
+    shape = (1, 25, size, size)
+    return DensePoseChartPredictorOutput(
+        coarse_segm=torch.randn((1, coarse_channels, size, size), generator=g),
+        fine_segm=torch.randn(shape, generator=g),
+        u=torch.rand(shape, generator=g),
+        v=torch.rand(shape, generator=g))
+
+
+def _targets(points, segm=None) -> DensePoseTargets:
+    segms = torch.zeros((1, 256, 256), dtype=torch.uint8) if segm is None else segm[None]
+    return DensePoseTargets([torch.tensor(points, dtype=torch.float32)], segms,
+                            torch.tensor([True]), torch.tensor([segm is not None]))
+
+
+def _ce(logits: torch.Tensor, label: int) -> float:
+    return float(torch.logsumexp(logits, 0) - logits[label])
+
+
+def _smooth_l1(d: float) -> float:
+    d = abs(d)
+    return 0.5 * d * d if d < 1 else d - 0.5
+
+
+def test_points_mapped_sampled_and_weighted_by_hand():
+    pred = _pred()
+    # Point A (64, 64) in the GT frame -> image (42, 52) -> proposal
+    # (u, v) = (96/128, 32/64) = (0.75, 0.5) -> pixel coords (2.5, 1.5):
+    # the mean of pixels (y, x) in {1, 2} x {2, 3}.
+    # Point B (32, 96) -> image (26, 68) -> (0.625, 0.75) -> (2.0, 2.5):
+    # the mean of pixels (2, 2) and (3, 2).
+    # Point C (250, 10) -> image (135, 25) -> u = 189/128 > 1: dropped.
+    pts = [[64, 64, 3, 0.2, 0.9], [32, 96, 24, 0.7, 0.1], [250, 10, 5, 0.5, 0.5]]
+    loss = DensePoseChartLoss(part_weight=1.0, point_regression_weight=0.01, segm_weight=5.0)
+    out = loss(pred, PROPOSAL, GT_BOX, _targets(pts))
+
+    def at_a(t):
+        return (t[0, :, 1, 2] + t[0, :, 1, 3] + t[0, :, 2, 2] + t[0, :, 2, 3]) / 4
+
+    def at_b(t):
+        return (t[0, :, 2, 2] + t[0, :, 3, 2]) / 2
+
+    exp_i = (_ce(at_a(pred.fine_segm), 3) + _ce(at_b(pred.fine_segm), 24)) / 2
+    exp_u = 0.01 * (_smooth_l1(float(at_a(pred.u)[3]) - 0.2) +
+                    _smooth_l1(float(at_b(pred.u)[24]) - 0.7))
+    exp_v = 0.01 * (_smooth_l1(float(at_a(pred.v)[3]) - 0.9) +
+                    _smooth_l1(float(at_b(pred.v)[24]) - 0.1))
+    assert out['loss_densepose_I'].item() == pytest.approx(exp_i, rel=1e-5)
+    assert out['loss_densepose_U'].item() == pytest.approx(exp_u, rel=1e-5)
+    assert out['loss_densepose_V'].item() == pytest.approx(exp_v, rel=1e-5)
+    # No mask annotated: the segm term is zero.
+    assert out['loss_densepose_S'].item() == 0
+
+    # The four weights scale their own terms (and loss_weight all of them).
+    out2 = DensePoseChartLoss(part_weight=0.3, point_regression_weight=0.1, segm_weight=2.0,
+                              loss_weight=0.6)(pred, PROPOSAL, GT_BOX, _targets(pts))
+    assert out2['loss_densepose_I'].item() == pytest.approx(0.6 * 0.3 * exp_i, rel=1e-5)
+    assert out2['loss_densepose_U'].item() == pytest.approx(0.6 * 10 * exp_u, rel=1e-5)
+
+
+@pytest.mark.parametrize('channels', [2, 15])
+def test_segm_resampled_into_proposal(channels):
+    pred = _pred(coarse_channels=channels)
+    segm = torch.zeros((256, 256), dtype=torch.uint8)
+    segm[:, :128] = 14  # left half of the GT box is the head (coarse part 14)
+    # Proposal pixel centres x = -38, -6, 26, 58 -> GT frame x = -96, -32, 32,
+    # 96: outside, outside, head, head; every row lies inside the GT box.
+    out = DensePoseChartLoss(segm_weight=5.0)(pred, PROPOSAL, GT_BOX, _targets(
+        [[64, 64, 3, 0.2, 0.9]], segm))
+    label = 1 if channels == 2 else 14
+    target = torch.tensor([0, 0, label, label]).repeat(4, 1)[None]
+    expected = 5.0 * F.cross_entropy(pred.coarse_segm, target).item()
+    assert out['loss_densepose_S'].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_points_gives_zero_loss_connected_to_graph():
+    pred = _pred()
+    for t in (pred.coarse_segm, pred.fine_segm, pred.u, pred.v):
+        t.requires_grad_(True)
+    # Every point falls outside the proposal.
+    out = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets([[250, 10, 5, 0.5, 0.5]]))
+    total = sum(out.values())
+    assert total.item() == 0
+    assert total.requires_grad
+    total.backward()
+    for t in (pred.coarse_segm, pred.fine_segm, pred.u, pred.v):
+        assert t.grad is not None and torch.all(t.grad == 0)
+
+
+def test_length_mismatch_raises():
+    pred = _pred()
+    with pytest.raises(ValueError, match='2 proposals'):
+        DensePoseChartLoss()(pred, PROPOSAL.repeat(2, 1), GT_BOX, _targets([[1, 1, 1, 0, 0]]))
+
+
+def test_loss_decreases_when_prediction_matches():
+    pred = _pred()
+    pts = [[64, 64, 3, 0.2, 0.9]]
+    base = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets(pts))['loss_densepose_I']
+    pred.fine_segm[0, 3] += 10
+    better = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets(pts))['loss_densepose_I']
+    assert better < base and better.item() < math.exp(-5)

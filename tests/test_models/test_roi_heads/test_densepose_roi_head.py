@@ -1,0 +1,130 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from mmdensekd.registry import MODELS
+from mmdensekd.structures import DensePoseChartResults, DensePoseTargets
+from mmdensekd.utils import register_all_modules
+
+C = 16
+
+
+def _roi_head_cfg(**overrides):
+    cfg = dict(
+        type='DensePoseRoIHead',
+        bbox_roi_extractor=dict(type='SingleRoIExtractor',
+                                roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+                                out_channels=C, featmap_strides=[4, 8]),
+        bbox_head=dict(type='Shared2FCBBoxHead', in_channels=C, fc_out_channels=32,
+                       roi_feat_size=7, num_classes=1,
+                       bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
+                                       target_stds=[0.1, 0.1, 0.2, 0.2]),
+                       loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False),
+                       loss_bbox=dict(type='L1Loss')),
+        densepose_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=8, sampling_ratio=2, aligned=True),
+            out_channels=C, featmap_strides=[4, 8]),
+        densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=C, num_convs=2,
+                            conv_channels=C),
+        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=C),
+        densepose_loss=dict(type='DensePoseChartLoss'),
+        train_cfg=ConfigDict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
+                          min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
+            sampler=dict(type='RandomSampler', num=32, pos_fraction=0.25, neg_pos_ub=-1,
+                         add_gt_as_proposals=True),
+            pos_weight=-1, densepose_iou_thr=0.7, debug=False),
+        test_cfg=ConfigDict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
+                            max_per_img=5))
+    cfg.update(overrides)
+    return cfg
+
+
+def _sample(has_dp: bool) -> DetDataSample:
+    torch.manual_seed(0)
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(128, 128),
+                                         scale_factor=(0.5, 0.5), batch_input_shape=(64, 64)))
+    gt = InstanceData()
+    gt.bboxes = torch.tensor([[8., 8., 40., 56.]])
+    gt.labels = torch.tensor([0])
+    gt.keypoints = torch.rand(1, 17, 2) * 30 + 10
+    gt.keypoints_visible = torch.ones(1, 17)
+    points = torch.cat([torch.rand(20, 2) * 255, torch.randint(1, 25, (20, 1)).float(),
+                        torch.rand(20, 2)], dim=1)
+    segm = torch.zeros((1, 256, 256), dtype=torch.uint8)
+    segm[0, 64:192, 64:192] = 1
+    gt.densepose = DensePoseTargets([points if has_dp else torch.zeros(0, 5)], segm,
+                                    torch.tensor([has_dp]))
+    sample.gt_instances = gt
+    sample.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0))
+    return sample
+
+
+def _proposals():
+    return InstanceData(bboxes=torch.tensor([[8., 8., 40., 56.], [9., 9., 41., 55.],
+                                             [0., 0., 20., 20.], [30., 30., 60., 60.]]),
+                        scores=torch.ones(4))
+
+
+def _feats():
+    g = torch.Generator().manual_seed(1)
+    return (torch.randn(1, C, 16, 16, generator=g), torch.randn(1, C, 8, 8, generator=g))
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _register():
+    register_all_modules()
+
+
+def test_loss_with_densepose_gt():
+    head = MODELS.build(_roi_head_cfg())
+    losses = head.loss(_feats(), [_proposals()], [_sample(True)])
+    for key in ('loss_cls', 'loss_bbox', 'loss_densepose_I', 'loss_densepose_U',
+                'loss_densepose_V', 'loss_densepose_S'):
+        assert key in losses
+    assert losses['loss_densepose_I'].item() > 0
+    assert losses['loss_densepose_S'].item() > 0
+
+
+def test_batch_without_densepose_gt_gives_zero_connected_losses():
+    head = MODELS.build(_roi_head_cfg())
+    losses = head.loss(_feats(), [_proposals()], [_sample(False)])
+    dp = [v for k, v in losses.items() if k.startswith('loss_densepose')]
+    assert len(dp) == 4
+    total = sum(dp)
+    assert total.item() == 0 and total.requires_grad
+    total.backward()
+    grads = [p.grad for p in head.densepose_head.parameters()]
+    assert all(g is not None for g in grads)
+    assert all(torch.all(g == 0) for g in grads)
+
+
+def test_predict_charts_in_original_frame():
+    head = MODELS.build(_roi_head_cfg()).eval()
+    sample = _sample(True)
+    with torch.no_grad():
+        results = head.predict(_feats(), [_proposals()], [sample], rescale=True)
+    res = results[0]
+    assert isinstance(res.densepose, DensePoseChartResults)
+    assert len(res.densepose) == len(res.bboxes) > 0
+    # Boxes are rescaled to the original (2x) image and charts follow them.
+    assert res.bboxes[:, 2:].max() > 64
+    for box, labels, uv in zip(res.bboxes, res.densepose.labels, res.densepose.uv):
+        h, w = max(int(box[3] - box[1]), 1), max(int(box[2] - box[0]), 1)
+        assert labels.shape == (h, w) and labels.dtype == torch.uint8
+        assert uv.shape == (2, h, w)
+        assert labels.max() <= 24 and uv.min() >= 0 and uv.max() <= 1
+
+
+def test_refine_needs_both_branches():
+    with pytest.raises(ValueError, match='refine_head needs both'):
+        MODELS.build(_roi_head_cfg(refine_head=dict(type='DensePoseKeypointRefineHead')))
+
+
+def test_missing_densepose_component_is_named():
+    with pytest.raises(ValueError, match='densepose_loss'):
+        MODELS.build(_roi_head_cfg(densepose_loss=None))

@@ -1,0 +1,142 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Test (evaluate) a checkpoint (mmdet 3.x style, plus mmpose 0.x ``--eval``).
+
+Examples::
+
+    python tools/test.py CONFIG CKPT --eval bbox densepose
+    python tools/test.py CONFIG CKPT --out results.pkl      # raw predictions
+    python tools/test.py CONFIG CKPT --eval densepose --out dp_results.json
+    bash tools/dist_test.sh CONFIG CKPT GPUS --eval bbox keypoints densepose
+
+``--eval`` names: ``bbox`` (COCO box AP), ``keypoints`` (COCO keypoint AP;
+``mAP`` as in mmpose 0.x is an alias) and ``densepose`` (GPS / GPSm / IOU
+AP). Without ``--eval`` the config's ``test_evaluator`` is used.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmdensekd.utils import (EVAL_METRICS, eval_to_evaluators, register_all_modules,
+                             setup_cpu_distributed)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a mmdensekd model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and evaluation results')
+    parser.add_argument(
+        '--eval',
+        type=str,
+        nargs='+',
+        metavar='METRIC',
+        help=f'metrics to evaluate, any of: {", ".join(EVAL_METRICS)} (replaces the '
+        "config's test_evaluator); e.g. --eval bbox densepose")
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='a .pkl file to dump the raw predictions to, or a .json file for the '
+        'DensePose results in the COCO DensePose challenge format')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory (inside the work dir) where painted images are saved')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _has_densepose_metric(evaluator) -> bool:
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    return any(isinstance(m, dict) and str(m.get('type', '')).endswith('DensePoseMetric')
+               for m in metrics)
+
+
+def build_cfg(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line options."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} not found')
+    cfg.load_from = args.checkpoint
+
+    json_out = None
+    if args.out is not None:
+        if args.out.endswith('.json'):
+            json_out = args.out
+        elif not args.out.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'--out must end with .pkl/.pickle (raw predictions) or .json '
+                             f'(DensePose results), got {args.out}')
+
+    if args.eval:
+        try:
+            cfg.test_evaluator = eval_to_evaluators(cfg, args.eval, 'test', outfile=json_out)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+    elif json_out is not None:
+        evaluator = cfg.get('test_evaluator')
+        metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+        if not _has_densepose_metric(metrics):
+            raise SystemExit('--out X.json writes DensePose results: add --eval densepose '
+                             'or a DensePoseMetric to test_evaluator')
+        for m in metrics:
+            if isinstance(m, dict) and str(m.get('type', '')).endswith('DensePoseMetric'):
+                m['outfile_path'] = json_out
+
+    if args.show or args.show_dir:
+        hooks = cfg.setdefault('default_hooks', {})
+        if 'visualization' not in hooks:
+            raise SystemExit('--show/--show-dir need default_hooks.visualization')
+        hooks['visualization']['draw'] = True
+        if args.show:
+            hooks['visualization']['show'] = True
+            hooks['visualization']['wait_time'] = args.wait_time
+        if args.show_dir:
+            hooks['visualization']['test_out_dir'] = args.show_dir
+    return cfg
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    cfg = build_cfg(args)
+    setup_cpu_distributed(cfg, args.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    if args.out is not None and not args.out.endswith('.json'):
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
