@@ -20,8 +20,12 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdensekd.utils import (EVAL_METRICS, eval_to_evaluators, register_all_modules,
-                             setup_cpu_distributed)
+from mmdensekd.utils import (
+    EVAL_METRICS,
+    eval_to_evaluators,
+    register_all_modules,
+    setup_cpu_distributed,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

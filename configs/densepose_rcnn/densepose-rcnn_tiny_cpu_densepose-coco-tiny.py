@@ -7,12 +7,12 @@ _base_ = ['./densepose-rcnn_r50_fpn_s1x_densepose-coco.py']
 
 data_root = 'work_dirs/tiny_densepose_coco/'
 ann_file = 'annotations/densepose_tiny_train.json'
-img_scale = (512, 320)
+img_scale = (480, 288)
 
 model = dict(
-    backbone=dict(depth=18, frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
-                  norm_eval=False, init_cfg=None),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
+    backbone=dict(depth=18, base_channels=32, frozen_stages=-1,
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),

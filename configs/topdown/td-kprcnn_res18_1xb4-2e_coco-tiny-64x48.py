@@ -15,7 +15,13 @@ model = dict(
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, num_stages=3, out_indices=(2, )),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        num_stages=3,
+        strides=(1, 2, 2),
+        dilations=(1, 1, 1),
+        out_indices=(2, )),
     head=dict(
         type='KeypointRCNNHead',
         in_channels=256,
@@ -90,9 +96,11 @@ env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
-# mmengine's plain visualizer (mmpose's pose visualizer is not needed here)
-visualizer = dict(type='Visualizer', _scope_='mmengine', vis_backends=[dict(type='LocalVisBackend')])
-log_processor = dict(type='LogProcessor', window_size=1, by_epoch=True)
+# mmengine's own visualizer and log processor: mmpose's registries for them
+# import mmpose.visualization, which needs torchvision
+visualizer = dict(
+    type='Visualizer', _scope_='mmengine', vis_backends=[dict(type='LocalVisBackend')])
+log_processor = dict(type='LogProcessor', _scope_='mmengine', window_size=1, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -8,8 +8,13 @@ from mmdet.datasets import CocoDataset
 from mmengine.logging import MMLogger, print_log
 
 from mmdensekd.registry import DATASETS
-from .coco_keypoints import (COCO_KEYPOINT_FLIP_INDICES, COCO_KEYPOINT_FLIP_PAIRS,
-                             COCO_KEYPOINT_NAMES, NUM_COCO_KEYPOINTS)
+
+from .coco_keypoints import (
+    COCO_KEYPOINT_FLIP_INDICES,
+    COCO_KEYPOINT_FLIP_PAIRS,
+    COCO_KEYPOINT_NAMES,
+    NUM_COCO_KEYPOINTS,
+)
 from .densepose_parsing import parse_densepose
 
 

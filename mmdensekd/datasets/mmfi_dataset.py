@@ -5,6 +5,7 @@ import re
 from typing import List, Optional, Union
 
 from mmdensekd.registry import DATASETS
+
 from .densepose_coco import DensePoseCocoDataset
 
 

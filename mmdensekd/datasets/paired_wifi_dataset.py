@@ -4,6 +4,7 @@ import os.path as osp
 from typing import List, Union
 
 from mmdensekd.registry import DATASETS
+
 from .densepose_coco import DensePoseCocoDataset
 
 

@@ -40,5 +40,6 @@ class DensePoseChartPredictorOutput:
 
     @staticmethod
     def cat(outputs) -> 'DensePoseChartPredictorOutput':
+        names = [f.name for f in fields(outputs[0])]
         return DensePoseChartPredictorOutput(
-            **{f.name: torch.cat([getattr(o, f.name) for o in outputs]) for f in fields(outputs[0])})
+            **{n: torch.cat([getattr(o, n) for o in outputs]) for n in names})

@@ -32,7 +32,8 @@ class DensePoseChartResults:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, item: Union[int, slice, Sequence[int], Tensor]) -> 'DensePoseChartResults':
+    def __getitem__(self,
+                    item: Union[int, slice, Sequence[int], Tensor]) -> 'DensePoseChartResults':
         if isinstance(item, int):
             idx = [range(len(self))[item]]
         elif isinstance(item, slice):

@@ -103,8 +103,8 @@ def dp_coco(tmp_path):
         def dataset(self, ann_file: str = None, **kwargs):
             from mmdensekd.datasets import DensePoseCocoDataset
             kwargs.setdefault('data_prefix', dict(img=COCO_TINY))
-            return DensePoseCocoDataset(ann_file=ann_file or self.write(), pipeline=[],
-                                        **kwargs)
+            kwargs.setdefault('pipeline', [])
+            return DensePoseCocoDataset(ann_file=ann_file or self.write(), **kwargs)
 
     return Helper()
 

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 from pycocotools import mask as mask_utils
 
 from mmdensekd.datasets import DensePoseCocoDataset
@@ -171,3 +172,41 @@ def test_rle_run_lengths_match_pycocotools():
         assert int(runs[1::2].sum()) == int(mask_utils.area(rle))
     with pytest.raises(ValueError, match='truncated'):
         rle_run_lengths('abc')
+
+
+def test_full_pipeline_from_config(dp_coco, uv_symmetry_file):
+    init_default_scope('mmdet')  # as our configs (default_scope='mmdet')
+    pipeline = [
+        dict(type='LoadImageFromFileWithId'),
+        dict(type='LoadDensePoseAnnotations'),
+        dict(type='DensePoseResize', scale=(320, 320), keep_ratio=True),
+        dict(type='DensePoseRandomFlip', prob=1.0, uv_symmetry_file=uv_symmetry_file),
+        dict(type='PackDensePoseInputs'),
+    ]
+    dataset = dp_coco.dataset(pipeline=pipeline)
+    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i)['img_id'] == 785)
+    sample = dataset[index]
+    assert sample['inputs'].shape == (3, 213, 320)
+    data_sample = sample['data_samples']
+    assert data_sample.flip is True and data_sample.scale_factor[0] == 0.5
+    gt = data_sample.gt_instances
+    assert gt.densepose.has_dp.tolist() == [True]
+    assert gt.keypoints.shape == (1, 17, 2)
+    raw = dp_coco.ann(442619)
+    # the flipped points are the mirrored annotated points, labels swapped
+    expected_x = 256 - np.asarray(raw['dp_x'], dtype=np.float32)
+    np.testing.assert_allclose(gt.densepose.points[0][:, 0].numpy(), expected_x, atol=1e-4)
+    # the nose keypoint is mirrored in the resized image: x' = 320 - 0.5 * x
+    np.testing.assert_allclose(gt.keypoints[0, 0, 0].item(), 320 - 0.5 * raw['keypoints'][0],
+                               atol=1e-4)
+
+
+def test_missing_image_names_path_and_id(dp_coco, tmp_path):
+    init_default_scope('mmdet')
+    dataset = dp_coco.dataset(data_prefix=dict(img=str(tmp_path)),
+                              pipeline=[dict(type='LoadImageFromFileWithId')])
+    info = dataset.get_data_info(0)
+    with pytest.raises(FileNotFoundError) as err:
+        dataset.prepare_data(0)
+    assert info['img_path'] in str(err.value)
+    assert f"image id {info['img_id']}" in str(err.value)

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmdensekd.evaluation.metrics.rcnn_keypoint_metric import (COCO_KEYPOINT_SIGMAS,
-                                                               CocoKeypointMetric)
+from mmdensekd.evaluation.metrics.rcnn_keypoint_metric import (
+    COCO_KEYPOINT_SIGMAS,
+    CocoKeypointMetric,
+)
 from mmdensekd.registry import METRICS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -109,10 +111,10 @@ def test_label_filter_score_modes_and_empty():
     assert res['coco-keypoint/AP'] == pytest.approx(1.0)
     metric = CocoKeypointMetric(ann_file=ANN_FILE, score_mode='bbox_keypoint',
                                 keypoint_score_thr=0.5)
-    res = dict(score=0.8, keypoint_scores=np.array([0.2, 0.6, 1.0]))
-    assert metric._instance_score(res) == pytest.approx(0.8 * 0.8)
+    kpt_scores = np.array([0.2, 0.6, 1.0])
+    assert metric._instance_score(0.8, kpt_scores) == pytest.approx(0.8 * 0.8)
     metric.score_mode = 'keypoint'
-    assert metric._instance_score(res) == pytest.approx(0.6)
+    assert metric._instance_score(0.8, kpt_scores) == pytest.approx(0.6)
 
 
 def test_errors_name_the_problem(tmp_path):

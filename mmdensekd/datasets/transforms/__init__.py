@@ -1,8 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 from .csi_transforms import CSIPhaseSanitize, LoadCSIFromFile, PackCSI
 from .densepose_flip import DensePoseRandomFlip
-from .densepose_geometry import (UV_SYMMETRY_URL, hflip_densepose, load_uv_symmetry,
-                                 remap_densepose)
+from .densepose_geometry import UV_SYMMETRY_URL, hflip_densepose, load_uv_symmetry, remap_densepose
 from .densepose_resize import DensePoseResize
 from .formatting import PackDensePoseInputs
 from .load_image import LoadImageFromFileWithId

@@ -6,6 +6,7 @@ import numpy as np
 from mmdet.datasets.transforms import RandomFlip
 
 from mmdensekd.registry import TRANSFORMS
+
 from ..coco_keypoints import COCO_KEYPOINT_FLIP_INDICES
 from .densepose_geometry import UV_SYMMETRY_URL, hflip_densepose, load_uv_symmetry
 

@@ -19,8 +19,13 @@ from typing import Dict
 import numpy as np
 import torch
 
-from mmdensekd.structures import (COARSE_PART_FLIP, DP_BOX_SIZE, FINE_PART_FLIP,
-                                  NUM_FINE_PARTS, DensePoseTargets)
+from mmdensekd.structures import (
+    COARSE_PART_FLIP,
+    DP_BOX_SIZE,
+    FINE_PART_FLIP,
+    NUM_FINE_PARTS,
+    DensePoseTargets,
+)
 
 #: Where users obtain the DensePose UV symmetry table.
 UV_SYMMETRY_URL = 'https://dl.fbaipublicfiles.com/densepose/data/UV_symmetry_transforms.mat'

@@ -4,6 +4,7 @@ import numpy as np
 from mmdet.datasets.transforms import Resize
 
 from mmdensekd.registry import TRANSFORMS
+
 from .densepose_geometry import remap_densepose
 
 

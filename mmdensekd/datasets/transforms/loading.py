@@ -9,6 +9,7 @@ from pycocotools import mask as mask_utils
 
 from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import DP_BOX_SIZE, NUM_COARSE_PARTS, DensePoseTargets
+
 from ..coco_keypoints import NUM_COCO_KEYPOINTS
 
 

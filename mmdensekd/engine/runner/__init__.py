@@ -1,4 +1,4 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from .teacher_student_val_loop import TeacherStudentValLoop
+from .distill_val_loop import DistillValLoop
 
-__all__ = ['TeacherStudentValLoop']
+__all__ = ['DistillValLoop']

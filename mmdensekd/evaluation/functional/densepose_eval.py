@@ -42,12 +42,28 @@ from mmengine.utils import ProgressBar
 from pycocotools import mask as mask_utils
 
 from mmdensekd.structures import decode_iuv_png
+
 from .densepose_eval_data import DensePoseEvalData, gps_normalisation
-from .densepose_masks import (PlacedMask, dp_masks_to_box_mask, ignore_region_mask,
-                              keep_outside_ignore, mask_iou_matrix, place_mask,
-                              segmentation_to_placed_mask)
-from .densepose_matching import (AREA_LABELS, AREA_RNGS, IOU_THRS, MAX_DETS, REC_THRS,
-                                 STAT_NAMES, accumulate, match_image, summarize)
+from .densepose_masks import (
+    PlacedMask,
+    dp_masks_to_box_mask,
+    ignore_region_mask,
+    keep_outside_ignore,
+    mask_iou_matrix,
+    place_mask,
+    segmentation_to_placed_mask,
+)
+from .densepose_matching import (
+    AREA_LABELS,
+    AREA_RNGS,
+    IOU_THRS,
+    MAX_DETS,
+    REC_THRS,
+    STAT_NAMES,
+    accumulate,
+    match_image,
+    summarize,
+)
 
 DENSEPOSE_MODES = ('GPS', 'GPSm', 'IOU')
 _GEODESIC_MODES = ('GPS', 'GPSm')
@@ -173,6 +189,25 @@ def _gps_matrix(dts: List[_Dt], gts: List[_Gt], eval_data: DensePoseEvalData) ->
     sums = np.add.reduceat(score, starts, axis=1)
     out[:, cols] = np.where(num_valid > 0, sums / np.maximum(num_valid, 1), 0.0)
     return out
+
+
+def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
+                 eval_data: DensePoseEvalData, gps_kappa: Optional[float] = None) -> np.ndarray:
+    """GPS of every result against every ground-truth annotation.
+
+    Args:
+        results (Sequence[dict]): D results (``bbox``, ``score`` and ``iuv``
+            or ``uv_data``).
+        anns (Sequence[dict]): G DensePose-COCO annotations.
+        eval_data (DensePoseEvalData): geodesic data.
+        gps_kappa (float, optional): see :func:`evaluate`.
+
+    Returns:
+        np.ndarray: (D, G) GPS, 0 for annotations without ``dp_x``.
+    """
+    dts = [_Dt(r, i) for i, r in enumerate(results)]
+    gts = [_Gt(a, {}, eval_data, gps_kappa, '<anns>') for a in anns]
+    return _gps_matrix(dts, gts, eval_data)
 
 
 def _box_iou(dts: List[_Dt], gts: List[_Gt]) -> np.ndarray:

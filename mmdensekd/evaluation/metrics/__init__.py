@@ -1,4 +1,4 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from .rcnn_keypoint_metric import CocoKeypointMetric
+from .densepose_metric import DensePoseMetric
 
-__all__ = ['CocoKeypointMetric']
+__all__ = ['DensePoseMetric']

@@ -136,6 +136,9 @@ class CocoKeypointMetric(BaseMetric):
             keypoints = _to_numpy(preds['keypoints'])
             kpt_scores = _to_numpy(preds['keypoint_scores'])
             num = len(bboxes)
+            if num == 0:  # an image without detections
+                keypoints = keypoints.reshape(0, self.num_keypoints, 2)
+                kpt_scores = kpt_scores.reshape(0, self.num_keypoints)
             if (len(scores) != num or keypoints.shape != (num, self.num_keypoints, 2)
                     or kpt_scores.shape != (num, self.num_keypoints)):
                 raise ValueError(
@@ -145,37 +148,41 @@ class CocoKeypointMetric(BaseMetric):
             keep = np.ones(num, dtype=bool)
             if self.person_label is not None and 'labels' in preds:
                 keep = _to_numpy(preds['labels'], np.int64).reshape(-1) == self.person_label
-            for i in np.flatnonzero(keep):
-                self.results.append(
-                    dict(img_id=int(img_id), bbox=bboxes[i], score=float(scores[i]),
-                         keypoints=keypoints[i], keypoint_scores=kpt_scores[i]))
+            # one entry per data sample: the evaluator truncates the
+            # collected results to the dataset size
+            self.results.append(
+                dict(img_id=int(img_id), bboxes=bboxes[keep], scores=scores[keep],
+                     keypoints=keypoints[keep], keypoint_scores=kpt_scores[keep]))
 
-    def _instance_score(self, res: dict) -> float:
-        kpt_scores = res['keypoint_scores']
+    def _instance_score(self, score: float, kpt_scores: np.ndarray) -> float:
+        """Score of one predicted person according to ``score_mode``."""
         if self.score_mode == 'bbox':
-            return res['score']
+            return float(score)
         if self.score_mode == 'keypoint':
             return float(np.mean(kpt_scores))
         above = kpt_scores[kpt_scores > self.keypoint_score_thr]
-        return res['score'] * (float(above.mean()) if above.size else 0.0)
+        return float(score) * (float(above.mean()) if above.size else 0.0)
 
     def results2coco(self, results: List[dict]) -> List[dict]:
         """Convert collected predictions to the COCO keypoint results format."""
         coco_results = []
         for res in results:
-            x0, y0, x1, y1 = res['bbox']
-            kpts = np.concatenate([res['keypoints'], res['keypoint_scores'][:, None]], axis=1)
-            coco_results.append(
-                dict(image_id=res['img_id'], category_id=self.cat_id,
-                     keypoints=kpts.reshape(-1).tolist(), score=self._instance_score(res),
-                     bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)]))
+            for i in range(len(res['bboxes'])):
+                x0, y0, x1, y1 = res['bboxes'][i]
+                kpts = np.concatenate([res['keypoints'][i], res['keypoint_scores'][i][:, None]],
+                                      axis=1)
+                score = self._instance_score(res['scores'][i], res['keypoint_scores'][i])
+                coco_results.append(
+                    dict(image_id=res['img_id'], category_id=self.cat_id,
+                         keypoints=kpts.reshape(-1).tolist(), score=score,
+                         bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)]))
         return coco_results
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Run COCOeval on the collected predictions.
 
         Args:
-            results (list[dict]): Per-instance results from :meth:`process`.
+            results (list[dict]): Per-image results from :meth:`process`.
 
         Returns:
             dict[str, float]: ``AP``, ``AP .5``, ``AP .75``, ``AP (M)``,

@@ -13,8 +13,12 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmdensekd.structures import (DP_BOX_SIZE, FINE_TO_COARSE, DensePoseChartResults,
-                                  DensePoseTargets)
+from mmdensekd.structures import (
+    DP_BOX_SIZE,
+    FINE_TO_COARSE,
+    DensePoseChartResults,
+    DensePoseTargets,
+)
 
 
 def chart_results_to_targets(charts: DensePoseChartResults,

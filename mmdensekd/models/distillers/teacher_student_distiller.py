@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor, nn
 
 from mmdensekd.registry import MODELS
+
 from .feature_recorder import OUTPUT_NAMES, FeatureRecorder, parse_feature_name
 from .pseudo_labels import make_pseudo_label_samples
 
@@ -319,7 +320,7 @@ class TeacherStudentDistiller(BaseModel):
                 data_samples: List[DetDataSample],
                 rescale: bool = True) -> List[DetDataSample]:
         """Predictions of the student (or the teacher when ``predict_with`` is
-        ``'teacher'``, as set by ``TeacherStudentValLoop``)."""
+        ``'teacher'``, as set by ``DistillValLoop``)."""
         if self.predict_with == 'teacher':
             with torch.no_grad():
                 img = self._get_input(inputs, self.teacher_input_key, 'teacher')

@@ -1,7 +1,6 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from .densepose_v1convx_head import DensePoseV1ConvXHead
-
 from .densepose_chart_predictor import DensePoseChartPredictor
+from .densepose_v1convx_head import DensePoseV1ConvXHead
 from .keypoint_rcnn_head import KeypointRCNNHead
 from .refine_head import DensePoseKeypointRefineHead
 

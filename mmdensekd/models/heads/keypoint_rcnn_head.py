@@ -13,10 +13,10 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.utils.tensor_utils import to_numpy
-from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from mmdensekd.registry import KEYPOINT_CODECS, POSE_MODELS

@@ -182,8 +182,9 @@ class DensePoseChartLoss(nn.Module):
         has_segm = gt_densepose.has_segm.to(proposals.device)
         if bool(has_segm.any()):
             coarse = pred.coarse_segm[has_segm]
-            target = gt_segm_in_proposals(gt_densepose.segms[has_segm.to(gt_densepose.segms.device)], gt_bboxes[has_segm],
-                                          proposals[has_segm], tuple(coarse.shape[-2:]))
+            segms = gt_densepose.segms[has_segm.to(gt_densepose.segms.device)]
+            target = gt_segm_in_proposals(segms, gt_bboxes[has_segm], proposals[has_segm],
+                                          tuple(coarse.shape[-2:]))
             if coarse.size(1) == 2:
                 target = (target > 0).long()
             loss_s = F.cross_entropy(coarse, target)

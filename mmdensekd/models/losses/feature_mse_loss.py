@@ -2,7 +2,6 @@
 """Feature-map MSE ("transfer") loss for distillation."""
 from typing import Sequence, Union
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

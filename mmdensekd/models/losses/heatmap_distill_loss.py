@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmdensekd.registry import MODELS
+
 from .densepose_kl_loss import spatial_kl_div
 
 

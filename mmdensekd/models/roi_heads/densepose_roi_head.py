@@ -12,8 +12,11 @@ from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmdensekd.registry import MODELS
-from mmdensekd.structures import (DensePoseChartPredictorOutput, DensePoseChartResults,
-                                  DensePoseTargets)
+from mmdensekd.structures import (
+    DensePoseChartPredictorOutput,
+    DensePoseChartResults,
+    DensePoseTargets,
+)
 
 
 @MODELS.register_module()

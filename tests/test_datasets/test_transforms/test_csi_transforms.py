@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from mmdensekd.datasets.transforms.csi_transforms import (CSIPhaseSanitize, LoadCSIFromFile,
-                                                          PackCSI, _is_hdf5)
+from mmdensekd.datasets.transforms.csi_transforms import (
+    CSIPhaseSanitize,
+    LoadCSIFromFile,
+    PackCSI,
+    _is_hdf5,
+)
 from mmdensekd.registry import TRANSFORMS
 
 DATA = osp.join(osp.dirname(__file__), '..', '..', 'data', 'wifi_csi')

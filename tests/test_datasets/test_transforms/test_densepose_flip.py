@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmdensekd.datasets.transforms import (DensePoseRandomFlip, LoadDensePoseAnnotations,
-                                           LoadImageFromFileWithId, hflip_densepose,
-                                           load_uv_symmetry)
+from mmdensekd.datasets.transforms import (
+    DensePoseRandomFlip,
+    LoadDensePoseAnnotations,
+    LoadImageFromFileWithId,
+    hflip_densepose,
+    load_uv_symmetry,
+)
 from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import COARSE_PART_FLIP, FINE_PART_FLIP, DensePoseTargets
 

@@ -4,8 +4,11 @@ import copy
 import numpy as np
 import torch
 
-from mmdensekd.datasets.transforms import (LoadDensePoseAnnotations, LoadImageFromFileWithId,
-                                           remap_densepose)
+from mmdensekd.datasets.transforms import (
+    LoadDensePoseAnnotations,
+    LoadImageFromFileWithId,
+    remap_densepose,
+)
 from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import DensePoseTargets
 
@@ -36,7 +39,7 @@ def test_resize_scales_image_keypoints_and_keeps_box_frame(dp_coco):
                                rtol=1e-6)
     np.testing.assert_array_equal(out['gt_keypoints_visible'], before['gt_keypoints_visible'])
     np.testing.assert_allclose(out['gt_bboxes'].numpy(),
-                               before['gt_bboxes'].numpy() * [w_scale, h_scale] * 2,
+                               before['gt_bboxes'].numpy() * np.array([w_scale, h_scale] * 2),
                                rtol=1e-5)
     # the box lies inside the image: box-frame targets are untouched
     for p, q in zip(out['gt_densepose'].points, before['gt_densepose'].points):
@@ -52,7 +55,7 @@ def test_clipped_box_remaps_points_and_segm(dp_coco):
     out = TRANSFORMS.build(dict(type='DensePoseResize', scale=(320, 320),
                                 keep_ratio=True))(results)
     w_scale, h_scale = out['scale_factor']
-    old_box = before['gt_bboxes'].numpy()[0] * [w_scale, h_scale] * 2
+    old_box = before['gt_bboxes'].numpy()[0] * np.array([w_scale, h_scale] * 2)
     new_box = out['gt_bboxes'].numpy()[0]
     assert old_box[2] > 320 and new_box[2] == 320  # clipped
     np.testing.assert_allclose(new_box[:2], old_box[:2], rtol=1e-6)

@@ -7,8 +7,11 @@ import torch
 from mmdet.structures.bbox import HorizontalBoxes
 from pycocotools import mask as mask_utils
 
-from mmdensekd.datasets.transforms import (LoadDensePoseAnnotations, LoadImageFromFileWithId,
-                                           merge_dp_masks)
+from mmdensekd.datasets.transforms import (
+    LoadDensePoseAnnotations,
+    LoadImageFromFileWithId,
+    merge_dp_masks,
+)
 from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import DensePoseTargets
 

@@ -15,7 +15,7 @@ from mmdensekd.registry import LOOPS
 
 
 @LOOPS.register_module()
-class TeacherStudentValLoop(ValLoop):
+class DistillValLoop(ValLoop):
     """Evaluate the student as ``ValLoop`` does, then the teacher with the
     same evaluator; the teacher's metrics are reported as ``teacher.<name>``.
 
@@ -51,7 +51,7 @@ class TeacherStudentValLoop(ValLoop):
         model = self.runner.model
         model = model.module if is_model_wrapper(model) else model
         if not hasattr(model, 'predict_with'):
-            raise TypeError('TeacherStudentValLoop needs a model with a predict_with attribute '
+            raise TypeError('DistillValLoop needs a model with a predict_with attribute '
                             f'(e.g. TeacherStudentDistiller), got {type(model).__name__}')
         return model
 

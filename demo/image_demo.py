@@ -1,0 +1,106 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""DensePose / keypoint R-CNN image demo.
+
+Example::
+
+    python demo/image_demo.py \
+        configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py \
+        work_dirs/densepose_rcnn_r50_fpn_s1x.pth \
+        --img demo/resources/demo_im.jpg --out-dir vis_results --vis-mode parts
+
+Writes one drawing per input image to ``--out-dir`` (same file name).
+"""
+import os
+import os.path as osp
+from argparse import ArgumentParser, Namespace
+from typing import List, Optional
+
+import cv2
+
+from mmdensekd.apis import inference_model, init_model
+from mmdensekd.visualization import VIS_MODES, DensePoseVisualizer
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+DEFAULT_TEXTURE = osp.join(osp.dirname(osp.abspath(__file__)), 'resources',
+                           'texture_atlas_200.png')
+
+
+def add_common_args(parser: ArgumentParser) -> ArgumentParser:
+    """Arguments shared by the image and the video demo."""
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help='local checkpoint file')
+    parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--score-thr', type=float, default=0.5, help='box score threshold')
+    parser.add_argument('--kpt-thr', type=float, default=0.3,
+                        help='keypoint score threshold')
+    parser.add_argument('--vis-mode', default='parts', choices=list(VIS_MODES) + ['none'],
+                        help='how to draw DensePose results')
+    parser.add_argument('--texture', default=DEFAULT_TEXTURE,
+                        help='texture atlas (6 rows x 4 columns of tiles) for '
+                        '--vis-mode texture')
+    parser.add_argument('--alpha', type=float, default=0.6, help='opacity of the charts')
+    parser.add_argument('--no-bbox', action='store_true', help='do not draw boxes')
+    parser.add_argument('--no-keypoints', action='store_true', help='do not draw keypoints')
+    return parser
+
+
+def build_visualizer(args: Namespace, model) -> DensePoseVisualizer:
+    """The visualiser configured by the command line."""
+    vis_mode = None if args.vis_mode == 'none' else args.vis_mode
+    visualizer = DensePoseVisualizer(
+        name=f'demo_visualizer_{id(args)}',
+        vis_mode=vis_mode,
+        texture=args.texture if vis_mode == 'texture' else None,
+        alpha=args.alpha,
+        kpt_thr=args.kpt_thr,
+        draw_bbox=not args.no_bbox,
+        draw_keypoints=not args.no_keypoints)
+    visualizer.dataset_meta = model.dataset_meta
+    return visualizer
+
+
+def list_images(path: str) -> List[str]:
+    """An image file, or the images of a directory (sorted)."""
+    if osp.isdir(path):
+        files = sorted(
+            osp.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMG_EXTENSIONS))
+        if not files:
+            raise FileNotFoundError(f'no image files ({", ".join(IMG_EXTENSIONS)}) in {path}')
+        return files
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image file or directory {path} does not exist')
+    return [path]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> Namespace:
+    parser = add_common_args(ArgumentParser(description=__doc__.split('\n')[0]))
+    parser.add_argument('--img', required=True, help='image file or directory of images')
+    parser.add_argument('--out-dir', required=True, help='directory of the drawings')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> List[str]:
+    """Run the demo; returns the written files."""
+    args = parse_args(argv)
+    images = list_images(args.img)
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    visualizer = build_visualizer(args, model)
+    os.makedirs(args.out_dir, exist_ok=True)
+    written = []
+    for path in images:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f'cannot read image file {path}')
+        result = inference_model(model, img)
+        out_file = osp.join(args.out_dir, osp.basename(path))
+        visualizer.add_datasample(osp.basename(path), cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                                  result, draw_gt=False, out_file=out_file,
+                                  pred_score_thr=args.score_thr)
+        num = int((result.pred_instances.scores >= args.score_thr).sum())
+        print(f'{path}: {num} instances with score >= {args.score_thr} -> {out_file}')
+        written.append(out_file)
+    return written
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,86 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""DistillValLoop in a tiny mmengine Runner: student metrics plus
+``teacher.*`` metrics from the same evaluator."""
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from mmengine.structures import BaseDataElement
+from torch import nn
+from torch.utils.data import Dataset
+
+from mmdensekd.engine.runner import DistillValLoop
+from mmdensekd.registry import LOOPS, METRICS
+
+
+class _Data(Dataset):
+    metainfo = dict(classes=('person', ))
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, idx):
+        return dict(inputs=torch.full((2, ), float(idx)),
+                    data_samples=BaseDataElement(metainfo=dict(idx=idx)))
+
+
+class _ToyDistiller(BaseModel):
+    """Student predicts idx, teacher predicts idx + 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.student = nn.Linear(2, 1)
+        self.teacher = nn.Linear(2, 1)
+        self.predict_with = 'student'
+        self.calls = []
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        self.calls.append(self.predict_with)
+        offset = 10.0 if self.predict_with == 'teacher' else 0.0
+        for x, ds in zip(inputs, data_samples):
+            ds.set_field(float(x[0]) + offset, 'pred')
+        return data_samples
+
+
+@METRICS.register_module(force=True)
+class _MeanPredMetric(BaseMetric):
+    default_prefix = 'toy'
+
+    def process(self, data_batch, data_samples):
+        self.results.extend(float(ds['pred']) for ds in data_samples)
+
+    def compute_metrics(self, results):
+        return dict(mean_pred=sum(results) / len(results), n=len(results))
+
+
+def _runner(tmp_path, **loop_kwargs):
+    return Runner(
+        model=_ToyDistiller(), work_dir=str(tmp_path),
+        val_dataloader=dict(dataset=_Data(), sampler=dict(type='DefaultSampler', shuffle=False),
+                            batch_size=2, collate_fn=dict(type='default_collate')),
+        val_cfg=dict(type='DistillValLoop', **loop_kwargs),
+        val_evaluator=dict(type='_MeanPredMetric'), default_scope='mmdet')
+
+
+def test_reports_student_and_teacher_metrics(tmp_path):
+    assert LOOPS.get('DistillValLoop') is DistillValLoop
+    runner = _runner(tmp_path)
+    metrics = runner.val()
+    assert metrics['toy/mean_pred'] == 1.5  # (0 + 1 + 2 + 3) / 4
+    assert metrics['teacher.toy/mean_pred'] == 11.5
+    assert metrics['teacher.toy/n'] == 4  # evaluator reset between passes
+    assert runner.model.predict_with == 'student'
+    # teacher scored once, then cached
+    metrics2 = runner.val()
+    assert metrics2['teacher.toy/mean_pred'] == 11.5
+    assert runner.model.calls.count('teacher') == 2  # 2 batches, first val only
+
+
+def test_teacher_every_time_or_never(tmp_path):
+    runner = _runner(tmp_path / 'a', teacher_once=False)
+    runner.val()
+    runner.val()
+    assert runner.model.calls.count('teacher') == 4
+    runner = _runner(tmp_path / 'b', evaluate_teacher=False)
+    metrics = runner.val()
+    assert not any(k.startswith('teacher.') for k in metrics)

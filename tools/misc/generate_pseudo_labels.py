@@ -1,0 +1,174 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Run a DensePose R-CNN teacher over frames and write its predictions as a
+DensePose-COCO json: the "pseudo ground truth" of DensePose From WiFi.
+
+    python tools/misc/generate_pseudo_labels.py CONFIG CKPT --img-dir DIR \
+        --out OUT.json [--ann-file IMAGES.json] [--score-thr 0.7] \
+        [--kpt-thr 0.0] [--num-points 100] [--device cpu]
+
+Frames: the ``images`` of ``--ann-file`` (``file_name`` relative to
+``--img-dir``; every other field, e.g. ``csi_file``, is kept), or every
+``.jpg/.jpeg/.png/.bmp`` under ``--img-dir`` (recursively, sorted; ids
+1..N, ``file_name`` relative to ``--img-dir``, so an MM-Fi tree keeps its
+``E01/S01/A01/rgb/frame001.png`` names).
+
+Per detection with score >= ``--score-thr``: ``bbox`` (xywh), ``score``,
+``keypoints`` (COCO flat ``[x, y, v] * 17``, v = 2 where the keypoint score
+exceeds ``--kpt-thr``, zeros when the teacher has no keypoint branch) and
+the DensePose fields sampled from the predicted IUV chart by
+:func:`mmdensekd.utils.iuv_to_dp_fields` (``dp_x/dp_y/dp_I/dp_U/dp_V``,
+``dp_masks``).
+"""
+import argparse
+import json
+import logging
+import os
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmengine.logging import print_log
+
+from mmdensekd.apis import inference_model, init_model
+from mmdensekd.utils import iuv_to_dp_fields
+
+IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+COCO_KEYPOINTS = [
+    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder',
+    'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip',
+    'left_knee', 'right_knee', 'left_ankle', 'right_ankle'
+]
+COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
+                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
+                 [4, 6], [5, 7]]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Write teacher predictions as DensePose-COCO')
+    parser.add_argument('config', help='teacher config file')
+    parser.add_argument('checkpoint', help='teacher checkpoint (local file)')
+    parser.add_argument('--img-dir', required=True, help='root of the frames')
+    parser.add_argument('--ann-file', help='COCO json whose images list the frames')
+    parser.add_argument('--out', required=True, help='output DensePose-COCO json')
+    parser.add_argument('--score-thr', type=float, default=0.7, help='minimum box score')
+    parser.add_argument('--kpt-thr', type=float, default=0.0,
+                        help='keypoint score above which a keypoint is visible')
+    parser.add_argument('--num-points', type=int, default=100,
+                        help='approximate DensePose points per person')
+    parser.add_argument('--seed', type=int, default=0, help='point sampling seed')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def list_images(img_dir: str, ann_file: Optional[str]) -> dict:
+    """The COCO ``images`` / ``categories`` skeleton of the output json."""
+    if not osp.isdir(img_dir):
+        raise FileNotFoundError(f'--img-dir {img_dir} is not a directory')
+    if ann_file is not None:
+        if not osp.isfile(ann_file):
+            raise FileNotFoundError(f'--ann-file {ann_file} does not exist')
+        with open(ann_file) as f:
+            src = json.load(f)
+        if not src.get('images'):
+            raise ValueError(f'--ann-file {ann_file} has no images')
+        return dict(images=src['images'], categories=src.get('categories') or [])
+    names = []
+    for root, _, files in os.walk(img_dir):
+        for name in files:
+            if name.lower().endswith(IMG_EXTS):
+                names.append(osp.relpath(osp.join(root, name), img_dir).replace(os.sep, '/'))
+    if not names:
+        raise FileNotFoundError(f'no images ({IMG_EXTS}) under --img-dir {img_dir}')
+    return dict(images=[dict(id=i + 1, file_name=n) for i, n in enumerate(sorted(names))],
+                categories=[])
+
+
+def predictions_to_annotations(pred, image_id: int, start_id: int, score_thr: float,
+                               kpt_thr: float, num_points: int,
+                               rng: np.random.Generator) -> List[dict]:
+    """DensePose-COCO annotations of one image's confident predictions.
+
+    Args:
+        pred (InstanceData): ``pred_instances`` in the original image frame.
+        image_id (int): COCO image id.
+        start_id (int): Id of the first annotation.
+        score_thr (float): Minimum box score.
+        kpt_thr (float): Keypoint visibility threshold.
+        num_points (int): Approximate DensePose points per person.
+        rng (np.random.Generator): Point sampling generator.
+
+    Returns:
+        list[dict]: COCO annotations (``bbox``, ``score``, ``area``,
+        ``keypoints``, ``num_keypoints``, dp fields).
+    """
+    anns = []
+    scores = pred.scores.cpu().numpy()
+    bboxes = pred.bboxes.cpu().numpy()
+    has_kpt = 'keypoints' in pred
+    has_dp = 'densepose' in pred
+    for i in np.nonzero(scores >= score_thr)[0]:
+        x0, y0, x1, y1 = (float(v) for v in bboxes[i])
+        box = [x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)]
+        ann = dict(id=start_id + len(anns), image_id=image_id, category_id=1, bbox=box,
+                   score=float(scores[i]), area=box[2] * box[3], iscrowd=0)
+        if has_kpt:
+            kpts = pred.keypoints[i].cpu().numpy()
+            vis = pred.keypoint_scores[i].cpu().numpy() > kpt_thr
+            flat = np.zeros((len(kpts), 3))
+            flat[:, :2] = kpts
+            flat[:, 2] = np.where(vis, 2, 0)
+            flat[~vis, :2] = 0
+            ann['keypoints'] = [round(float(v), 2) for v in flat.reshape(-1)]
+            ann['num_keypoints'] = int(vis.sum())
+        else:
+            ann['keypoints'] = [0] * (3 * len(COCO_KEYPOINTS))
+            ann['num_keypoints'] = 0
+        if has_dp:
+            iuv = pred.densepose.iuv(int(i))
+            # the chart is anchored at (int(x0), int(y0)) and is box-sized
+            chart_box = [int(x0), int(y0), iuv.shape[2], iuv.shape[1]]
+            ann.update(iuv_to_dp_fields(iuv, chart_box, box, num_points, rng=rng))
+        anns.append(ann)
+    return anns
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    out = list_images(args.img_dir, args.ann_file)
+    if not out['categories']:
+        out['categories'] = [dict(id=1, name='person', supercategory='person',
+                                  keypoints=COCO_KEYPOINTS, skeleton=COCO_SKELETON)]
+    model = init_model(args.config, args.checkpoint, device=args.device)
+    rng = np.random.default_rng(args.seed)
+    annotations: List[dict] = []
+    empty = []
+    for img in out['images']:
+        path = osp.join(args.img_dir, img['file_name'])
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'image id {img["id"]}: {path} does not exist')
+        sample = inference_model(model, path)
+        if 'height' not in img:
+            img['height'], img['width'] = (int(v) for v in sample.ori_shape[:2])
+        anns = predictions_to_annotations(sample.pred_instances, img['id'],
+                                          len(annotations) + 1, args.score_thr, args.kpt_thr,
+                                          args.num_points, rng)
+        if not anns:
+            empty.append(img['id'])
+        annotations.extend(anns)
+    out['annotations'] = annotations
+    out['info'] = dict(description=f'pseudo labels of {osp.basename(args.checkpoint)} '
+                       f'(score >= {args.score_thr})')
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(out, f)
+    if empty:
+        print_log(f'{len(empty)} of {len(out["images"])} frames have no detection with score '
+                  f'>= {args.score_thr} (image ids {empty[:20]}{"..." if len(empty) > 20 else ""})',
+                  logger='current', level=logging.WARNING)
+    print(f'wrote {len(annotations)} pseudo-labelled persons on {len(out["images"])} frames '
+          f'to {args.out}')
+    return out
+
+
+if __name__ == '__main__':
+    main()
