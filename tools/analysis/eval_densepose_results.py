@@ -16,8 +16,12 @@ from typing import Dict, List, Optional
 
 from mmengine.fileio import get_local_path
 
-from mmdensekd.evaluation.functional import (DENSEPOSE_MODES, evaluate,
-                                             load_densepose_eval_data, load_densepose_results)
+from mmdensekd.evaluation.functional import (
+    DENSEPOSE_MODES,
+    evaluate,
+    load_densepose_eval_data,
+    load_densepose_results,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

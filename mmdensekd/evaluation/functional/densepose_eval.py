@@ -97,10 +97,14 @@ class _Gt:
         # Same float operations as the protocol, so int() truncates alike.
         self.x = dp_x * gw / 255.0 + gx
         self.y = dp_y * gh / 255.0 + gy
-        self.verts = eval_data.closest_vertices(parts.astype(np.int64), u, v)
-        self.valid = self.verts > 0
+        self.parts, self.u, self.v = parts.astype(np.int64), u, v
+        self.coeff = gps_normalisation(self.parts, kappa)
+        self.verts = self.valid = None  # set by _assign_vertices
+
+    def set_vertices(self, verts: np.ndarray) -> None:
+        self.verts = verts
+        self.valid = verts > 0
         self.num_bad_points = int(np.count_nonzero(~self.valid))
-        self.coeff = gps_normalisation(parts.astype(np.int64), kappa)
 
     def mask(self) -> PlacedMask:
         """The ground-truth foreground pasted in the image (cached)."""
@@ -144,6 +148,18 @@ class _Dt:
                                  f'of shape {iuv.shape}, uv_shape says {shape}')
             self._iuv = iuv
         return self._iuv
+
+
+def _assign_vertices(gts: Sequence[_Gt], eval_data: DensePoseEvalData) -> None:
+    """Closest mesh vertices of all ground-truth points, in one batch."""
+    gts = [g for g in gts if len(g.x) > 0]
+    if not gts:
+        return
+    verts = eval_data.closest_vertices(np.concatenate([g.parts for g in gts]),
+                                       np.concatenate([g.u for g in gts]),
+                                       np.concatenate([g.v for g in gts]))
+    for g, chunk in zip(gts, np.split(verts, np.cumsum([len(g.x) for g in gts])[:-1])):
+        g.set_vertices(chunk)
 
 
 def _gps_matrix(dts: List[_Dt], gts: List[_Gt], eval_data: DensePoseEvalData) -> np.ndarray:
@@ -207,6 +223,7 @@ def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
     """
     dts = [_Dt(r, i) for i, r in enumerate(results)]
     gts = [_Gt(a, {}, eval_data, gps_kappa, '<anns>') for a in anns]
+    _assign_vertices(gts, eval_data)
     return _gps_matrix(dts, gts, eval_data)
 
 
@@ -276,7 +293,6 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
 
     regions: Dict[int, Optional[np.ndarray]] = {}
     gts: Dict[tuple, List[_Gt]] = defaultdict(list)
-    bad_points = 0
     for ann in gt.get('annotations', []):
         iid = ann['image_id']
         if iid not in eval_imgs or ann.get('category_id') not in cat_ids:
@@ -285,9 +301,11 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             regions[iid] = ignore_region_mask(imgs[iid])
         if not keep_outside_ignore(ann['bbox'], regions[iid]):
             continue
-        g = _Gt(ann, imgs[iid], eval_data if need_gps else None, gps_kappa, source)
-        bad_points += g.num_bad_points
-        gts[iid, ann['category_id']].append(g)
+        gts[iid, ann['category_id']].append(
+            _Gt(ann, imgs[iid], eval_data if need_gps else None, gps_kappa, source))
+    if need_gps:
+        _assign_vertices([g for group in gts.values() for g in group], eval_data)
+    bad_points = sum(g.num_bad_points for group in gts.values() for g in group)
     if bad_points:
         print_log(f'DensePose evaluation: {bad_points} ground-truth points with a part label '
                   'outside 1..24 (or on a part without mesh vertices) are left out of GPS',

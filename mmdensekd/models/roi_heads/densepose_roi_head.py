@@ -220,12 +220,9 @@ class DensePoseRoIHead(StandardRoIHead):
             out['dp_ok'] = (iou >= thr) & dp_targets.has_dp.to(rois.device)
         if self.with_keypoint:
             keypoints, visible = torch.cat(keypoints), torch.cat(visible)
-            inside = ((keypoints[..., 0] >= proposals[:, None, 0]) &
-                      (keypoints[..., 0] <= proposals[:, None, 2]) &
-                      (keypoints[..., 1] >= proposals[:, None, 1]) &
-                      (keypoints[..., 1] <= proposals[:, None, 3]))
             out.update(keypoints=keypoints, keypoints_visible=visible,
-                       kpt_ok=((visible > 0) & inside).any(dim=1))
+                       kpt_ok=self.keypoint_head.has_visible_keypoints(
+                           proposals, keypoints, visible))
         return out
 
     def densepose_keypoint_loss(self, x: Tuple[Tensor], sampling_results: list,
@@ -237,31 +234,23 @@ class DensePoseRoIHead(StandardRoIHead):
         graph (DDP never waits for missing gradients).
         """
         t = self._positive_targets(sampling_results, batch_gt_instances)
-        losses = dict()
         if self.with_refine:
+            # Both branches run on the union of their RoIs; each loss keeps
+            # its own, and the refine head weights them (paper: 0.6 / 0.3).
             use = t['dp_ok'] | t['kpt_ok']
             out = self._branch_forward(x, self._rois_or_fallback(t, use, sampling_results))
-            if bool(use.any()):
-                losses.update(self.densepose_loss(out, t, t['dp_ok'][use], use))
-                losses.update(self.keypoint_loss(out, t, t['kpt_ok'][use], use))
-            else:
-                losses.update(self.densepose_loss(out, t, None, None))
-                losses.update(self.keypoint_loss(out, t, None, None))
-            return losses
+            losses = self.densepose_loss(out, t, use, t['dp_ok'])
+            losses.update(self.keypoint_loss(out, t, use, t['kpt_ok']))
+            return self.refine_head.weight_losses(losses)
+        losses = dict()
         if self.with_densepose:
             ok = t['dp_ok']
-            rois = self._rois_or_fallback(t, ok, sampling_results)
-            out = self._densepose_forward(x, rois)
-            has_any = bool(ok.any())
-            losses.update(
-                self.densepose_loss(out, t, ok[ok] if has_any else None, ok if has_any else None))
+            out = self._densepose_forward(x, self._rois_or_fallback(t, ok, sampling_results))
+            losses.update(self.densepose_loss(out, t, ok, ok))
         if self.with_keypoint:
             ok = t['kpt_ok']
-            rois = self._rois_or_fallback(t, ok, sampling_results)
-            out = self._keypoint_forward(x, rois)
-            has_any = bool(ok.any())
-            losses.update(
-                self.keypoint_loss(out, t, ok[ok] if has_any else None, ok if has_any else None))
+            out = self._keypoint_forward(x, self._rois_or_fallback(t, ok, sampling_results))
+            losses.update(self.keypoint_loss(out, t, ok, ok))
         return losses
 
     @staticmethod
@@ -270,37 +259,43 @@ class DensePoseRoIHead(StandardRoIHead):
             return t['rois'][keep]
         return bbox2roi([res.priors for res in sampling_results])[:1]
 
-    def densepose_loss(self, out: dict, targets: dict, sel: Optional[Tensor],
-                       keep: Optional[Tensor]) -> Dict[str, Tensor]:
+    @staticmethod
+    def _loss_indices(forwarded: Tensor, eligible: Tensor) -> Tuple[Tensor, Tensor]:
+        """Which forwarded RoIs are eligible (``sel``) and their indices
+        among all positives (``idx``)."""
+        sel = eligible[forwarded]
+        return sel, torch.nonzero(forwarded, as_tuple=False)[:, 0][sel]
+
+    def densepose_loss(self, out: dict, targets: dict, forwarded: Tensor,
+                       eligible: Tensor) -> Dict[str, Tensor]:
         """DensePose chart loss.
 
         Args:
-            out (dict): Branch outputs on the RoIs ``targets['rois'][keep]``.
+            out (dict): Branch outputs on the RoIs ``targets['rois'][forwarded]``
+                (or on one fallback RoI when ``forwarded`` is all False).
             targets (dict): Output of :meth:`_positive_targets`.
-            sel (Tensor, optional): (M,) bool, which of the forwarded RoIs
-                are DensePose-eligible; None when no RoI is (zero loss).
-            keep (Tensor, optional): bool over all positives: the forwarded
-                RoIs.
+            forwarded (Tensor): (P,) bool over all positives.
+            eligible (Tensor): (P,) bool, DensePose-eligible positives.
         """
         dp_output: DensePoseChartPredictorOutput = out['dp_output']
-        if sel is None or not bool(sel.any()):
+        sel, idx = self._loss_indices(forwarded, eligible)
+        if not bool(sel.any()):
             n = len(dp_output)
             return self.densepose_loss_fn(dp_output, dp_output.u.new_zeros((n, 4)),
                                           dp_output.u.new_ones((n, 4)), DensePoseTargets.empty(n))
-        idx = torch.nonzero(keep, as_tuple=False)[:, 0][sel]
         return self.densepose_loss_fn(dp_output[sel], targets['proposals'][idx],
                                       targets['gt_bboxes'][idx], targets['dp_targets'][idx.cpu()])
 
-    def keypoint_loss(self, out: dict, targets: dict, sel: Optional[Tensor],
-                      keep: Optional[Tensor]) -> Dict[str, Tensor]:
+    def keypoint_loss(self, out: dict, targets: dict, forwarded: Tensor,
+                      eligible: Tensor) -> Dict[str, Tensor]:
         """Keypoint loss (arguments as :meth:`densepose_loss`)."""
         heatmaps = out['kpt_heatmaps']
-        if sel is None or not bool(sel.any()):
+        sel, idx = self._loss_indices(forwarded, eligible)
+        if not bool(sel.any()):
             n, k = heatmaps.shape[:2]
             return self.keypoint_head.roi_loss(heatmaps, heatmaps.new_ones((n, 4)).cumsum(1),
                                                heatmaps.new_zeros((n, k, 2)),
                                                heatmaps.new_zeros((n, k)))
-        idx = torch.nonzero(keep, as_tuple=False)[:, 0][sel]
         return self.keypoint_head.roi_loss(heatmaps[sel], targets['proposals'][idx],
                                            targets['keypoints'][idx],
                                            targets['keypoints_visible'][idx])

@@ -128,3 +128,52 @@ def test_refine_needs_both_branches():
 def test_missing_densepose_component_is_named():
     with pytest.raises(ValueError, match='densepose_loss'):
         MODELS.build(_roi_head_cfg(densepose_loss=None))
+
+
+def _keypoint_cfg(fuse=None):
+    extra = dict(
+        keypoint_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
+            out_channels=C, featmap_strides=[4, 8]),
+        keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=C, num_convs=2,
+                           conv_channels=C))
+    if fuse is not None:
+        extra['refine_head'] = dict(type='DensePoseKeypointRefineHead', dp_channels=C,
+                                    kpt_channels=C, fuse=fuse, dp_loss_weight=0.6,
+                                    kpt_loss_weight=0.3)
+    return _roi_head_cfg(**extra)
+
+
+@pytest.mark.parametrize('fuse', [None, 'sum', 'concat'])
+def test_keypoint_and_refine_branches(fuse):
+    torch.manual_seed(0)
+    head = MODELS.build(_keypoint_cfg(fuse))
+    assert head.with_keypoint and head.with_densepose and head.with_refine == (fuse is not None)
+    losses = head.loss(_feats(), [_proposals()], [_sample(True)])
+    assert losses['loss_keypoint'].item() > 0 and losses['loss_densepose_I'].item() > 0
+
+    head.eval()
+    with torch.no_grad():
+        res = head.predict(_feats(), [_proposals()], [_sample(True)], rescale=True)[0]
+    n = len(res.bboxes)
+    assert res.keypoints.shape == (n, 17, 2) and res.keypoint_scores.shape == (n, 17)
+    assert len(res.densepose) == n
+    # Keypoints are decoded inside their (rescaled) boxes.
+    assert torch.all(res.keypoints[..., 0] >= res.bboxes[:, None, 0] - 1e-3)
+    assert torch.all(res.keypoints[..., 0] <= res.bboxes[:, None, 2] + 1e-3)
+
+
+def test_refine_applies_paper_weights():
+    """With refinement the branch losses are scaled by 0.6 / 0.3."""
+    torch.manual_seed(0)
+    head = MODELS.build(_keypoint_cfg('sum'))
+    torch.manual_seed(3)
+    weighted = head.loss(_feats(), [_proposals()], [_sample(True)])
+    head.refine_head.dp_loss_weight = head.refine_head.kpt_loss_weight = 1.0
+    torch.manual_seed(3)
+    raw = head.loss(_feats(), [_proposals()], [_sample(True)])
+    assert weighted['loss_densepose_I'].item() == pytest.approx(
+        0.6 * raw['loss_densepose_I'].item(), rel=1e-5)
+    assert weighted['loss_keypoint'].item() == pytest.approx(
+        0.3 * raw['loss_keypoint'].item(), rel=1e-5)

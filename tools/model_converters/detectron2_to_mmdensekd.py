@@ -1,0 +1,390 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Convert a detectron2 DensePose R-CNN / Keypoint R-CNN checkpoint.
+
+Usage::
+
+    python tools/model_converters/detectron2_to_mmdensekd.py \
+        model_final_162be9.pkl densepose_rcnn_r50_fpn_s1x_d2.pth \
+        --config configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py
+
+Input: a detectron2 model-zoo ``.pkl`` (a pickle holding ``{'model': {name:
+numpy array}}``; only numpy arrays and plain containers are unpickled) or a
+``.pth`` written by detectron2's checkpointer (``{'model': state_dict}``).
+Output: ``{'state_dict': ..., 'meta': ...}`` loadable by ``init_model`` /
+``load_from``.
+
+Parameter names (detectron2 -> mmdensekd; ``[.norm]`` -> the BN):
+
+- ``backbone.bottom_up.stem.conv1[.norm]`` -> ``backbone.conv1`` / ``backbone.bn1``
+- ``backbone.bottom_up.res{s}.{b}.conv{k}[.norm]`` ->
+  ``backbone.layer{s-1}.{b}.conv{k}`` / ``backbone.layer{s-1}.{b}.bn{k}``
+- ``backbone.bottom_up.res{s}.{b}.shortcut[.norm]`` ->
+  ``backbone.layer{s-1}.{b}.downsample.0`` / ``.downsample.1``
+- ``backbone.fpn_lateral{s}`` / ``backbone.fpn_output{s}`` ->
+  ``neck.lateral_convs.{i}.conv`` / ``neck.fpn_convs.{i}.conv``
+- ``proposal_generator.rpn_head.{conv, objectness_logits, anchor_deltas}`` ->
+  ``rpn_head.{rpn_conv, rpn_cls, rpn_reg}``
+- ``roi_heads.box_head.fc{i}`` -> ``roi_head.bbox_head.shared_fcs.{i-1}``
+- ``roi_heads.box_predictor.{cls_score, bbox_pred}`` ->
+  ``roi_head.bbox_head.{fc_cls, fc_reg}``
+- ``roi_heads.densepose_head.body_conv_fcn{i}`` ->
+  ``roi_head.densepose_head.convs.{2(i-1)}`` (conv/ReLU Sequential)
+- ``roi_heads.densepose_predictor.{ann_index_lowres, index_uv_lowres, u_lowres,
+  v_lowres}`` -> ``roi_head.densepose_predictor.{coarse_segm_lowres,
+  fine_segm_lowres, u_lowres, v_lowres}``
+- ``roi_heads.keypoint_head.conv_fcn{i}`` -> ``roi_head.keypoint_head.convs.{2(i-1)}``
+- ``roi_heads.keypoint_head.score_lowres`` -> ``roi_head.keypoint_head.deconv``
+
+``i`` of the FPN is the stage minus the lowest converted stage (``res2`` ->
+0 for mmdet's ``FPN(start_level=0)``). detectron2's FrozenBN keeps
+``weight, bias, running_mean, running_var``; old checkpoints without running
+statistics get mean 0 / var 1, and every BN gets ``num_batches_tracked = 0``.
+Other parameters (mask heads, C4 ``roi_heads.res5``, confidence/CSE
+predictors, ...) are reported and left out; ``pixel_mean`` / ``pixel_std``
+buffers are read into the printed preprocessor settings.
+
+Layout facts that make the tensors usable unchanged:
+
+* Anchors: detectron2 ``SIZES=[[32],[64],[128],[256],[512]]``,
+  ``ASPECT_RATIOS=[[0.5,1.0,2.0]]`` (ratio = h / w) on P2..P6, generated
+  size-major then ratio; mmdet ``AnchorGenerator(scales=[8],
+  ratios=[0.5,1.0,2.0], strides=[4..64])`` generates ratio-major then scale.
+  With one size per level both give the anchor order [0.5, 1, 2] per
+  location, same sizes (``w = s / sqrt(r)``, ``h = s * sqrt(r)``) and centres
+  (offset 0), so ``objectness_logits`` (A channels) maps to ``rpn_cls``
+  (sigmoid, A channels) and ``anchor_deltas`` (A*4 channels, anchor-major,
+  dx dy dw dh) to ``rpn_reg`` as they are. With several sizes per level
+  set ``scale_major=False`` in the anchor generator.
+* Box predictor: ``cls_score`` has ``num_classes + 1`` outputs with the
+  background last, like mmdet's ``fc_cls``; ``bbox_pred`` is class-specific
+  ``num_classes * 4`` (class-major, dx dy dw dh), like ``fc_reg`` with
+  ``reg_class_agnostic=False`` (detectron2 weights (10, 10, 5, 5) = mmdet
+  ``target_stds=[0.1, 0.1, 0.2, 0.2]``). ``fc1`` flattens (C, 7, 7) in the
+  same order as ``Shared2FCBBoxHead``.
+* Input: detectron2 R-50/101 models (MSRA ImageNet init) take BGR images,
+  pixel mean [103.53, 116.28, 123.675], std [1, 1, 1], and put the stride of
+  each first bottleneck in its 1x1 conv (``STRIDE_IN_1X1``), i.e. mmdet
+  ``style='caffe'``. The DensePose s1x recipe pools boxes and DensePose RoIs
+  with ``ROIAlign`` (``aligned=False``), sampling ratio 2.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import pickle
+import re
+import sys
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+
+#: detectron2's input normalisation of the MSRA-initialised model-zoo models.
+DETECTRON2_PIXEL_MEAN = [103.53, 116.28, 123.675]
+DETECTRON2_PIXEL_STD = [1.0, 1.0, 1.0]
+
+_BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var')
+_PREDICTOR_NAMES = dict(ann_index_lowres='coarse_segm_lowres',
+                        index_uv_lowres='fine_segm_lowres', u_lowres='u_lowres',
+                        v_lowres='v_lowres')
+_IGNORED_BUFFERS = ('pixel_mean', 'pixel_std')
+
+
+class _NumpyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only (no code)."""
+
+    _ALLOWED = {
+        ('collections', 'OrderedDict'),
+        ('numpy', 'ndarray'),
+        ('numpy', 'dtype'),
+        ('numpy.core.multiarray', '_reconstruct'),
+        ('numpy.core.multiarray', 'scalar'),
+        ('numpy._core.multiarray', '_reconstruct'),
+        ('numpy._core.multiarray', 'scalar'),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED or (module == 'numpy.dtypes'
+                                               and name.endswith('DType')):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f'refusing to unpickle {module}.{name}: a detectron2 .pkl checkpoint holds '
+            'only numpy arrays')
+
+
+def load_detectron2_checkpoint(path: str) -> Dict[str, Any]:
+    """Read the parameter dict of a detectron2 checkpoint.
+
+    Args:
+        path (str): ``.pkl`` (model zoo) or ``.pth`` file.
+
+    Returns:
+        dict[str, np.ndarray | Tensor]: detectron2 parameter name -> value.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: The file holds no detectron2 model state (e.g. a Caffe2
+            ``blobs`` checkpoint of Detectron 1).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint file {path} does not exist')
+    if path.endswith('.pkl'):
+        with open(path, 'rb') as f:
+            try:
+                data = _NumpyUnpickler(f, encoding='latin1').load()
+            except Exception as err:
+                raise ValueError(f'cannot read detectron2 pickle {path}: {err}') from err
+    else:
+        try:
+            data = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as err:
+            raise ValueError(f'cannot read torch checkpoint {path}: {err}') from err
+    if not isinstance(data, Mapping):
+        raise ValueError(f'{path}: expected a dict, got {type(data).__name__}')
+    if 'blobs' in data and 'model' not in data:
+        raise ValueError(f'{path} is a Caffe2 (Detectron 1) "blobs" checkpoint; load it in '
+                         'detectron2 and save its model state first')
+    state = data.get('model', data.get('state_dict', data))
+    if not isinstance(state, Mapping) or not state:
+        raise ValueError(f'{path}: no model parameters found')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def _bn(prefix: str, param: str) -> str:
+    return f'{prefix}.{param}'
+
+
+def _rules(fpn_base: int) -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
+    """(pattern, target builder) pairs, tried in order."""
+    norm = r'(weight|bias|running_mean|running_var)'
+    wb = r'(weight|bias)'
+    return [
+        (re.compile(r'^backbone\.bottom_up\.stem\.conv1\.weight$'),
+         lambda m: 'backbone.conv1.weight'),
+        (re.compile(rf'^backbone\.bottom_up\.stem\.conv1\.norm\.{norm}$'),
+         lambda m: f'backbone.bn1.{m[1]}'),
+        (re.compile(r'^backbone\.bottom_up\.res(\d)\.(\d+)\.conv(\d)\.weight$'),
+         lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.conv{m[3]}.weight'),
+        (re.compile(rf'^backbone\.bottom_up\.res(\d)\.(\d+)\.conv(\d)\.norm\.{norm}$'),
+         lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.bn{m[3]}.{m[4]}'),
+        (re.compile(r'^backbone\.bottom_up\.res(\d)\.(\d+)\.shortcut\.weight$'),
+         lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.downsample.0.weight'),
+        (re.compile(rf'^backbone\.bottom_up\.res(\d)\.(\d+)\.shortcut\.norm\.{norm}$'),
+         lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.downsample.1.{m[3]}'),
+        (re.compile(rf'^backbone\.fpn_lateral(\d)\.{wb}$'),
+         lambda m: f'neck.lateral_convs.{int(m[1]) - fpn_base}.conv.{m[2]}'),
+        (re.compile(rf'^backbone\.fpn_output(\d)\.{wb}$'),
+         lambda m: f'neck.fpn_convs.{int(m[1]) - fpn_base}.conv.{m[2]}'),
+        (re.compile(rf'^proposal_generator\.rpn_head\.conv\.{wb}$'),
+         lambda m: f'rpn_head.rpn_conv.{m[1]}'),
+        (re.compile(rf'^proposal_generator\.rpn_head\.objectness_logits\.{wb}$'),
+         lambda m: f'rpn_head.rpn_cls.{m[1]}'),
+        (re.compile(rf'^proposal_generator\.rpn_head\.anchor_deltas\.{wb}$'),
+         lambda m: f'rpn_head.rpn_reg.{m[1]}'),
+        (re.compile(rf'^roi_heads\.box_head\.fc(\d+)\.{wb}$'),
+         lambda m: f'roi_head.bbox_head.shared_fcs.{int(m[1]) - 1}.{m[2]}'),
+        (re.compile(rf'^roi_heads\.box_predictor\.cls_score\.{wb}$'),
+         lambda m: f'roi_head.bbox_head.fc_cls.{m[1]}'),
+        (re.compile(rf'^roi_heads\.box_predictor\.bbox_pred\.{wb}$'),
+         lambda m: f'roi_head.bbox_head.fc_reg.{m[1]}'),
+        (re.compile(rf'^roi_heads\.densepose_head\.body_conv_fcn(\d+)\.{wb}$'),
+         lambda m: f'roi_head.densepose_head.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
+        (re.compile(r'^roi_heads\.densepose_predictor\.'
+                    rf'(ann_index_lowres|index_uv_lowres|u_lowres|v_lowres)\.{wb}$'),
+         lambda m: f'roi_head.densepose_predictor.{_PREDICTOR_NAMES[m[1]]}.{m[2]}'),
+        (re.compile(rf'^roi_heads\.keypoint_head\.conv_fcn(\d+)\.{wb}$'),
+         lambda m: f'roi_head.keypoint_head.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
+        (re.compile(rf'^roi_heads\.keypoint_head\.score_lowres\.{wb}$'),
+         lambda m: f'roi_head.keypoint_head.deconv.{m[1]}'),
+    ]
+
+
+def fpn_base_stage(keys) -> int:
+    """Lowest FPN stage of the checkpoint (2 for P2..P5), or 2 if none."""
+    stages = [int(m[1]) for k in keys for m in [re.match(r'^backbone\.fpn_lateral(\d)\.', k)]
+              if m]
+    return min(stages) if stages else 2
+
+
+def convert_key(key: str, fpn_base: int = 2) -> Optional[str]:
+    """mmdensekd name of detectron2 parameter ``key`` (None if unsupported)."""
+    for pattern, target in _rules(fpn_base):
+        match = pattern.match(key)
+        if match:
+            return target(match)
+    return None
+
+
+def _to_tensor(value: Any, key: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value).copy())
+    raise TypeError(f'parameter {key}: expected an array or tensor, got {type(value).__name__}')
+
+
+def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
+    """Convert a detectron2 parameter dict.
+
+    Args:
+        d2_state (Mapping[str, np.ndarray | Tensor]): detectron2 names.
+
+    Returns:
+        dict: ``state_dict`` (OrderedDict of mmdensekd names -> tensors),
+        ``mapping`` (detectron2 name -> mmdensekd name), ``unconverted``
+        (detectron2 names left out), ``pixel_mean`` / ``pixel_std`` (lists or
+        None, from the checkpoint's buffers).
+    """
+    base = fpn_base_stage(d2_state.keys())
+    state: Dict[str, torch.Tensor] = OrderedDict()
+    mapping, unconverted = OrderedDict(), []
+    pixel = dict(pixel_mean=None, pixel_std=None)
+    for key, value in d2_state.items():
+        if key in _IGNORED_BUFFERS:
+            pixel[key] = [float(x) for x in np.asarray(value).reshape(-1)]
+            continue
+        target = convert_key(key, base)
+        if target is None:
+            unconverted.append(key)
+            continue
+        if target in state:
+            raise ValueError(f'{key} and {next(k for k, v in mapping.items() if v == target)} '
+                             f'both map to {target}')
+        state[target] = _to_tensor(value, key)
+        mapping[key] = target
+    # BN layers: fill running statistics missing in old FrozenBN checkpoints
+    # and add num_batches_tracked so the dict loads strictly into nn.BatchNorm.
+    bn_prefixes = OrderedDict()
+    for key, target in mapping.items():
+        if '.norm.' in key:
+            bn_prefixes[target.rsplit('.', 1)[0]] = None
+    for prefix in bn_prefixes:
+        weight = state.get(f'{prefix}.weight')
+        if weight is None:
+            raise ValueError(f'normalisation layer {prefix} has no weight in the checkpoint')
+        state.setdefault(f'{prefix}.running_mean', torch.zeros_like(weight))
+        state.setdefault(f'{prefix}.running_var', torch.ones_like(weight))
+        state[f'{prefix}.num_batches_tracked'] = torch.tensor(0, dtype=torch.long)
+    return dict(state_dict=state, mapping=mapping, unconverted=unconverted, **pixel)
+
+
+def compare_with_model(state_dict: Mapping[str, torch.Tensor],
+                       model_state: Mapping[str, torch.Tensor]) -> Dict[str, list]:
+    """Keys of ``model_state`` missing in ``state_dict``, unexpected keys,
+    and (key, converted shape, model shape) of shape mismatches."""
+    missing = [k for k in model_state if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in model_state]
+    mismatched = [(k, tuple(v.shape), tuple(model_state[k].shape))
+                  for k, v in state_dict.items()
+                  if k in model_state and tuple(v.shape) != tuple(model_state[k].shape)]
+    return dict(missing=missing, unexpected=unexpected, mismatched=mismatched)
+
+
+def build_model_state(config: str) -> Tuple[Dict[str, torch.Tensor], Any]:
+    """State dict (random weights) and config of the model of ``config``."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmdensekd.registry import MODELS
+    from mmdensekd.utils import register_all_modules
+
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config} does not exist')
+    cfg = Config.fromfile(config)
+    register_all_modules(init_default_scope=False)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg.backbone['init_cfg'] = None
+    return MODELS.build(model_cfg).state_dict(), cfg
+
+
+def config_notes(cfg: Any, has_densepose: bool) -> List[str]:
+    """Where the config differs from how detectron2 ran the converted model."""
+    notes = []
+    model = cfg.model
+    pre = model.get('data_preprocessor') or {}
+    if pre.get('mean') is not None and [float(x) for x in pre['mean']] != DETECTRON2_PIXEL_MEAN:
+        notes.append(f'data_preprocessor.mean={list(pre["mean"])} (detectron2: '
+                     f'{DETECTRON2_PIXEL_MEAN})')
+    if pre.get('std') is not None and [float(x) for x in pre['std']] != DETECTRON2_PIXEL_STD:
+        notes.append(f'data_preprocessor.std={list(pre["std"])} (detectron2: '
+                     f'{DETECTRON2_PIXEL_STD})')
+    if pre.get('bgr_to_rgb', False):
+        notes.append('data_preprocessor.bgr_to_rgb=True (detectron2 models take BGR)')
+    backbone = model.get('backbone') or {}
+    if backbone.get('type') == 'ResNet' and backbone.get('style', 'pytorch') != 'caffe':
+        notes.append(f"backbone.style={backbone.get('style', 'pytorch')!r} (detectron2 "
+                     "STRIDE_IN_1X1=True models need 'caffe')")
+    if has_densepose:
+        roi = model.get('roi_head') or {}
+        for key in ('bbox_roi_extractor', 'densepose_roi_extractor'):
+            layer = (roi.get(key) or {}).get('roi_layer') or {}
+            if layer and (layer.get('aligned', True) or layer.get('sampling_ratio', 0) != 2):
+                notes.append(f'roi_head.{key}.roi_layer: aligned={layer.get("aligned", True)}, '
+                             f'sampling_ratio={layer.get("sampling_ratio", 0)} (detectron2 '
+                             'DensePose s1x: ROIAlign aligned=False, sampling_ratio=2)')
+    return notes
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='detectron2 checkpoint (.pkl or .pth)')
+    parser.add_argument('dst', help='output mmdensekd checkpoint (.pth)')
+    parser.add_argument('--config', help='verify the converted keys against this config')
+    parser.add_argument('--strict', action='store_true',
+                        help='with --config: write nothing and exit 1 if any key is missing, '
+                        'unexpected or of the wrong shape')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Run the conversion; returns the conversion result (and the check)."""
+    args = parse_args(argv)
+    d2_state = load_detectron2_checkpoint(args.src)
+    result = convert_state_dict(d2_state)
+    state = result['state_dict']
+    print(f'converted {len(result["mapping"])} of {len(d2_state)} detectron2 tensors '
+          f'from {args.src}')
+    for key in result['unconverted']:
+        print(f'  not converted: {key} {tuple(np.shape(d2_state[key]))}')
+
+    check = None
+    if args.config:
+        model_state, cfg = build_model_state(args.config)
+        check = compare_with_model(state, model_state)
+        print(f'check against {args.config}: {len(check["missing"])} missing, '
+              f'{len(check["unexpected"])} unexpected, {len(check["mismatched"])} '
+              'shape mismatches')
+        for key in check['missing']:
+            print(f'  missing in checkpoint: {key}')
+        for key in check['unexpected']:
+            print(f'  unexpected in model: {key}')
+        for key, src_shape, dst_shape in check['mismatched']:
+            print(f'  shape mismatch: {key} checkpoint {src_shape} vs model {dst_shape}')
+        has_dp = any(k.startswith('roi_head.densepose') for k in state)
+        for note in config_notes(cfg, has_dp):
+            print(f'  config note: {note}')
+        result['check'] = check
+        if args.strict and any(check.values()):
+            print(f'--strict: {args.dst} not written', file=sys.stderr)
+            raise SystemExit(1)
+
+    mean = result['pixel_mean'] or DETECTRON2_PIXEL_MEAN
+    std = result['pixel_std'] or DETECTRON2_PIXEL_STD
+    print('detectron2 input settings for the config:\n'
+          f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
+          'bgr_to_rgb=False, pad_size_divisor=32)\n'
+          "  backbone=dict(style='caffe')  # STRIDE_IN_1X1=True (MSRA-initialised models)")
+    out_dir = osp.dirname(osp.abspath(args.dst))
+    os.makedirs(out_dir, exist_ok=True)
+    meta = dict(converted_from=osp.basename(args.src), source='detectron2',
+                pixel_mean=mean, pixel_std=std, dataset_meta=dict(classes=('person', )))
+    torch.save(dict(state_dict=state, meta=meta), args.dst)
+    print(f'saved {len(state)} tensors to {args.dst}')
+    return result
+
+
+if __name__ == '__main__':
+    main()
