@@ -16,6 +16,7 @@ from argparse import ArgumentParser, Namespace
 from typing import List, Optional
 
 import cv2
+from mmengine.config import DictAction
 
 from mmdensekd.apis import inference_model, init_model
 from mmdensekd.visualization import VIS_MODES, DensePoseVisualizer
@@ -41,6 +42,8 @@ def add_common_args(parser: ArgumentParser) -> ArgumentParser:
     parser.add_argument('--alpha', type=float, default=0.6, help='opacity of the charts')
     parser.add_argument('--no-bbox', action='store_true', help='do not draw boxes')
     parser.add_argument('--no-keypoints', action='store_true', help='do not draw keypoints')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='override config settings, e.g. model.test_cfg.rcnn.max_per_img=10')
     return parser
 
 
@@ -83,7 +86,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     """Run the demo; returns the written files."""
     args = parse_args(argv)
     images = list_images(args.img)
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options)
     visualizer = build_visualizer(args, model)
     os.makedirs(args.out_dir, exist_ok=True)
     written = []

@@ -39,7 +39,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise FileNotFoundError(f'video file {args.video} does not exist')
     if len(args.fourcc) != 4:
         raise ValueError(f'--fourcc must have 4 characters, got {args.fourcc!r}')
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options)
     visualizer = build_visualizer(args, model)
 
     capture = cv2.VideoCapture(args.video)

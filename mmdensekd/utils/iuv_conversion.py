@@ -172,7 +172,7 @@ def iuv_to_dp_fields(iuv: np.ndarray,
                      dst_box: Optional[Sequence[float]] = None,
                      num_points: int = 100,
                      min_per_part: int = 3,
-                     rng: Optional[np.random.Generator] = None) -> dict:
+                     rng: Optional[np.random.Generator] = None) -> Optional[dict]:
     """DensePose-COCO fields of one instance.
 
     Args:
@@ -185,10 +185,13 @@ def iuv_to_dp_fields(iuv: np.ndarray,
         rng (np.random.Generator, optional): Random generator.
 
     Returns:
-        dict: ``dp_x``, ``dp_y``, ``dp_I``, ``dp_U``, ``dp_V`` lists and
-        ``dp_masks`` (14 entries).
+        dict | None: ``dp_x``, ``dp_y``, ``dp_I``, ``dp_U``, ``dp_V`` lists and
+        ``dp_masks`` (14 entries); None when no body-part pixel falls in the
+        target box frame (real predictions can be empty).
     """
     box_iuv = resample_iuv(iuv, src_box, dst_box)
+    if not (box_iuv[0] > 0).any():
+        return None
     fields = sample_dp_points(box_iuv, num_points, min_per_part, rng)
     fields['dp_masks'] = coarse_masks_to_rle(box_iuv[0])
     return fields
@@ -316,19 +319,27 @@ def instances_to_annotations(instances: List[dict],
         start_id (int): Id of the first annotation.
 
     Returns:
-        list[dict]: COCO annotations with ``id``, ``image_id``,
+        list[dict]: COCO annotations with ``id`` (consecutive), ``image_id``,
         ``category_id``, ``bbox``, ``area`` (box area), ``iscrowd`` = 0 and
-        the dp fields.
+        the dp fields. Instances whose map has no body-part pixel are
+        skipped (counted and logged).
     """
-    anns = []
+    anns, empty = [], []
     for i, inst in enumerate(instances):
         box = inst['bbox']
-        ann = dict(id=start_id + i, image_id=inst['image_id'],
+        fields = iuv_to_dp_fields(inst['iuv'], box, None, num_points, min_per_part,
+                                  _rng(seed, i))
+        if fields is None:
+            empty.append(inst['image_id'])
+            continue
+        ann = dict(id=start_id + len(anns), image_id=inst['image_id'],
                    category_id=inst.get('category_id', 1), bbox=list(box),
                    area=float(box[2] * box[3]), iscrowd=0)
-        ann.update(iuv_to_dp_fields(inst['iuv'], box, None, num_points, min_per_part,
-                                    _rng(seed, i)))
+        ann.update(fields)
         anns.append(ann)
+    if empty:
+        print_log(f'skipped {len(empty)} IUV instances without any body-part pixel '
+                  f'(image ids {empty})', logger='current', level=logging.WARNING)
     return anns
 
 
@@ -356,14 +367,16 @@ def merge_instances_into_coco(coco: dict,
 
     Returns:
         tuple[dict, dict]: the merged COCO dict and statistics
-        ``dict(matched=..., unmatched=..., unmatched_by_image={...})``.
+        ``dict(matched=..., unmatched=..., empty=..., unmatched_by_image={...})``
+        (``empty``: matched instances without any body-part pixel in the
+        ground-truth box, skipped).
     """
     out = json.loads(json.dumps(coco))
     by_image: Dict[object, List[dict]] = {}
     for ann in out.get('annotations', []):
         by_image.setdefault(ann['image_id'], []).append(ann)
     used = set()
-    stats = dict(matched=0, unmatched=0, unmatched_by_image={})
+    stats = dict(matched=0, unmatched=0, empty=0, unmatched_by_image={})
     order = sorted(range(len(instances)), key=lambda i: -instances[i].get('score', 1.0))
     for i in order:
         inst = instances[i]
@@ -380,12 +393,20 @@ def merge_instances_into_coco(coco: dict,
             key = str(inst['image_id'])
             stats['unmatched_by_image'][key] = stats['unmatched_by_image'].get(key, 0) + 1
             continue
+        fields = iuv_to_dp_fields(inst['iuv'], inst['bbox'], best['bbox'], num_points,
+                                  min_per_part, _rng(seed, i))
+        if fields is None:
+            stats['empty'] += 1
+            continue
         used.add(id(best))
-        best.update(iuv_to_dp_fields(inst['iuv'], inst['bbox'], best['bbox'], num_points,
-                                     min_per_part, _rng(seed, i)))
+        best.update(fields)
         stats['matched'] += 1
     if stats['unmatched']:
         print_log(f'{stats["unmatched"]} IUV instances matched no ground-truth box with '
                   f'IoU >= {iou_thr} and were skipped (per image: '
                   f'{stats["unmatched_by_image"]})', logger='current', level=logging.INFO)
+    if stats['empty']:
+        print_log(f'{stats["empty"]} matched IUV instances had no body-part pixel inside '
+                  'the ground-truth box and were skipped', logger='current',
+                  level=logging.WARNING)
     return out, stats

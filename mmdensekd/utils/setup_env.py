@@ -32,5 +32,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmdensekd.engine  # noqa: F401
     import mmdensekd.evaluation  # noqa: F401
     import mmdensekd.models  # noqa: F401
+    import mmdensekd.visualization  # noqa: F401
     if init_default_scope and DefaultScope.get_current_instance() is None:
         DefaultScope.get_instance('mmdensekd', scope_name='mmdet')

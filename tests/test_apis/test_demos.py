@@ -35,7 +35,8 @@ def test_image_demo_writes_drawing(checkpoint, tmp_path):
     demo = _load('image_demo')
     out_dir = tmp_path / 'vis'
     written = demo.main([CONFIG, checkpoint, '--img', DEMO_IMG, '--out-dir', str(out_dir),
-                         '--score-thr', '0.0', '--vis-mode', 'texture'])
+                         '--score-thr', '0.0', '--vis-mode', 'texture', '--cfg-options',
+                         'model.test_cfg.rcnn.max_per_img=4'])
     assert written == [str(out_dir / 'demo_im.jpg')]
     drawn = cv2.imread(written[0])
     original = cv2.imread(DEMO_IMG)
@@ -62,7 +63,8 @@ def test_video_demo_writes_frames(checkpoint, tmp_path):
     writer.release()
     out = str(tmp_path / 'out' / 'vis.mp4')
     count = demo.main([CONFIG, checkpoint, '--video', src, '--out', out, '--score-thr', '0.0',
-                       '--vis-mode', 'u', '--max-frames', '2'])
+                       '--vis-mode', 'u', '--max-frames', '2', '--cfg-options',
+                       'model.test_cfg.rcnn.max_per_img=2'])
     assert count == 2
     capture = cv2.VideoCapture(out)
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2

@@ -10,18 +10,16 @@ from mmengine.config import Config
 
 from mmdensekd.utils import setup_cpu_distributed
 
-from ._tool_loader import TINY_CONFIG, load_tool
-
 VAL_ANN = 'work_dirs/tiny_densepose_coco/annotations/densepose_tiny_val.json'
 
 
 @pytest.fixture(scope='module')
-def test_tool():
+def test_tool(load_tool):
     return load_tool('test.py')
 
 
 @pytest.fixture(scope='module')
-def train_tool():
+def train_tool(load_tool):
     return load_tool('train.py')
 
 
@@ -32,8 +30,8 @@ def ckpt(tmp_path):
     return str(path)
 
 
-def test_eval_bbox_densepose_maps_onto_evaluators(test_tool, ckpt, tmp_path):
-    args = test_tool.parse_args([TINY_CONFIG, ckpt, '--eval', 'bbox', 'densepose', '--out',
+def test_eval_bbox_densepose_maps_onto_evaluators(test_tool, ckpt, tmp_path, tiny_config):
+    args = test_tool.parse_args([tiny_config, ckpt, '--eval', 'bbox', 'densepose', '--out',
                                  str(tmp_path / 'dp.json'), '--work-dir', str(tmp_path)])
     cfg = test_tool.build_cfg(args)
     assert cfg.load_from == ckpt and cfg.work_dir == str(tmp_path)
@@ -46,43 +44,43 @@ def test_eval_bbox_densepose_maps_onto_evaluators(test_tool, ckpt, tmp_path):
     assert [m['type'] for m in cfg.val_evaluator] == ['CocoMetric', 'DensePoseMetric']
 
 
-def test_eval_mmpose_style_alias(test_tool, ckpt):
-    cfg = test_tool.build_cfg(test_tool.parse_args([TINY_CONFIG, ckpt, '--eval', 'mAP']))
+def test_eval_mmpose_style_alias(test_tool, ckpt, tiny_config):
+    cfg = test_tool.build_cfg(test_tool.parse_args([tiny_config, ckpt, '--eval', 'mAP']))
     assert cfg.test_evaluator == [dict(type='CocoKeypointMetric', ann_file=VAL_ANN)]
 
 
-def test_eval_unknown_metric_lists_valid(test_tool, ckpt):
-    args = test_tool.parse_args([TINY_CONFIG, ckpt, '--eval', 'bbox', 'segm'])
+def test_eval_unknown_metric_lists_valid(test_tool, ckpt, tiny_config):
+    args = test_tool.parse_args([tiny_config, ckpt, '--eval', 'bbox', 'segm'])
     with pytest.raises(SystemExit, match="unknown metric 'segm'; valid metrics: bbox, "
                        'keypoints, densepose'):
         test_tool.build_cfg(args)
 
 
-def test_test_rejects_bad_out_and_missing_ckpt(test_tool, ckpt, tmp_path):
+def test_test_rejects_bad_out_and_missing_ckpt(test_tool, ckpt, tmp_path, tiny_config):
     with pytest.raises(SystemExit, match='--out must end with'):
-        test_tool.build_cfg(test_tool.parse_args([TINY_CONFIG, ckpt, '--out', 'x.txt']))
+        test_tool.build_cfg(test_tool.parse_args([tiny_config, ckpt, '--out', 'x.txt']))
     with pytest.raises(SystemExit, match='nope.pth not found'):
-        test_tool.build_cfg(test_tool.parse_args([TINY_CONFIG, str(tmp_path / 'nope.pth')]))
+        test_tool.build_cfg(test_tool.parse_args([tiny_config, str(tmp_path / 'nope.pth')]))
 
 
-def test_train_options(train_tool, ckpt, tmp_path):
-    args = train_tool.parse_args([TINY_CONFIG, '--cfg-options', 'train_cfg.max_iters=3'])
+def test_train_options(train_tool, ckpt, tmp_path, tiny_config):
+    args = train_tool.parse_args([tiny_config, '--cfg-options', 'train_cfg.max_iters=3'])
     cfg = train_tool.build_cfg(args)
     assert cfg.train_cfg.max_iters == 3 and cfg.resume is False
     assert cfg.work_dir == './work_dirs/densepose-rcnn_tiny_cpu_densepose-coco-tiny'
-    cfg = train_tool.build_cfg(train_tool.parse_args([TINY_CONFIG, '--resume']))
+    cfg = train_tool.build_cfg(train_tool.parse_args([tiny_config, '--resume']))
     assert cfg.resume is True and cfg.load_from is None
-    cfg = train_tool.build_cfg(train_tool.parse_args([TINY_CONFIG, '--resume', ckpt,
+    cfg = train_tool.build_cfg(train_tool.parse_args([tiny_config, '--resume', ckpt,
                                                       '--work-dir', str(tmp_path)]))
     assert cfg.resume is True and cfg.load_from == ckpt and cfg.work_dir == str(tmp_path)
     with pytest.raises(SystemExit, match='missing.pth not found'):
-        train_tool.build_cfg(train_tool.parse_args([TINY_CONFIG, '--resume', 'missing.pth']))
+        train_tool.build_cfg(train_tool.parse_args([tiny_config, '--resume', 'missing.pth']))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_train_amp_without_cuda_is_a_clear_error(train_tool):
+def test_train_amp_without_cuda_is_a_clear_error(train_tool, tiny_config):
     with pytest.raises(SystemExit, match='--amp: automatic mixed precision needs a CUDA'):
-        train_tool.build_cfg(train_tool.parse_args([TINY_CONFIG, '--amp']))
+        train_tool.build_cfg(train_tool.parse_args([tiny_config, '--amp']))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
@@ -109,7 +107,7 @@ def test_setup_cpu_distributed(monkeypatch):
                                          broadcast_buffers=False, find_unused_parameters=False)
 
 
-def test_dist_scripts_call_torchrun(tmp_path):
+def test_dist_scripts_call_torchrun(tmp_path, tiny_config):
     """The scripts pass GPUS, NNODES, NODE_RANK, MASTER_ADDR, PORT and --launcher."""
     import subprocess
     fake = tmp_path / 'python'
@@ -117,8 +115,7 @@ def test_dist_scripts_call_torchrun(tmp_path):
     fake.chmod(0o755)
     env = dict(os.environ, PYTHON=str(fake), NNODES='2', NODE_RANK='1',
                MASTER_ADDR='10.0.0.1', PORT='29555')
-    root = osp.dirname(osp.dirname(TINY_CONFIG))
-    root = osp.dirname(root)
+    root = osp.dirname(osp.dirname(osp.dirname(tiny_config)))
     out = subprocess.run(['bash', 'tools/dist_train.sh', 'cfg.py', '2', '--amp'], cwd=root,
                          env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[:2] == ['-m', 'torch.distributed.run']

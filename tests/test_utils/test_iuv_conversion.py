@@ -11,6 +11,7 @@ from mmdensekd.utils import (
     coarse_masks_to_rle,
     instances_from_iuv_image,
     instances_to_annotations,
+    iuv_to_dp_fields,
     load_challenge_results,
     merge_instances_into_coco,
     resample_iuv,
@@ -99,7 +100,7 @@ def test_merge_into_ground_truth_keeps_keypoints(instances):
     with open(osp.join(DATA, 'coco_tiny', 'test_coco.json')) as f:
         coco = json.load(f)
     merged, stats = merge_instances_into_coco(coco, instances, iou_thr=0.5)
-    assert stats['matched'] == 1 and stats['unmatched'] == 20
+    assert stats['matched'] == 1 and stats['unmatched'] == 20 and stats['empty'] == 0
     with_dp = [a for a in merged['annotations'] if 'dp_x' in a]
     assert [a['id'] for a in with_dp] == [442619]
     gt = next(a for a in coco['annotations'] if a['id'] == 442619)
@@ -128,6 +129,7 @@ def test_sample_points_small_parts_and_empty_map():
     assert set(pts['dp_U']) == {128 / 255} and set(pts['dp_V']) == {64 / 255}
     empty = sample_dp_points(np.zeros((3, 256, 256), np.uint8))
     assert empty['dp_x'] == []
+    assert iuv_to_dp_fields(np.zeros((3, 8, 8), np.uint8), [0, 0, 8, 8]) is None
     assert coarse_masks_to_rle(np.zeros((256, 256), np.uint8)) == [[]] * 14
 
 

@@ -17,9 +17,9 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 WORK=${WORK_DIR:-work_dirs/tiny_distill}
 TEACHER_ITERS=${TEACHER_ITERS:-20}
-DISTILL_ITERS=${DISTILL_ITERS:-30}
+DISTILL_ITERS=${DISTILL_ITERS:-60}
 TEACHER_CFG=configs/densepose_rcnn/densepose-rcnn_tiny_cpu_densepose-coco-tiny.py
-DISTILL_CFG=configs/distill/kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-30i_mmfi-tiny.py
+DISTILL_CFG=configs/distill/kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py
 PAIRED=work_dirs/tiny_paired_mmfi
 
 echo "== 1. teacher: ${TEACHER_ITERS} iterations of ${TEACHER_CFG}"

@@ -73,11 +73,11 @@ def dp_masks_to_box_mask(dp_masks: Sequence, bbox_xywh: Sequence[float]) -> np.n
     Returns:
         np.ndarray: (round(h), round(w)) uint8 mask.
     """
-    union = np.zeros((DP_BOX_SIZE, DP_BOX_SIZE), dtype=np.float64)
     rles = [r for r in list(dp_masks)[:NUM_DP_MASKS] if r]
     if rles:
-        decoded = mask_utils.decode(rles)  # (256, 256, n)
-        union[decoded.any(axis=2)] = 1.0
+        union = mask_utils.decode(mask_utils.merge(rles, intersect=False)).astype(np.float64)
+    else:
+        union = np.zeros((DP_BOX_SIZE, DP_BOX_SIZE), dtype=np.float64)
     _, _, w, h = (float(c) for c in bbox_xywh)
     scale_x = max(w, 1.0) / DP_BOX_SIZE
     scale_y = max(h, 1.0) / DP_BOX_SIZE

@@ -66,7 +66,8 @@ def match_image(sim: np.ndarray, box_iou: np.ndarray, gt_ignore: np.ndarray,
     if num_d and num_g:
         thr = np.minimum(thrs, 1 - 1e-10)[:, None]
         rows = np.arange(num_t)
-        for d in range(num_d):
+        # only detections reaching the lowest threshold somewhere can match
+        for d in np.nonzero((sim >= thr.min()).any(1) & (sim > 0).any(1))[0]:
             s = sim[d][None, :]
             cand = (~gtm | gt_crowd) & (s >= thr) & (s > 0)
             regular = cand & ~gt_ignore
@@ -81,7 +82,7 @@ def match_image(sim: np.ndarray, box_iou: np.ndarray, gt_ignore: np.ndarray,
             gtm[t_hit, m_hit] = True
         # Box fallback, evaluated with the matches of the last threshold.
         last = num_t - 1
-        for d in range(num_d):
+        for d in np.nonzero((box_iou >= BOX_FALLBACK_IOU).any(1))[0]:
             if dtm[last, d]:
                 continue
             cand = (~gtm[last] | gt_crowd) & (box_iou[d] >= BOX_FALLBACK_IOU)

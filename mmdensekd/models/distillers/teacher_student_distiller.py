@@ -22,6 +22,7 @@ from .pseudo_labels import make_pseudo_label_samples
 ForwardInputs = Union[Tensor, Dict[str, Tensor]]
 SUPERVISIONS = ('gt', 'teacher')
 ROI_SOURCES = ('gt', 'teacher')
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 _OUTPUT_KEYS = {
     'densepose': ('_densepose_forward', 'dp_output'),
     'densepose_feats': ('_densepose_forward', 'dp_feats'),
@@ -63,7 +64,8 @@ class TeacherStudentDistiller(BaseModel):
         student (dict): The student detector config (e.g. DensePoseRCNN).
         teacher (dict, optional): The teacher detector config.
         teacher_cfg (str, optional): Path to a config file whose ``model`` is
-            the teacher (instead of ``teacher``).
+            the teacher (instead of ``teacher``); a relative path is looked up
+            from the working directory, then from the repository root.
         teacher_ckpt (str, optional): Local checkpoint of the teacher.
             Required unless ``allow_uninitialized_teacher``.
         allow_uninitialized_teacher (bool): Allow ``teacher_ckpt=None``
@@ -155,9 +157,13 @@ class TeacherStudentDistiller(BaseModel):
             raise ValueError('give exactly one of teacher (a model dict) and teacher_cfg '
                              '(a config file path)')
         if teacher_cfg is not None:
-            if not osp.isfile(teacher_cfg):
+            path = teacher_cfg
+            if not osp.isfile(path) and not osp.isabs(path):
+                # 'configs/...' also resolves from the repository root
+                path = osp.join(_REPO_ROOT, teacher_cfg)
+            if not osp.isfile(path):
                 raise FileNotFoundError(f'teacher_cfg: config file not found: {teacher_cfg}')
-            teacher = Config.fromfile(teacher_cfg).model
+            teacher = Config.fromfile(path).model
         return MODELS.build(teacher)
 
     def _load_teacher(self, ckpt: Optional[str], allow_none: bool) -> None:

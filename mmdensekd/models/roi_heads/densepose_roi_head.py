@@ -402,16 +402,12 @@ def charts_to_box(dp_output: DensePoseChartPredictorOutput,
     """
     w = max(int(box[2] - box[0]), 1)
     h = max(int(box[3] - box[1]), 1)
-
-    def resize(t: Tensor) -> Tensor:
-        return F.interpolate(t, (h, w), mode='bilinear', align_corners=False)
-
-    fine = resize(dp_output.fine_segm)
-    coarse = resize(dp_output.coarse_segm)
-    labels = fine.argmax(dim=1) * (coarse.argmax(dim=1) > 0)
-    index = labels[:, None]
-    u = resize(dp_output.u).gather(1, index)
-    v = resize(dp_output.v).gather(1, index)
-    uv = torch.cat([u, v], dim=1)[0].clamp(0, 1)
-    return labels[0].to(torch.uint8), uv
-
+    # One resize of all channels: [coarse (C) | fine (25) | U (25) | V (25)].
+    maps = torch.cat([dp_output.coarse_segm, dp_output.fine_segm, dp_output.u, dp_output.v], 1)
+    maps = F.interpolate(maps, (h, w), mode='bilinear', align_corners=False)[0]
+    c, n = dp_output.coarse_segm.shape[1], dp_output.fine_segm.shape[1]
+    coarse, fine, u, v = maps.split([c, n, n, n])
+    labels = fine.argmax(dim=0) * (coarse.argmax(dim=0) > 0)
+    index = labels[None]
+    uv = torch.cat([u.gather(0, index), v.gather(0, index)]).clamp(0, 1)
+    return labels.to(torch.uint8), uv

@@ -181,3 +181,55 @@ def test_topdown_heatmap_size_mismatch_is_explained():
     feats = (torch.randn(2, 8, 5, 3), )  # -> 20x12, codec says 16x12
     with pytest.raises(ValueError, match='heatmap size'):
         head.loss(feats, samples)
+
+
+KEYPOINT_CONFIGS = osp.join(REPO, 'configs/keypoint_rcnn')
+
+
+@pytest.mark.parametrize('name,with_dp,with_refine', [
+    ('keypoint-rcnn_tiny_cpu_coco-tiny.py', False, False),
+    ('densepose-keypoint-rcnn_refine-sum_tiny_cpu_densepose-coco-tiny.py', True, True),
+])
+def test_tiny_keypoint_configs_train_and_predict(name, with_dp, with_refine):
+    from mmdet.structures import DetDataSample
+
+    from mmdensekd.structures import DensePoseTargets
+    from mmdensekd.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(KEYPOINT_CONFIGS, name))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    roi_head = model.roi_head
+    assert roi_head.with_keypoint and isinstance(roi_head.keypoint_head, KeypointRCNNHead)
+    assert (roi_head.with_densepose, roi_head.with_refine) == (with_dp, with_refine)
+
+    torch.manual_seed(0)
+    img = torch.randint(0, 255, (3, 128, 160), dtype=torch.uint8)
+    sample = DetDataSample(metainfo=dict(img_id=1, img_shape=(128, 160), ori_shape=(128, 160),
+                                         scale_factor=(1., 1.)))
+    kpts = torch.stack([torch.linspace(30, 90, 17), torch.linspace(20, 110, 17)], dim=-1)
+    gt = InstanceData(bboxes=torch.tensor([[20., 10., 100., 120.]]), labels=torch.tensor([0]),
+                      keypoints=kpts[None], keypoints_visible=torch.ones(1, 17))
+    if with_dp:
+        gt.densepose = DensePoseTargets.empty(1)
+    sample.gt_instances = gt
+    data = model.data_preprocessor(dict(inputs=[img], data_samples=[sample]), True)
+    model.train()
+    losses = model(**data, mode='loss')
+    # the GT box joins the proposals, so the keypoint branch has targets
+    assert float(losses['loss_keypoint']) > 0 and torch.isfinite(losses['loss_keypoint'])
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    assert roi_head.keypoint_head.deconv.weight.grad.abs().sum() > 0
+    if with_refine:
+        assert roi_head.refine_head.kpt_refine[0].weight.grad.abs().sum() > 0
+
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(dict(inputs=[img], data_samples=[sample])),
+                        mode='predict')
+    pred = results[0].pred_instances
+    assert pred.keypoints.shape == (len(pred), 17, 2)
+    assert pred.keypoint_scores.shape == (len(pred), 17)

@@ -1,0 +1,164 @@
+# DensePose From WiFi (Geng et al., arXiv 2301.00250) in the MM-Fi layout:
+# a frozen image DensePose R-CNN R50-FPN teacher sees the RGB frame; the
+# student (MTN -> R50-FPN DensePose R-CNN with keypoint branch and the
+# DensePose-keypoint refinement unit) sees the synchronised CSI frame.
+# Ground truth: the teacher's own predictions on the frames, written by
+#   python tools/misc/generate_pseudo_labels.py TEACHER_CFG TEACHER_CKPT \
+#       --img-dir data/mmfi --out data/mmfi/annotations/mmfi_pseudo_train.json
+# Loss (paper): L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr, L_tr = sum
+# over P2-P5 of MSE(student, teacher). Schedule (paper): batch 16 (8 GPUs x 2),
+# linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k, 145k iterations.
+_base_ = ['../_base_/default_runtime.py']
+
+data_root = 'data/mmfi/'
+teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py'
+teacher_ckpt = 'data/checkpoints/densepose-rcnn_r50_fpn_s1x_densepose-coco.pth'
+csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
+frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
+fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
+
+student = dict(
+    type='DensePoseRCNN',
+    # the MTN output is not an image: no ImageNet weights
+    backbone=dict(type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3),
+                  frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
+                  norm_eval=False, style='pytorch', init_cfg=None),
+    neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5),
+    rpn_head=dict(
+        type='RPNHead', in_channels=256, feat_channels=256,
+        anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
+                              strides=[4, 8, 16, 32, 64]),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
+                        target_stds=[1.0, 1.0, 1.0, 1.0]),
+        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+    roi_head=dict(
+        type='DensePoseRoIHead',
+        bbox_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            out_channels=256, featmap_strides=[4, 8, 16, 32]),
+        bbox_head=dict(
+            type='Shared2FCBBoxHead', in_channels=256, fc_out_channels=1024, roi_feat_size=7,
+            num_classes=1,
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
+                            target_stds=[0.1, 0.1, 0.2, 0.2]),
+            reg_class_agnostic=False,
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+        densepose_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=28, sampling_ratio=2, aligned=True),
+            out_channels=256, featmap_strides=[4, 8, 16, 32]),
+        densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=256, num_convs=8,
+                            conv_channels=512),
+        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=512,
+                                 num_coarse_segm_channels=2),
+        densepose_loss=dict(type='DensePoseChartLoss', part_weight=1.0,
+                            point_regression_weight=0.01, segm_weight=5.0),
+        keypoint_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
+            out_channels=256, featmap_strides=[4, 8, 16, 32]),
+        keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8,
+                           conv_channels=512, num_keypoints=17),
+        # the paper's 0.6 / 0.3 are applied once, by the distiller's
+        # student_loss_weights below, so the refinement unit keeps 1.0
+        refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512, kpt_channels=512,
+                         fuse='sum', num_convs=2, dp_loss_weight=1.0, kpt_loss_weight=1.0)),
+    train_cfg=dict(
+        rpn=dict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,
+                          min_pos_iou=0.3, match_low_quality=True, ignore_iof_thr=-1),
+            sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
+                         add_gt_as_proposals=False),
+            allowed_border=-1, pos_weight=-1, debug=False),
+        rpn_proposal=dict(nms_pre=2000, max_per_img=1000,
+                          nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),
+        rcnn=dict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
+                          min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
+            sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25, neg_pos_ub=-1,
+                         add_gt_as_proposals=True),
+            pos_weight=-1, densepose_iou_thr=0.7, debug=False)),
+    test_cfg=dict(
+        rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
+                 min_bbox_size=0),
+        rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
+
+model = dict(
+    type='TeacherStudentDistiller',
+    data_preprocessor=dict(
+        type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
+        # recompute on your training split with tools/analysis/compute_csi_stats.py
+        csi_mean=[40.6, 0.0], csi_std=[4.0, 1.8], csi_image_shape=frame_size),
+    teacher_cfg=teacher_cfg,
+    teacher_ckpt=teacher_ckpt,
+    teacher_input_key='img',
+    student_input_key='csi',
+    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=csi_shape,
+                     out_size=frame_size),
+    student=student,
+    student_loss_weights=dict(loss_densepose=0.6, loss_keypoint=0.3),
+    distill_losses=dict(
+        loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
+                           teacher=fpn_levels)),
+    supervision='gt')  # gt = the offline pseudo labels; 'teacher' makes them on the fly
+
+train_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
+         with_densepose=True),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='PackDensePoseInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='PackDensePoseInputs',
+         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
+                    'scale_factor'))
+]
+dataset_type = 'MMFiDensePoseDataset'
+train_dataloader = dict(
+    batch_size=2, num_workers=2, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/mmfi_pseudo_train.json',
+                 data_prefix=dict(img='', csi=''),
+                 filter_cfg=dict(filter_empty_gt=True, min_size=16), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/mmfi_pseudo_val.json', data_prefix=dict(img='', csi=''),
+                 test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='CocoMetric', ann_file=data_root + 'annotations/mmfi_pseudo_val.json',
+         metric=['bbox', 'keypoints']),
+    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/mmfi_pseudo_val.json',
+         eval_data_dir=data_root + 'eval_data/')
+]
+test_evaluator = val_evaluator
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=145000, val_interval=10000)
+val_cfg = dict(type='DistillValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=2000),
+    dict(type='MultiStepLR', begin=0, end=145000, by_epoch=False,
+         milestones=[48000, 96000, 144000], gamma=0.1)
+]
+optim_wrapper = dict(type='OptimWrapper',
+                     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=0.0001))
+auto_scale_lr = dict(enable=False, base_batch_size=16)
+custom_hooks = [
+    dict(type='DistillLossWeightHook', schedule='constant'),
+    dict(type='TeacherFrozenCheckHook', interval=5000),
+]
