@@ -18,8 +18,9 @@ fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 student = dict(
     type='DensePoseRCNN',
     backbone=dict(type='ResNet', depth=18, base_channels=32, num_stages=4,
-                  out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
-                  norm_eval=False, style='pytorch', init_cfg=None),
+                  out_indices=(0, 1, 2, 3), frozen_stages=-1,
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False,
+                  style='pytorch', init_cfg=None),
     neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=channels, num_outs=5),
     rpn_head=dict(
         type='RPNHead', in_channels=channels, feat_channels=channels,

@@ -7,7 +7,6 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from conftest import reference_pdist_index
 
 from mmdensekd.evaluation.functional import (
     EVAL_DATA_URL,
@@ -16,6 +15,7 @@ from mmdensekd.evaluation.functional import (
     pairwise_gps,
 )
 from mmdensekd.evaluation.functional import densepose_eval_data as ded
+from mmdensekd.testing.synthetic_eval_data import reference_pdist_index
 
 
 def test_geodesic_index_matches_reference_formula():

@@ -113,7 +113,7 @@ def format_table(rows: List[tuple]) -> str:
     width = max(len(k) for k, _ in rows)
     vwidth = max(len(str(v)) for _, v in rows)
     line = f'+-{"-" * width}-+-{"-" * vwidth}-+'
-    body = [f'| {k:<{width}} | {str(v):>{vwidth}} |' for k, v in rows]
+    body = [f'| {k:<{width}} | {str(v):<{vwidth}} |' for k, v in rows]
     return '\n'.join([line, *body, line])
 
 

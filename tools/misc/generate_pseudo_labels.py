@@ -17,7 +17,8 @@ Per detection with score >= ``--score-thr``: ``bbox`` (xywh), ``score``,
 exceeds ``--kpt-thr``, zeros when the teacher has no keypoint branch) and
 the DensePose fields sampled from the predicted IUV chart by
 :func:`mmdensekd.utils.iuv_to_dp_fields` (``dp_x/dp_y/dp_I/dp_U/dp_V``,
-``dp_masks``).
+``dp_masks``); a person whose chart has no body-part pixel keeps its box and
+keypoints without DensePose fields (counted in the summary line).
 """
 import argparse
 import json
@@ -127,7 +128,9 @@ def predictions_to_annotations(pred, image_id: int, start_id: int, score_thr: fl
             iuv = pred.densepose.iuv(int(i))
             # the chart is anchored at (int(x0), int(y0)) and is box-sized
             chart_box = [int(x0), int(y0), iuv.shape[2], iuv.shape[1]]
-            ann.update(iuv_to_dp_fields(iuv, chart_box, box, num_points, rng=rng))
+            fields = iuv_to_dp_fields(iuv, chart_box, box, num_points, rng=rng)
+            if fields is not None:  # None: no body-part pixel; the person keeps box/keypoints
+                ann.update(fields)
         anns.append(ann)
     return anns
 
@@ -165,8 +168,9 @@ def main(argv=None) -> dict:
         print_log(f'{len(empty)} of {len(out["images"])} frames have no detection with score '
                   f'>= {args.score_thr} (image ids {empty[:20]}{"..." if len(empty) > 20 else ""})',
                   logger='current', level=logging.WARNING)
-    print(f'wrote {len(annotations)} pseudo-labelled persons on {len(out["images"])} frames '
-          f'to {args.out}')
+    num_dp = sum('dp_x' in a for a in annotations)
+    print(f'wrote {len(annotations)} pseudo-labelled persons ({num_dp} with DensePose) on '
+          f'{len(out["images"])} frames to {args.out}')
     return out
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor, nn
@@ -128,8 +128,9 @@ class TeacherStudentDistiller(BaseModel):
             raise ValueError(f'distill_rois must be one of {ROI_SOURCES}, got {distill_rois!r}')
         self.teacher = self._build_teacher(teacher, teacher_cfg)
         self._load_teacher(teacher_ckpt, allow_uninitialized_teacher)
-        self.student = MODELS.build(student)
-        self.student_mtn = MODELS.build(student_mtn) if student_mtn is not None else None
+        self.student = MODELS.build(ConfigDict(student))
+        self.student_mtn = (MODELS.build(ConfigDict(student_mtn))
+                            if student_mtn is not None else None)
         self.teacher_input_key = teacher_input_key
         self.student_input_key = student_input_key
         self.supervision = supervision
@@ -164,7 +165,8 @@ class TeacherStudentDistiller(BaseModel):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'teacher_cfg: config file not found: {teacher_cfg}')
             teacher = Config.fromfile(path).model
-        return MODELS.build(teacher)
+        # ConfigDict: mmdet detectors read train_cfg.rpn etc. as attributes
+        return MODELS.build(ConfigDict(teacher))
 
     def _load_teacher(self, ckpt: Optional[str], allow_none: bool) -> None:
         if ckpt is None:

@@ -1,6 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """TeacherStudentDistiller with small recording fake detectors (no mmcv ops)."""
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -313,3 +314,52 @@ def test_teacher_pseudo_label_supervision():
     assert seen[0].gt_instances.keypoints_visible.shape == (1, 17)
     assert model.student.roi_head.calls[-1][1].tolist() == [[0., 2., 2., 12., 14.],
                                                             [1., 2., 2., 12., 14.]]
+
+
+def test_real_densepose_rcnn_teacher_and_student():
+    """The tiny DensePose R-CNN as teacher and student: feature and output
+    (DensePose KL, U/V) terms through the real RoI head contract."""
+    from mmengine.config import Config
+
+    from mmdensekd.structures import DensePoseTargets
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    det = Config.fromfile(
+        osp.join(root, 'configs', 'densepose_rcnn',
+                 'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py')).model.to_dict()
+    det.pop('data_preprocessor')
+    torch.manual_seed(0)
+    model = TeacherStudentDistiller(
+        teacher=det, student=copy.deepcopy(det), allow_uninitialized_teacher=True,
+        student_loss_weights=dict(loss_densepose=0.6),
+        distill_losses=dict(
+            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1,
+                               student=['neck.0', 'neck.1', 'neck.2', 'neck.3'],
+                               teacher=['neck.0', 'neck.1', 'neck.2', 'neck.3']),
+            loss_dp_kl=dict(type='DensePoseKLLoss', student='densepose', teacher='densepose'),
+            loss_dp_uv=dict(type='DensePoseUVLoss', fg_thr=0.0, part_thr=0.0,
+                            student='densepose', teacher='densepose')))
+    model.init_weights()
+    model.train()
+    ds = DetDataSample(metainfo=dict(img_shape=(96, 128), batch_input_shape=(96, 128),
+                                     pad_shape=(96, 128), ori_shape=(96, 128),
+                                     scale_factor=(1.0, 1.0)))
+    points = torch.cat([torch.rand(20, 2) * 255, torch.randint(1, 25, (20, 1)).float(),
+                        torch.rand(20, 2)], dim=1)
+    ds.gt_instances = InstanceData(
+        bboxes=torch.tensor([[20., 10., 90., 90.]]), labels=torch.zeros(1, dtype=torch.long),
+        keypoints=torch.zeros(1, 17, 2), keypoints_visible=torch.zeros(1, 17),
+        densepose=DensePoseTargets([points], torch.ones(1, 256, 256, dtype=torch.uint8),
+                                   torch.ones(1, dtype=torch.bool)))
+    ds.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                        labels=torch.zeros(0, dtype=torch.long))
+    losses = model.loss(torch.randn(1, 3, 96, 128), [ds])
+    for key in ('distill.loss_transfer', 'distill.loss_dp_kl', 'distill.loss_dp_uv',
+                'student.loss_densepose_I', 'student.loss_cls', 'student.loss_rpn_cls'):
+        assert key in losses, key
+    assert losses['distill.loss_dp_kl'].item() > 0 and losses['distill.loss_dp_uv'].item() > 0
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
+                for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert model.student.roi_head.densepose_predictor.fine_segm_lowres.weight.grad.abs().sum() > 0
+    model.check_teacher_frozen()

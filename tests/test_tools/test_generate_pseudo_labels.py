@@ -1,0 +1,58 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""generate_pseudo_labels.py: predictions -> DensePose-COCO annotations, and
+the on-the-fly pseudo-label conversion of the distiller."""
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+
+from mmdensekd.models.distillers.pseudo_labels import predictions_to_gt_instances
+from mmdensekd.structures import DensePoseChartResults
+
+
+def _pred():
+    labels = torch.zeros(20, 10, dtype=torch.uint8)
+    labels[5:15, 2:8] = 3  # a block of fine part 3 in a 10 wide x 20 high chart
+    uv = torch.full((2, 20, 10), 0.5)
+    empty = torch.zeros(4, 4, dtype=torch.uint8)
+    return InstanceData(
+        bboxes=torch.tensor([[10., 20., 20., 40.], [0., 0., 4., 4.], [1., 1., 3., 3.]]),
+        scores=torch.tensor([0.9, 0.8, 0.1]),
+        labels=torch.zeros(3, dtype=torch.long),
+        keypoints=torch.arange(3 * 17 * 2, dtype=torch.float).view(3, 17, 2),
+        keypoint_scores=torch.linspace(-1, 1, 17).repeat(3, 1),
+        densepose=DensePoseChartResults([labels, empty, empty],
+                                        [uv, torch.zeros(2, 4, 4), torch.zeros(2, 4, 4)]))
+
+
+def test_predictions_to_annotations(load_tool):
+    tool = load_tool('misc/generate_pseudo_labels.py')
+    anns = tool.predictions_to_annotations(_pred(), image_id=7, start_id=5, score_thr=0.5,
+                                           kpt_thr=0.0, num_points=30,
+                                           rng=np.random.default_rng(0))
+    assert [a['id'] for a in anns] == [5, 6] and all(a['image_id'] == 7 for a in anns)
+    first, second = anns
+    assert first['bbox'] == [10.0, 20.0, 10.0, 20.0] and abs(first['score'] - 0.9) < 1e-6
+    kp = np.asarray(first['keypoints']).reshape(17, 3)
+    assert first['num_keypoints'] == 8  # scores > 0: the last 8 of linspace(-1, 1, 17)
+    assert kp[-1].tolist() == [32.0, 33.0, 2.0] and kp[0].tolist() == [0.0, 0.0, 0.0]
+    # dp points lie where the chart has part 3: x in [2, 8) * 256 / 10, y in [5, 15) * 256 / 20
+    x, y = np.asarray(first['dp_x']), np.asarray(first['dp_y'])
+    assert set(first['dp_I']) == {3.0} and 25 <= len(x) <= 35
+    assert x.min() >= 2 * 25.6 - 1 and x.max() <= 8 * 25.6 + 1
+    assert y.min() >= 5 * 12.8 - 1 and y.max() <= 15 * 12.8 + 1
+    assert np.allclose(first['dp_U'], 0.5, atol=1 / 255) and len(first['dp_masks']) == 14
+    # an all-background chart keeps the person without DensePose fields
+    assert 'dp_x' not in second and second['num_keypoints'] == 8
+
+
+def test_on_the_fly_pseudo_labels():
+    gt = predictions_to_gt_instances(_pred(), score_thr=0.5, kpt_score_thr=0.0, num_points=40)
+    assert gt.bboxes.tolist() == [[10., 20., 20., 40.], [0., 0., 4., 4.]]
+    assert gt.keypoints_visible[0].sum().item() == 8
+    dp = gt.densepose
+    assert dp.has_dp.tolist() == [True, False]
+    pts = dp.points[0]
+    assert pts.shape == (40, 5) and set(pts[:, 2].tolist()) == {3.0}
+    assert pts[:, 0].min() >= 2 * 25.6 - 1 and pts[:, 1].max() <= 15 * 12.8 + 1
+    # fine part 3 (a hand) is coarse part 2 in the merged segmentation
+    assert set(dp.segms[0].unique().tolist()) == {0, 2}
