@@ -29,8 +29,9 @@ class DensePoseRandomFlip(RandomFlip):
     Only horizontal flips are supported (a vertical flip has no DensePose
     meaning). Mirroring U/V needs ``UV_symmetry_transforms.mat`` (from
     https://dl.fbaipublicfiles.com/densepose/data/UV_symmetry_transforms.mat):
-    with ``prob > 0`` it is required and loaded at construction; DensePose is
-    never flipped without it.
+    with ``prob > 0`` it is required and loaded at construction, unless
+    ``flip_densepose=False`` (keypoint-only training); DensePose annotations
+    are never flipped without it (a sample carrying them raises).
 
     Args:
         prob (float | list[float], optional): Flip probability.
@@ -40,13 +41,16 @@ class DensePoseRandomFlip(RandomFlip):
             ``V_transforms`` of 24 arrays 256x256). Required when ``prob > 0``.
         keypoint_flip_indices (Sequence[int]): ``kpts[:, idx]`` swaps left and
             right keypoints. Defaults to the COCO order.
+        flip_densepose (bool): Whether DensePose targets are expected. When
+            False the symmetry table is not required. Defaults to True.
     """
 
     def __init__(self,
                  prob: Optional[Union[float, Sequence[float]]] = None,
                  direction: Union[str, Sequence[str]] = 'horizontal',
                  uv_symmetry_file: Optional[str] = None,
-                 keypoint_flip_indices: Sequence[int] = COCO_KEYPOINT_FLIP_INDICES) -> None:
+                 keypoint_flip_indices: Sequence[int] = COCO_KEYPOINT_FLIP_INDICES,
+                 flip_densepose: bool = True) -> None:
         directions = [direction] if isinstance(direction, str) else list(direction)
         if directions != ['horizontal']:
             raise ValueError("DensePoseRandomFlip: direction must be 'horizontal' "
@@ -57,7 +61,7 @@ class DensePoseRandomFlip(RandomFlip):
         self.uv_symmetry = None
         if uv_symmetry_file is not None:
             self.uv_symmetry = load_uv_symmetry(uv_symmetry_file)
-        elif total_prob > 0:
+        elif total_prob > 0 and flip_densepose:
             raise ValueError(
                 'DensePoseRandomFlip: uv_symmetry_file is required when prob > 0 '
                 '(flipping DensePose mirrors U/V through UV_symmetry_transforms.mat; '
@@ -91,7 +95,7 @@ class DensePoseRandomFlip(RandomFlip):
         super()._flip(results)
         self._flip_keypoints_lr(results)
         densepose = results.get('gt_densepose', None)
-        if densepose is not None and len(densepose) > 0:
+        if densepose is not None and bool(densepose.has_dp.any() or densepose.has_segm.any()):
             if self.uv_symmetry is None:
                 raise RuntimeError(
                     'DensePoseRandomFlip: refusing to flip DensePose targets without '

@@ -141,3 +141,22 @@ def test_flip_rejects_bad_table_and_direction(tmp_path, uv_symmetry_file):
     with pytest.raises(ValueError, match="direction must be 'horizontal'"):
         DensePoseRandomFlip(prob=1.0, direction='vertical', uv_symmetry_file=uv_symmetry_file)
     assert osp.isfile(uv_symmetry_file)
+
+
+def test_keypoint_only_flip_needs_no_table_but_refuses_densepose():
+    flip = DensePoseRandomFlip(prob=1.0, flip_densepose=False)
+    img = np.zeros((10, 20, 3), dtype=np.uint8)
+    kpts = np.zeros((1, 17, 2), dtype=np.float32)
+    kpts[0, 1] = [3, 4]  # left eye
+    results = dict(img=img, img_shape=(10, 20), gt_keypoints=kpts,
+                   gt_keypoints_visible=np.ones((1, 17), dtype=np.float32),
+                   gt_densepose=DensePoseTargets.empty(1))
+    out = flip(results)
+    # The left eye becomes the right eye (index 2), mirrored: x' = w - x.
+    assert out['gt_keypoints'][0, 2].tolist() == [17, 4]
+    annotated = DensePoseTargets([torch.tensor([[1., 1., 1., 0.5, 0.5]])],
+                                 torch.zeros((1, 256, 256), dtype=torch.uint8),
+                                 torch.tensor([True]))
+    results.update(img=img.copy(), gt_keypoints=kpts.copy(), gt_densepose=annotated)
+    with pytest.raises(RuntimeError, match='refusing to flip DensePose'):
+        flip(results)
