@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.registry import DefaultScope
 
 from mmdensekd.utils import register_all_modules
 
@@ -38,6 +38,5 @@ def test_config_builds_model(path):
         cfg.model.allow_uninitialized_teacher = True
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(scope):
-        init_default_scope(scope)
         model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0

@@ -8,7 +8,10 @@
 # Loss (paper): L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr, L_tr = sum
 # over P2-P5 of MSE(student, teacher). Schedule (paper): batch 16 (8 GPUs x 2),
 # linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k, 145k iterations.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/models/densepose-rcnn_r50_fpn.py',
+    '../_base_/default_runtime.py',
+]
 
 data_root = 'data/mmfi/'
 teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py'
@@ -17,76 +20,27 @@ csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
 frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
-student = dict(
-    type='DensePoseRCNN',
-    # the MTN output is not an image: no ImageNet weights
-    backbone=dict(type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3),
-                  frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
-                  norm_eval=False, style='pytorch', init_cfg=None),
-    neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5),
-    rpn_head=dict(
-        type='RPNHead', in_channels=256, feat_channels=256,
-        anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
-                              strides=[4, 8, 16, 32, 64]),
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
-                        target_stds=[1.0, 1.0, 1.0, 1.0]),
-        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-    roi_head=dict(
-        type='DensePoseRoIHead',
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-            out_channels=256, featmap_strides=[4, 8, 16, 32]),
-        bbox_head=dict(
-            type='Shared2FCBBoxHead', in_channels=256, fc_out_channels=1024, roi_feat_size=7,
-            num_classes=1,
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                            target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-        densepose_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=28, sampling_ratio=2, aligned=True),
-            out_channels=256, featmap_strides=[4, 8, 16, 32]),
-        densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=256, num_convs=8,
-                            conv_channels=512),
-        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=512,
-                                 num_coarse_segm_channels=2),
-        densepose_loss=dict(type='DensePoseChartLoss', part_weight=1.0,
-                            point_regression_weight=0.01, segm_weight=5.0),
-        keypoint_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
-            out_channels=256, featmap_strides=[4, 8, 16, 32]),
-        keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8,
-                           conv_channels=512, num_keypoints=17),
-        # the paper's 0.6 / 0.3 are applied once, by the distiller's
-        # student_loss_weights below, so the refinement unit keeps 1.0
-        refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512, kpt_channels=512,
-                         fuse='sum', num_convs=2, dp_loss_weight=1.0, kpt_loss_weight=1.0)),
-    train_cfg=dict(
-        rpn=dict(
-            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,
-                          min_pos_iou=0.3, match_low_quality=True, ignore_iof_thr=-1),
-            sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
-                         add_gt_as_proposals=False),
-            allowed_border=-1, pos_weight=-1, debug=False),
-        rpn_proposal=dict(nms_pre=2000, max_per_img=1000,
-                          nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),
-        rcnn=dict(
-            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
-                          min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
-            sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25, neg_pos_ub=-1,
-                         add_gt_as_proposals=True),
-            pos_weight=-1, densepose_iou_thr=0.7, debug=False)),
-    test_cfg=dict(
-        rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
-                 min_bbox_size=0),
-        rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
+# The student: the base R50-FPN DensePose R-CNN (the distiller owns the data
+# preprocessor) with a keypoint branch and the DensePose-keypoint refinement unit.
+student = _base_.model
+student.pop('data_preprocessor')
+# the MTN output is not an image: no ImageNet weights, every stage trains
+student.backbone.update(frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
+                        norm_eval=False, init_cfg=None)
+student.roi_head.update(
+    keypoint_roi_extractor=dict(
+        type='SingleRoIExtractor',
+        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
+        out_channels=256, featmap_strides=[4, 8, 16, 32]),
+    keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8,
+                       conv_channels=512, num_keypoints=17),
+    # the paper's 0.6 / 0.3 are applied once, by the distiller's
+    # student_loss_weights below, so the refinement unit keeps 1.0
+    refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512, kpt_channels=512,
+                     fuse='sum', num_convs=2, dp_loss_weight=1.0, kpt_loss_weight=1.0))
 
 model = dict(
+    _delete_=True,
     type='TeacherStudentDistiller',
     data_preprocessor=dict(
         type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],

@@ -5,76 +5,25 @@
 # Data: `python tools/misc/make_tiny_paired_mmfi.py work_dirs/tiny_paired_mmfi`
 # (12 real CSI frames paired with the tiny COCO images; the pairing is
 # artificial, see that script). End to end: `bash tools/misc/run_tiny_distill.sh`.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/models/densepose-rcnn_r18-tiny_fpn.py',
+    '../_base_/default_runtime.py',
+]
 
 data_root = 'work_dirs/tiny_paired_mmfi/'
 teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_tiny_cpu_densepose-coco-tiny.py'
 teacher_ckpt = 'work_dirs/tiny_distill/teacher/iter_20.pth'
 img_scale = (320, 192)
 csi_shape = (3, 114, 10)
-channels = 64  # the tiny teacher's FPN width: the transfer loss needs equal channels
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
-student = dict(
-    type='DensePoseRCNN',
-    backbone=dict(type='ResNet', depth=18, base_channels=32, num_stages=4,
-                  out_indices=(0, 1, 2, 3), frozen_stages=-1,
-                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False,
-                  style='pytorch', init_cfg=None),
-    neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=channels, num_outs=5),
-    rpn_head=dict(
-        type='RPNHead', in_channels=channels, feat_channels=channels,
-        anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
-                              strides=[4, 8, 16, 32, 64]),
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
-                        target_stds=[1.0, 1.0, 1.0, 1.0]),
-        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-    roi_head=dict(
-        type='DensePoseRoIHead',
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=7,
-                                                      sampling_ratio=0),
-            out_channels=channels, featmap_strides=[4, 8, 16, 32]),
-        bbox_head=dict(
-            type='Shared2FCBBoxHead', in_channels=channels, fc_out_channels=128,
-            roi_feat_size=7, num_classes=1,
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                            target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-        densepose_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
-            out_channels=channels, featmap_strides=[4, 8, 16, 32]),
-        densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=channels, num_convs=2,
-                            conv_channels=channels),
-        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=channels,
-                                 num_coarse_segm_channels=2),
-        densepose_loss=dict(type='DensePoseChartLoss', part_weight=1.0,
-                            point_regression_weight=0.01, segm_weight=5.0)),
-    train_cfg=dict(
-        rpn=dict(
-            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,
-                          min_pos_iou=0.3, match_low_quality=True, ignore_iof_thr=-1),
-            sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5, neg_pos_ub=-1,
-                         add_gt_as_proposals=False),
-            allowed_border=-1, pos_weight=-1, debug=False),
-        rpn_proposal=dict(nms_pre=500, max_per_img=200, nms=dict(type='nms', iou_threshold=0.7),
-                          min_bbox_size=0),
-        rcnn=dict(
-            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
-                          min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
-            sampler=dict(type='RandomSampler', num=64, pos_fraction=0.25, neg_pos_ub=-1,
-                         add_gt_as_proposals=True),
-            pos_weight=-1, densepose_iou_thr=0.7, debug=False)),
-    test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=200, nms=dict(type='nms', iou_threshold=0.7),
-                 min_bbox_size=0),
-        rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=20)))
+# The student is the tiny teacher's architecture (so its 64-channel FPN matches
+# the teacher's for the transfer loss); the distiller owns the data preprocessor.
+student = _base_.model
+student.pop('data_preprocessor')
 
 model = dict(
+    _delete_=True,
     type='TeacherStudentDistiller',
     data_preprocessor=dict(
         type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],

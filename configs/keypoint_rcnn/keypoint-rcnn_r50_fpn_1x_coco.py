@@ -3,8 +3,8 @@
 # shorter side 640..800; keypoint branch: RoIAlign 14x14, 8 x conv 512,
 # deconv + bilinear x2 -> 56x56, CE over the grid / visible keypoints.
 # COCO 2017 person keypoints: data/coco/annotations/person_keypoints_*2017.json.
-# No horizontal flip: DensePoseRandomFlip asks for the UV symmetry file even
-# without DensePose targets (add it with uv_symmetry_file if you have it).
+# Horizontal flip swaps left/right keypoints; no DensePose targets are loaded,
+# so no UV symmetry table is needed (flip_densepose=False).
 _base_ = [
     '../_base_/models/densepose-rcnn_r50_fpn.py',
     '../_base_/default_runtime.py',
@@ -40,6 +40,7 @@ train_pipeline = [
          with_densepose=False),
     dict(type='RandomChoiceResize', resize_type='DensePoseResize',
          scales=[(1333, s) for s in range(640, 801, 32)], keep_ratio=True),
+    dict(type='DensePoseRandomFlip', prob=0.5, flip_densepose=False),
     dict(type='PackDensePoseInputs')
 ]
 test_pipeline = [

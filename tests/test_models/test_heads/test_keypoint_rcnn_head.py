@@ -39,8 +39,11 @@ def test_forward_shapes_and_defaults():
 
 
 def test_build_from_registries_and_mmdet_scope():
-    head = POSE_MODELS.build(dict(type='KeypointRCNNHead', in_channels=8, num_convs=1,
-                                  conv_channels=8, num_keypoints=2))
+    # Registries resolve names in the current default scope, which other
+    # tests (register_all_modules) may have set to 'mmdet': pin it.
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        head = POSE_MODELS.build(dict(type='KeypointRCNNHead', in_channels=8, num_convs=1,
+                                      conv_channels=8, num_keypoints=2))
     assert isinstance(head, KeypointRCNNHead)
     # an mmdet-scoped config names it 'mmpose.KeypointRCNNHead'; its codec and
     # loss (mmpose names) must still resolve
