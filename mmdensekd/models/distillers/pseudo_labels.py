@@ -7,8 +7,8 @@ network-input frame, for ``TeacherStudentDistiller(supervision='teacher')``.
 """
 from typing import List, Sequence
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -19,59 +19,50 @@ from mmdensekd.structures import (
     DensePoseChartResults,
     DensePoseTargets,
 )
+from mmdensekd.utils.iuv_conversion import resample_iuv, sample_dp_points
+
+_FINE_TO_COARSE = np.asarray(FINE_TO_COARSE, dtype=np.uint8)
+_POINT_KEYS = ('dp_x', 'dp_y', 'dp_I', 'dp_U', 'dp_V')
 
 
 def chart_results_to_targets(charts: DensePoseChartResults,
                              num_points: int = 100,
-                             size: int = DP_BOX_SIZE) -> DensePoseTargets:
+                             seed: int = 0) -> DensePoseTargets:
     """Convert predicted box-sized charts into DensePose training targets.
 
-    Each chart is resampled (nearest) to the ``size x size`` box frame; the
-    merged coarse segmentation is the coarse part of every fine label, and up
-    to ``num_points`` foreground pixels, evenly spaced in raster order, become
-    the ``x, y, I, U, V`` points (x, y at pixel centres).
-
-    Shape legend: ``N`` instances, ``h x w`` chart size, ``S`` = ``size``.
+    Uses the same conversion as the offline pseudo-label tool
+    (:func:`mmdensekd.utils.iuv_conversion.resample_iuv` and
+    :func:`~mmdensekd.utils.iuv_conversion.sample_dp_points`): each chart is
+    resampled (nearest) to the 256x256 box frame, points are drawn per part
+    in proportion to its area, and the merged coarse segmentation is the
+    coarse part of every fine label.
 
     Args:
         charts (DensePoseChartResults): ``labels`` (h, w) in 0..24 and ``uv``
             (2, h, w) in [0, 1] per instance.
-        num_points (int): Maximum points per instance. Defaults to 100.
-        size (int): Box-frame size. Defaults to 256.
+        num_points (int): Approximate points per instance. Defaults to 100.
+        seed (int): Seed of the point sampling (instance ``i`` uses
+            ``seed + i``). Defaults to 0.
 
     Returns:
-        DensePoseTargets: ``N`` instances; ``has_dp`` False where the chart
-        has no foreground pixel.
+        DensePoseTargets: one entry per chart; ``has_dp`` False where the
+        chart has no foreground pixel.
     """
     if num_points <= 0:
         raise ValueError(f'num_points must be > 0, got {num_points}')
-    lut = torch.tensor(FINE_TO_COARSE, dtype=torch.uint8)
     points: List[Tensor] = []
-    segms: List[Tensor] = []
-    has_dp: List[bool] = []
-    for labels, uv in zip(charts.labels, charts.uv):
-        labels = torch.as_tensor(labels)
-        uv = torch.as_tensor(uv)
-        lab = F.interpolate(labels[None, None].float(), size=(size, size),
-                            mode='nearest')[0, 0].long().cpu()
-        uv_s = F.interpolate(uv[None].float(), size=(size, size), mode='nearest')[0].cpu()
-        segms.append(lut[lab])
-        fg = lab.flatten().nonzero().squeeze(1)
-        if fg.numel() == 0:
-            points.append(torch.zeros((0, 5)))
-            has_dp.append(False)
-            continue
-        pick = torch.linspace(0, fg.numel() - 1, min(num_points, fg.numel())).round().long()
-        flat = fg[pick]
-        ys, xs = flat // size, flat % size
-        points.append(
-            torch.stack([
-                xs.float() + 0.5, ys.float() + 0.5, lab[ys, xs].float(), uv_s[0, ys, xs],
-                uv_s[1, ys, xs]
-            ], dim=1))
-        has_dp.append(True)
-    segm_t = torch.stack(segms) if segms else torch.zeros((0, size, size), dtype=torch.uint8)
-    return DensePoseTargets(points, segm_t, torch.tensor(has_dp, dtype=torch.bool))
+    segms: List[np.ndarray] = []
+    for i in range(len(charts)):
+        iuv = charts.iuv(i)
+        box_iuv = resample_iuv(iuv, (0, 0, iuv.shape[2], iuv.shape[1]))
+        segms.append(_FINE_TO_COARSE[box_iuv[0]])
+        fields = sample_dp_points(box_iuv, num_points, rng=np.random.default_rng(seed + i))
+        points.append(torch.tensor([fields[k] for k in _POINT_KEYS],
+                                   dtype=torch.float32).reshape(5, -1).t())
+    segm_t = (torch.from_numpy(np.stack(segms)) if segms else torch.zeros(
+        (0, DP_BOX_SIZE, DP_BOX_SIZE), dtype=torch.uint8))
+    has_dp = torch.tensor([len(p) > 0 for p in points], dtype=torch.bool)
+    return DensePoseTargets(points, segm_t, has_dp)
 
 
 def predictions_to_gt_instances(pred: InstanceData,
