@@ -177,3 +177,13 @@ def test_refine_applies_paper_weights():
         0.6 * raw['loss_densepose_I'].item(), rel=1e-5)
     assert weighted['loss_keypoint'].item() == pytest.approx(
         0.3 * raw['loss_keypoint'].item(), rel=1e-5)
+
+
+def test_tensor_forward_returns_branch_outputs():
+    head = MODELS.build(_keypoint_cfg('concat')).eval()
+    with torch.no_grad():
+        out = head.forward(_feats(), [_proposals()])
+    # cls, bbox, then coarse/fine/U/V charts and keypoint heatmaps per RoI.
+    assert [tuple(t.shape) for t in out[2:]] == [(4, 2, 32, 32), (4, 25, 32, 32),
+                                                 (4, 25, 32, 32), (4, 25, 32, 32),
+                                                 (4, 17, 56, 56)]
