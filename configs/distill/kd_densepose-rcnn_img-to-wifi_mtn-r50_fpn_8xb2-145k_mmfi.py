@@ -18,6 +18,12 @@ teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.
 teacher_ckpt = 'data/checkpoints/densepose-rcnn_r50_fpn_s1x_densepose-coco.pth'
 csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
 frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
+# the teacher's test scale (W, H): frames are resized as the teacher was trained
+# (this also puts img_shape / scale_factor into the metainfo, which rescaled
+# predictions need); the MTN output is resized to the teacher's batch shape.
+# CSI-only samples (no image in the pipeline) get img_shape = ori_shape =
+# csi_image_shape and scale_factor (1, 1) from PairedDataPreprocessor.
+img_scale = (1333, 800)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 # The student: the base R50-FPN DensePose R-CNN (the distiller owns the data
@@ -67,6 +73,7 @@ train_pipeline = [
     dict(type='LoadCSIFromFile', expected_shape=csi_shape),
     dict(type='CSIPhaseSanitize'),
     dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs')
 ]
 test_pipeline = [
@@ -74,6 +81,7 @@ test_pipeline = [
     dict(type='LoadCSIFromFile', expected_shape=csi_shape),
     dict(type='CSIPhaseSanitize'),
     dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs',
          meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
                     'scale_factor'))
@@ -93,11 +101,11 @@ val_dataloader = dict(
                  ann_file='annotations/mmfi_pseudo_val.json', data_prefix=dict(img='', csi=''),
                  test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+val_ann_file = data_root + 'annotations/mmfi_pseudo_val.json'
 val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/mmfi_pseudo_val.json',
-         metric=['bbox', 'keypoints']),
-    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/mmfi_pseudo_val.json',
-         eval_data_dir=data_root + 'eval_data/')
+    dict(type='CocoMetric', ann_file=val_ann_file, metric='bbox'),
+    dict(type='CocoKeypointMetric', ann_file=val_ann_file),
+    dict(type='DensePoseMetric', ann_file=val_ann_file, eval_data_dir=data_root + 'eval_data/')
 ]
 test_evaluator = val_evaluator
 

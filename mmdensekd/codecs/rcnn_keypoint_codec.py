@@ -21,7 +21,7 @@ from mmdensekd.registry import KEYPOINT_CODECS
 
 def _as_tensor(value: Union[Tensor, np.ndarray, Sequence], name: str,
                ndim: int) -> Tensor:
-    """Convert ``value`` to a float tensor and check its rank."""
+    """Convert ``value`` to a tensor (dtype kept) and check its rank."""
     tensor = torch.as_tensor(value)
     if tensor.dim() != ndim:
         raise ValueError(f'`{name}` must have {ndim} dimensions, got shape '

@@ -1,8 +1,8 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 from .coco_keypoints import (
-                             COCO_KEYPOINT_FLIP_INDICES,
-                             COCO_KEYPOINT_FLIP_PAIRS,
-                             COCO_KEYPOINT_NAMES,
+    COCO_KEYPOINT_FLIP_INDICES,
+    COCO_KEYPOINT_FLIP_PAIRS,
+    COCO_KEYPOINT_NAMES,
 )
 from .densepose_coco import DensePoseCocoDataset
 from .densepose_parsing import parse_densepose, rle_run_lengths

@@ -10,6 +10,11 @@ COCO_KEYPOINT_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
 #: Number of COCO person keypoints.
 NUM_COCO_KEYPOINTS = len(COCO_KEYPOINT_NAMES)
 
+#: COCO-17 skeleton (0-based keypoint indices).
+COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
+                 (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
+                 (4, 6))
+
 #: Left/right keypoint index pairs (0-based) that swap under a horizontal flip.
 COCO_KEYPOINT_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14),
                             (15, 16))

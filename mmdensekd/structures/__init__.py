@@ -2,13 +2,13 @@
 from .chart_output import DensePoseChartPredictorOutput
 from .chart_result import DensePoseChartResults
 from .densepose_constants import (
-                                  COARSE_PART_FLIP,
-                                  COARSE_PART_NAMES,
-                                  DP_BOX_SIZE,
-                                  FINE_PART_FLIP,
-                                  FINE_TO_COARSE,
-                                  NUM_COARSE_PARTS,
-                                  NUM_FINE_PARTS,
+    COARSE_PART_FLIP,
+    COARSE_PART_NAMES,
+    DP_BOX_SIZE,
+    FINE_PART_FLIP,
+    FINE_TO_COARSE,
+    NUM_COARSE_PARTS,
+    NUM_FINE_PARTS,
 )
 from .densepose_targets import DensePoseTargets
 from .iuv_png import decode_iuv_png, encode_iuv_png

@@ -33,7 +33,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 from mmengine.logging import print_log
 
-from mmdensekd.structures import DP_BOX_SIZE, FINE_TO_COARSE, NUM_COARSE_PARTS, decode_iuv_png
+from mmdensekd.structures import DP_BOX_SIZE, FINE_TO_COARSE, NUM_COARSE_PARTS
 
 __all__ = [
     'resample_iuv', 'sample_dp_points', 'coarse_masks_to_rle', 'iuv_to_dp_fields',
@@ -98,6 +98,23 @@ def resample_iuv(iuv: np.ndarray,
     out[:, ~(valid_r[:, None] & valid_c[None, :])] = 0
     out[1:, out[0] == 0] = 0
     return out
+
+
+def chart_box_xywh(box_xyxy: Sequence[float], iuv: np.ndarray) -> List[float]:
+    """The image region a predicted chart covers.
+
+    A :class:`~mmdensekd.structures.DensePoseChartResults` chart of box
+    ``(x0, y0, x1, y1)`` is ``h x w`` pixels anchored at ``(int(x0),
+    int(y0))`` (the DensePose results convention).
+
+    Args:
+        box_xyxy (Sequence[float]): The predicted box.
+        iuv (np.ndarray): (3, h, w) chart of that box.
+
+    Returns:
+        list[float]: xywh of the chart in the image.
+    """
+    return [int(box_xyxy[0]), int(box_xyxy[1]), iuv.shape[2], iuv.shape[1]]
 
 
 def sample_dp_points(iuv_box: np.ndarray,
@@ -198,7 +215,10 @@ def iuv_to_dp_fields(iuv: np.ndarray,
 
 
 def load_challenge_results(path: str, score_thr: float = 0.0) -> List[dict]:
-    """Read a COCO DensePose challenge results file.
+    """Read a COCO DensePose challenge results file into conversion instances.
+
+    Parsing and validation are those of
+    :func:`mmdensekd.evaluation.functional.load_densepose_results`.
 
     Args:
         path (str): JSON list of results with ``image_id``, ``category_id``,
@@ -208,34 +228,17 @@ def load_challenge_results(path: str, score_thr: float = 0.0) -> List[dict]:
     Returns:
         list[dict]: instances ``dict(image_id, category_id, bbox, score, iuv)``
         with ``iuv`` the decoded (3, h, w) uint8 map.
-
-    Raises:
-        ValueError: a malformed entry, naming the file and entry index.
     """
-    with open(path, encoding='utf-8') as f:
-        results = json.load(f)
-    if not isinstance(results, list):
-        raise ValueError(f'{path}: expected a JSON list of DensePose results')
+    from mmdensekd.evaluation.functional import load_densepose_results
     instances, skipped = [], 0
-    for i, res in enumerate(results):
-        missing = [k for k in ('image_id', 'bbox', 'uv_data') if k not in res]
-        if missing:
-            raise ValueError(f'{path}: result {i} lacks {missing}')
-        if res.get('score', 1.0) < score_thr:
+    for i, res in enumerate(load_densepose_results(path, decode=True)):
+        if res['score'] < score_thr:
             skipped += 1
             continue
-        try:
-            iuv = _check_iuv(decode_iuv_png(res['uv_data']), f'{path}: result {i}')
-        except ValueError as e:
-            raise ValueError(f'{path}: result {i} (image {res["image_id"]}): {e}') from e
-        shape = res.get('uv_shape')
-        if shape is not None and list(shape) != list(iuv.shape):
-            raise ValueError(f'{path}: result {i} (image {res["image_id"]}): uv_shape '
-                             f'{shape} does not match the decoded map {list(iuv.shape)}')
         instances.append(
-            dict(image_id=res['image_id'], category_id=res.get('category_id', 1),
-                 bbox=[float(v) for v in res['bbox']], score=float(res.get('score', 1.0)),
-                 iuv=iuv))
+            dict(image_id=res['image_id'], category_id=res['category_id'],
+                 bbox=[float(v) for v in res['bbox']], score=float(res['score']),
+                 iuv=_check_iuv(res['iuv'], f'{path}: result {i} (image {res["image_id"]})')))
     if skipped:
         print_log(f'{path}: skipped {skipped} results with score < {score_thr}',
                   logger='current', level=logging.INFO)
@@ -290,13 +293,8 @@ def instances_from_iuv_image(iuv_path: str, inds_path: str, image_id: int,
 
 
 def box_iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two xywh boxes."""
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+    """IoU of two xywh boxes (pycocotools, as the COCO evaluation)."""
+    return float(mask_util.iou([list(a)], [list(b)], [0])[0][0])
 
 
 def _rng(seed: int, index: int) -> np.random.Generator:

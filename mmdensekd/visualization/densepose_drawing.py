@@ -15,15 +15,11 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-#: COCO-17 skeleton (0-based keypoint indices).
-COCO_SKELETON: Tuple[Tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6))
+from mmdensekd.datasets.coco_keypoints import COCO_SKELETON
+from mmdensekd.structures import NUM_FINE_PARTS
 
 #: RGB colours of the body sides (face/centre, left, right).
 _SIDE_COLORS = dict(center=(51, 153, 255), left=(0, 255, 0), right=(255, 128, 0))
-
-NUM_FINE_PARTS = 24
 
 
 def _side(index: int) -> str:

@@ -145,9 +145,13 @@ def test_resample_outside_source_is_background():
 def test_bad_result_entry_names_file_and_index(tmp_path):
     import json
     path = tmp_path / 'bad.json'
-    path.write_text(json.dumps([dict(image_id=1, bbox=[0, 0, 4, 4], uv_shape=[3, 5, 4],
+    path.write_text(json.dumps([dict(image_id=1, category_id=1, score=0.9, bbox=[0, 0, 4, 4],
+                                     uv_shape=[3, 5, 4],
                                      uv_data=encode_iuv_png(np.zeros((3, 4, 4), np.uint8)))]))
-    with pytest.raises(ValueError, match=r'bad.json: result 0 \(image 1\): uv_shape'):
+    with pytest.raises(ValueError, match=r'bad.json: result 0 \(image 1\).*uv_shape'):
+        load_challenge_results(str(path))
+    path.write_text(json.dumps([dict(image_id=1, bbox=[0, 0, 4, 4])]))
+    with pytest.raises(KeyError, match=r'bad.json: result 0 lacks'):
         load_challenge_results(str(path))
 
 

@@ -31,17 +31,10 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmdensekd.apis import inference_model, init_model
-from mmdensekd.utils import iuv_to_dp_fields
+from mmdensekd.datasets.coco_keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from mmdensekd.utils import chart_box_xywh, iuv_to_dp_fields
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
-COCO_KEYPOINTS = [
-    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder',
-    'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip',
-    'left_knee', 'right_knee', 'left_ankle', 'right_ankle'
-]
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
-                 [4, 6], [5, 7]]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -122,12 +115,11 @@ def predictions_to_annotations(pred, image_id: int, start_id: int, score_thr: fl
             ann['keypoints'] = [round(float(v), 2) for v in flat.reshape(-1)]
             ann['num_keypoints'] = int(vis.sum())
         else:
-            ann['keypoints'] = [0] * (3 * len(COCO_KEYPOINTS))
+            ann['keypoints'] = [0] * (3 * len(COCO_KEYPOINT_NAMES))
             ann['num_keypoints'] = 0
         if has_dp:
             iuv = pred.densepose.iuv(int(i))
-            # the chart is anchored at (int(x0), int(y0)) and is box-sized
-            chart_box = [int(x0), int(y0), iuv.shape[2], iuv.shape[1]]
+            chart_box = chart_box_xywh([x0, y0], iuv)
             fields = iuv_to_dp_fields(iuv, chart_box, box, num_points, rng=rng)
             if fields is not None:  # None: no body-part pixel; the person keeps box/keypoints
                 ann.update(fields)
@@ -140,7 +132,9 @@ def main(argv=None) -> dict:
     out = list_images(args.img_dir, args.ann_file)
     if not out['categories']:
         out['categories'] = [dict(id=1, name='person', supercategory='person',
-                                  keypoints=COCO_KEYPOINTS, skeleton=COCO_SKELETON)]
+                                  keypoints=list(COCO_KEYPOINT_NAMES),
+                                  # COCO categories number keypoints from 1
+                                  skeleton=[[a + 1, b + 1] for a, b in COCO_SKELETON])]
     model = init_model(args.config, args.checkpoint, device=args.device)
     rng = np.random.default_rng(args.seed)
     annotations: List[dict] = []

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from mmdensekd.models.distillers.teacher_student_distiller import check_module_frozen
 from mmdensekd.registry import HOOKS
 
 
@@ -30,10 +31,13 @@ def module_checksum(module: nn.Module) -> str:
 
 @HOOKS.register_module()
 class TeacherFrozenCheckHook(Hook):
-    """Check that the teacher is frozen: at train start no teacher parameter
-    requires grad and every teacher module (BatchNorm included) is in eval
-    mode; every ``interval`` iterations and at train end the checksum of the
-    teacher's parameters and buffers equals the one taken at start.
+    """Check that the teacher is frozen: at train start (and every
+    ``interval`` iterations) no teacher parameter requires grad and every
+    teacher module (BatchNorm included) is in eval mode (the model's
+    ``check_teacher_frozen``, else the same check on the module at
+    ``teacher_attr``); every ``interval`` iterations and at train end the
+    checksum of the teacher's parameters and buffers equals the one taken at
+    start.
 
     Args:
         interval (int): Iterations between checks. Defaults to 100.
@@ -58,14 +62,17 @@ class TeacherFrozenCheckHook(Hook):
                             f'module at attribute {self.teacher_attr!r}')
         return teacher
 
-    def _check_modes(self, teacher: nn.Module) -> None:
-        trainable = [n for n, p in teacher.named_parameters() if p.requires_grad]
-        if trainable:
-            raise RuntimeError(f'teacher parameters require grad: {trainable[:5]}')
-        training = [n or '<teacher>' for n, m in teacher.named_modules() if m.training]
-        if training:
-            raise RuntimeError(f'teacher modules are in train mode (BatchNorm would update): '
-                               f'{training[:5]}')
+    def _check_modes(self, runner) -> None:
+        """Frozen-mode check: the model's own ``check_teacher_frozen`` when
+        it has one (``TeacherStudentDistiller``), else the same check on the
+        module at ``teacher_attr``."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        teacher = self._teacher(runner)
+        check = getattr(model, 'check_teacher_frozen', None)
+        if self.teacher_attr == 'teacher' and callable(check):
+            check()
+        else:
+            check_module_frozen(teacher, self.teacher_attr)
 
     def _compare(self, runner, where: str) -> None:
         current = module_checksum(self._teacher(runner))
@@ -75,15 +82,14 @@ class TeacherFrozenCheckHook(Hook):
 
     def before_train(self, runner) -> None:
         """Check modes and take the reference checksum."""
-        teacher = self._teacher(runner)
-        self._check_modes(teacher)
-        self.reference = module_checksum(teacher)
+        self._check_modes(runner)
+        self.reference = module_checksum(self._teacher(runner))
         runner.logger.info(f'teacher checksum at train start: {self.reference}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Compare every ``interval`` iterations (modes too)."""
         if self.every_n_train_iters(runner, self.interval):
-            self._check_modes(self._teacher(runner))
+            self._check_modes(runner)
             self._compare(runner, f'iter {runner.iter + 1}')
 
     def after_train(self, runner) -> None:

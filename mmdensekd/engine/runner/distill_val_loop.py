@@ -1,6 +1,8 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Validation loop that scores the student and, once or every time, the
 frozen teacher."""
+import copy
+import os.path as osp
 from typing import Dict, List, Union
 
 import torch
@@ -16,8 +18,18 @@ from mmdensekd.registry import LOOPS
 
 @LOOPS.register_module()
 class DistillValLoop(ValLoop):
-    """Evaluate the student as ``ValLoop`` does, then the teacher with the
-    same evaluator; the teacher's metrics are reported as ``teacher.<name>``.
+    """Evaluate the student as ``ValLoop`` does, then the teacher; the
+    teacher's metrics are reported as ``teacher.<name>``.
+
+    The teacher is scored by its own evaluator, built (at the first teacher
+    pass) from the same ``evaluator`` config (a deep copy when an
+    ``Evaluator`` instance is given), so the student's metric state and
+    output files are never touched. In that copy every file-output attribute
+    of a metric named in ``TEACHER_FILE_ATTRS`` that is set gets
+    ``teacher_file_suffix``: a ``*_path`` with an extension gets it before the
+    extension (``dp_results.json`` -> ``dp_results.teacher.json``), any other
+    value (an ``outfile_prefix``) at the end (``work/coco`` ->
+    ``work/coco.teacher``, giving ``work/coco.teacher.bbox.json``).
 
     The model must have a ``predict_with`` attribute (``'student'`` /
     ``'teacher'``), as ``TeacherStudentDistiller`` has. Hooks see only the
@@ -33,7 +45,14 @@ class DistillValLoop(ValLoop):
         teacher_once (bool): The teacher is frozen, so score it at the first
             validation only and report the cached metrics afterwards.
             Defaults to True.
+        teacher_file_suffix (str): Suffix of the teacher evaluator's output
+            files (see above). Defaults to ``'.teacher'``.
     """
+
+    #: Metric attributes that name output files (mmdet / mmpose
+    #: ``outfile_prefix``, ``DensePoseMetric.outfile_path``, mmengine
+    #: ``DumpResults.out_file_path``).
+    TEACHER_FILE_ATTRS = ('outfile_prefix', 'outfile_path', 'out_file_path')
 
     def __init__(self,
                  runner,
@@ -41,11 +60,48 @@ class DistillValLoop(ValLoop):
                  evaluator: Union[Evaluator, Dict, List],
                  fp16: bool = False,
                  evaluate_teacher: bool = True,
-                 teacher_once: bool = True) -> None:
+                 teacher_once: bool = True,
+                 teacher_file_suffix: str = '.teacher') -> None:
+        if not isinstance(teacher_file_suffix, str) or not teacher_file_suffix:
+            raise ValueError('teacher_file_suffix must be a non-empty string (the teacher '
+                             f'must not overwrite student outputs), got {teacher_file_suffix!r}')
+        # copied before the student's evaluator is built / used
+        evaluator_cfg = copy.deepcopy(evaluator) if evaluate_teacher else None
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
         self.evaluate_teacher = evaluate_teacher
         self.teacher_once = teacher_once
+        self.teacher_file_suffix = teacher_file_suffix
+        self._evaluator_cfg = evaluator_cfg
+        self._teacher_evaluator = None
         self._teacher_metrics: Dict[str, float] = {}
+
+    def _suffixed(self, attr: str, value: str) -> str:
+        """``value`` with ``teacher_file_suffix`` (before a path's extension)."""
+        if attr.endswith('path'):
+            root, ext = osp.splitext(value)
+            if ext:
+                return f'{root}{self.teacher_file_suffix}{ext}'
+        return f'{value}{self.teacher_file_suffix}'
+
+    @property
+    def teacher_evaluator(self) -> Evaluator:
+        """The teacher's evaluator, with suffixed output files (built once)."""
+        if self._teacher_evaluator is None:
+            if self._evaluator_cfg is None:
+                raise RuntimeError('DistillValLoop: evaluate_teacher=False, no teacher evaluator')
+            if isinstance(self._evaluator_cfg, Evaluator):
+                evaluator = self._evaluator_cfg
+            else:
+                evaluator = self.runner.build_evaluator(self._evaluator_cfg)
+            if hasattr(self.dataloader.dataset, 'metainfo'):
+                evaluator.dataset_meta = self.dataloader.dataset.metainfo
+            for metric in evaluator.metrics:
+                for attr in self.TEACHER_FILE_ATTRS:
+                    value = getattr(metric, attr, None)
+                    if isinstance(value, str) and value:
+                        setattr(metric, attr, self._suffixed(attr, value))
+            self._teacher_evaluator = evaluator
+        return self._teacher_evaluator
 
     def _distiller(self):
         model = self.runner.model
@@ -63,14 +119,15 @@ class DistillValLoop(ValLoop):
             dict: ``teacher.<metric>`` -> value.
         """
         model = self._distiller()
+        evaluator = self.teacher_evaluator
         previous = model.predict_with
         model.predict_with = 'teacher'
         try:
             for data_batch in self.dataloader:
                 with autocast(enabled=self.fp16):
                     outputs = self.runner.model.val_step(data_batch)
-                self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-            metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
+                evaluator.process(data_samples=outputs, data_batch=data_batch)
+            metrics = evaluator.evaluate(len(self.dataloader.dataset))
         finally:
             model.predict_with = previous
         return {f'teacher.{k}': v for k, v in metrics.items()}

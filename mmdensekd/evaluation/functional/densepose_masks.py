@@ -12,9 +12,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from scipy.ndimage import zoom
 
-from mmdensekd.structures import DP_BOX_SIZE
-
-NUM_DP_MASKS = 14
+from mmdensekd.structures import DP_BOX_SIZE, NUM_COARSE_PARTS
 
 
 class PlacedMask(NamedTuple):
@@ -73,7 +71,7 @@ def dp_masks_to_box_mask(dp_masks: Sequence, bbox_xywh: Sequence[float]) -> np.n
     Returns:
         np.ndarray: (round(h), round(w)) uint8 mask.
     """
-    rles = [r for r in list(dp_masks)[:NUM_DP_MASKS] if r]
+    rles = [r for r in list(dp_masks)[:NUM_COARSE_PARTS] if r]
     if rles:
         union = mask_utils.decode(mask_utils.merge(rles, intersect=False)).astype(np.float64)
     else:

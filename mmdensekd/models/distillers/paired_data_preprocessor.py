@@ -42,7 +42,10 @@ class PairedDataPreprocessor(DetDataPreprocessor):
       ``csi = (csi - csi_mean) / csi_std``.
     * CSI-only dict inputs: the data samples get ``batch_input_shape`` and
       ``pad_shape`` = ``csi_image_shape`` (the frame that the MTN's
-      image-like output stands for), so detection heads still work.
+      image-like output stands for) and, unless the pipeline set them,
+      ``img_shape`` = ``ori_shape`` = ``csi_image_shape`` and
+      ``scale_factor`` = ``(1., 1.)``, so the RPN, RoI heads and rescaled
+      predictions work.
 
     Batch augments act on images only.
 
@@ -161,14 +164,32 @@ class PairedDataPreprocessor(DetDataPreprocessor):
         return {'inputs': out, 'data_samples': data_samples}
 
     def _set_csi_metainfo(self, data_samples: list) -> None:
-        """Give CSI-only samples the image-frame metainfo heads rely on."""
+        """Give CSI-only samples the image-frame metainfo heads rely on.
+
+        ``batch_input_shape`` and ``pad_shape`` are always
+        ``csi_image_shape``. ``img_shape`` (RPN / box clipping), ``ori_shape``
+        and ``scale_factor`` (rescaling predictions) are only filled when the
+        pipeline did not set them: ``img_shape = csi_image_shape``,
+        ``ori_shape = img_shape`` and ``scale_factor = img_shape / ori_shape``
+        as ``(w_scale, h_scale)`` (``(1., 1.)`` when both are defaulted).
+        """
         if self.csi_image_shape is None:
             raise ValueError('PairedDataPreprocessor: a CSI-only batch needs '
                              '`csi_image_shape` (H, W) in the data preprocessor config')
         for sample in data_samples:
-            sample.set_metainfo({
+            meta = sample.metainfo
+            img_shape = tuple(meta.get('img_shape', self.csi_image_shape))[:2]
+            ori_shape = tuple(meta.get('ori_shape', img_shape))[:2]
+            info = {
                 'batch_input_shape': self.csi_image_shape,
                 'pad_shape': self.csi_image_shape
-            })
+            }
+            if 'img_shape' not in meta:
+                info['img_shape'] = img_shape
+            if 'ori_shape' not in meta:
+                info['ori_shape'] = ori_shape
+            if 'scale_factor' not in meta:
+                info['scale_factor'] = (img_shape[1] / ori_shape[1], img_shape[0] / ori_shape[0])
+            sample.set_metainfo(info)
         if self.boxtype2tensor:
             samplelist_boxtype2tensor(data_samples)

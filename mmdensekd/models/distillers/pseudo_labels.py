@@ -19,13 +19,14 @@ from mmdensekd.structures import (
     DensePoseChartResults,
     DensePoseTargets,
 )
-from mmdensekd.utils.iuv_conversion import resample_iuv, sample_dp_points
+from mmdensekd.utils.iuv_conversion import chart_box_xywh, resample_iuv, sample_dp_points
 
 _FINE_TO_COARSE = np.asarray(FINE_TO_COARSE, dtype=np.uint8)
 _POINT_KEYS = ('dp_x', 'dp_y', 'dp_I', 'dp_U', 'dp_V')
 
 
 def chart_results_to_targets(charts: DensePoseChartResults,
+                             boxes: Tensor,
                              num_points: int = 100,
                              seed: int = 0) -> DensePoseTargets:
     """Convert predicted box-sized charts into DensePose training targets.
@@ -35,11 +36,13 @@ def chart_results_to_targets(charts: DensePoseChartResults,
     :func:`~mmdensekd.utils.iuv_conversion.sample_dp_points`): each chart is
     resampled (nearest) to the 256x256 box frame, points are drawn per part
     in proportion to its area, and the merged coarse segmentation is the
-    coarse part of every fine label.
+    coarse part of every fine label. Each chart is read at its anchor
+    ``(int(x0), int(y0))`` and resampled into the frame of its float box.
 
     Args:
         charts (DensePoseChartResults): ``labels`` (h, w) in 0..24 and ``uv``
             (2, h, w) in [0, 1] per instance.
+        boxes (Tensor): (N, 4) xyxy boxes of the charts.
         num_points (int): Approximate points per instance. Defaults to 100.
         seed (int): Seed of the point sampling (instance ``i`` uses
             ``seed + i``). Defaults to 0.
@@ -52,9 +55,9 @@ def chart_results_to_targets(charts: DensePoseChartResults,
         raise ValueError(f'num_points must be > 0, got {num_points}')
     points: List[Tensor] = []
     segms: List[np.ndarray] = []
-    for i in range(len(charts)):
+    for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
         iuv = charts.iuv(i)
-        box_iuv = resample_iuv(iuv, (0, 0, iuv.shape[2], iuv.shape[1]))
+        box_iuv = resample_iuv(iuv, chart_box_xywh((x0, y0), iuv), (x0, y0, x1 - x0, y1 - y0))
         segms.append(_FINE_TO_COARSE[box_iuv[0]])
         fields = sample_dp_points(box_iuv, num_points, rng=np.random.default_rng(seed + i))
         points.append(torch.tensor([fields[k] for k in _POINT_KEYS],
@@ -104,7 +107,7 @@ def predictions_to_gt_instances(pred: InstanceData,
         gt.keypoints = torch.zeros((n, num_keypoints, 2), device=device)
         gt.keypoints_visible = torch.zeros((n, num_keypoints), device=device)
     if 'densepose' in pred:
-        gt.densepose = chart_results_to_targets(pred.densepose[keep.cpu()],
+        gt.densepose = chart_results_to_targets(pred.densepose[keep.cpu()], gt.bboxes.cpu(),
                                                 num_points).to(device)
     return gt
 

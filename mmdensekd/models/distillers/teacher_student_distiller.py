@@ -31,6 +31,26 @@ _OUTPUT_KEYS = {
 }
 
 
+def check_module_frozen(module: nn.Module, name: str = 'teacher') -> None:
+    """Raise when ``module`` is not frozen.
+
+    Args:
+        module (nn.Module): e.g. the distillation teacher.
+        name (str): Name used in the messages. Defaults to ``'teacher'``.
+
+    Raises:
+        RuntimeError: A parameter requires grad, or a sub-module is in train
+            mode (BatchNorm statistics would update).
+    """
+    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+    if trainable:
+        raise RuntimeError(f'{name} parameters require grad: {trainable[:5]}')
+    training = [n or f'<{name}>' for n, m in module.named_modules() if m.training]
+    if training:
+        raise RuntimeError(f'{name} modules are in train mode (BatchNorm would update): '
+                           f'{training[:5]}')
+
+
 @MODELS.register_module()
 class TeacherStudentDistiller(BaseModel):
     """A frozen teacher and a trained student that may see different inputs.
@@ -269,13 +289,8 @@ class TeacherStudentDistiller(BaseModel):
 
     def check_teacher_frozen(self) -> None:
         """Raise RuntimeError when a teacher parameter trains or a teacher
-        module is in train mode."""
-        trainable = [n for n, p in self.teacher.named_parameters() if p.requires_grad]
-        if trainable:
-            raise RuntimeError(f'teacher parameters require grad: {trainable[:5]}')
-        training = [n or '<teacher>' for n, m in self.teacher.named_modules() if m.training]
-        if training:
-            raise RuntimeError(f'teacher modules are in train mode: {training[:5]}')
+        module is in train mode (see :func:`check_module_frozen`)."""
+        check_module_frozen(self.teacher, 'teacher')
 
     # ----------------------------------------------------------------- inputs
     def _get_input(self, inputs: ForwardInputs, key: str, role: str) -> Tensor:
@@ -366,8 +381,10 @@ class TeacherStudentDistiller(BaseModel):
             s_losses = self.student.loss(s_img, data_samples)
         losses = self._weight_student_losses(s_losses)
         if not active:
+            # zero, but connected to every connector, so all trainable
+            # parameters get a (zero) gradient (DDP needs no unused params)
             for key in self.distill_losses:
-                losses[f'distill.{key}'] = s_img.new_zeros(())
+                losses[f'distill.{key}'] = self._zero_distill_loss(key, s_img)
             return losses
         rois = self._distill_rois(data_samples, t_results, s_img.device)
         cache: Dict[Tuple[str, str], object] = {}
@@ -406,6 +423,21 @@ class TeacherStudentDistiller(BaseModel):
         return losses
 
     # ---------------------------------------------------------------- helpers
+    def _zero_distill_loss(self, key: str, ref: Tensor) -> Tensor:
+        """A zero loss in the graph of ``key``'s connector parameters (if any).
+
+        Args:
+            key (str): Distillation loss name.
+            ref (Tensor): Any tensor on the loss device (dtype / device).
+
+        Returns:
+            Tensor: ``()`` zero.
+        """
+        zero = ref.new_zeros(())
+        if key in self.connectors:
+            zero = zero + sum(p.sum() for p in self.connectors[key].parameters()) * 0
+        return zero
+
     def _has_output_losses(self) -> bool:
         return any(m['kind'] == 'output' for m in self._mappings.values())
 

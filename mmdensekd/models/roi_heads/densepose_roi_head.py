@@ -156,10 +156,12 @@ class DensePoseRoIHead(StandardRoIHead):
 
     def forward(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
                 batch_data_samples: SampleList = None) -> tuple:
-        """Tensor-only forward (for FLOPs counting / export)."""
+        """Tensor-only forward (for FLOPs counting / export); the branches run
+        on the first ``test_cfg.max_per_img`` proposals."""
         results = super().forward(x, rpn_results_list, batch_data_samples)
         if self.with_densepose or self.with_keypoint:
-            rois = bbox2roi([res.bboxes for res in rpn_results_list])[:100]
+            max_rois = self.test_cfg.get('max_per_img', 100) if self.test_cfg else 100
+            rois = bbox2roi([res.bboxes for res in rpn_results_list])[:max_rois]
             out = self._branch_forward(x, rois)
             if 'dp_output' in out:
                 dp = out['dp_output']
@@ -202,7 +204,8 @@ class DensePoseRoIHead(StandardRoIHead):
             inds = res.pos_assigned_gt_inds.long()
             gt_bboxes.append(get_box_tensor(gt.bboxes)[inds])
             if self.with_densepose:
-                dp = gt.densepose if 'densepose' in gt else DensePoseTargets.empty(len(gt))
+                dp = (gt.densepose if 'densepose' in gt else DensePoseTargets.empty(len(gt)).to(
+                    gt.labels.device))
                 dp_targets.append(dp[inds.cpu()])
             if self.with_keypoint:
                 keypoints.append(gt.keypoints[inds])

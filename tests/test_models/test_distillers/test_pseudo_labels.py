@@ -14,7 +14,8 @@ def test_charts_become_box_frame_targets():
                                   [torch.zeros((2, 5, 5))])
     charts = DensePoseChartResults.cat([DensePoseChartResults([labels], [uv]), empty])
 
-    targets = chart_results_to_targets(charts, num_points=50)
+    boxes = torch.tensor([[10., 20., 30., 60.], [0., 0., 5., 5.]])
+    targets = chart_results_to_targets(charts, boxes, num_points=50)
     assert targets.has_dp.tolist() == [True, False]
     pts = targets.points[0]
     assert len(pts) == 50 and len(targets.points[1]) == 0
@@ -29,5 +30,5 @@ def test_charts_become_box_frame_targets():
     assert segm.shape == (256, 256)
     assert torch.all(segm[:, :128] == FINE_TO_COARSE[3]) and torch.all(segm[:, 128:] == 0)
     # Sampling is seeded: the same seed gives the same points.
-    again = chart_results_to_targets(charts, num_points=50)
+    again = chart_results_to_targets(charts, boxes, num_points=50)
     assert torch.equal(again.points[0], pts)
