@@ -110,7 +110,9 @@ val_evaluator = [
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=145000, val_interval=10000)
-val_cfg = dict(type='DistillValLoop')
+# the image teacher has no keypoint branch: it is scored on boxes and DensePose
+val_cfg = dict(type='DistillValLoop',
+               teacher_evaluator=[m for m in val_evaluator if m['type'] != 'CocoKeypointMetric'])
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=2000),

@@ -22,14 +22,15 @@ class DistillValLoop(ValLoop):
     teacher's metrics are reported as ``teacher.<name>``.
 
     The teacher is scored by its own evaluator, built (at the first teacher
-    pass) from the same ``evaluator`` config (a deep copy when an
-    ``Evaluator`` instance is given), so the student's metric state and
-    output files are never touched. In that copy every file-output attribute
-    of a metric named in ``TEACHER_FILE_ATTRS`` that is set gets
-    ``teacher_file_suffix``: a ``*_path`` with an extension gets it before the
-    extension (``dp_results.json`` -> ``dp_results.teacher.json``), any other
-    value (an ``outfile_prefix``) at the end (``work/coco`` ->
-    ``work/coco.teacher``, giving ``work/coco.teacher.bbox.json``).
+    pass) from ``teacher_evaluator``, by default from the same ``evaluator``
+    config (a deep copy when an ``Evaluator`` instance is given), so the
+    student's metric state and output files are never touched. In the
+    teacher's evaluator every file-output attribute of a metric named in
+    ``TEACHER_FILE_ATTRS`` that is set gets ``teacher_file_suffix``: a
+    ``*_path`` with an extension gets it before the extension
+    (``dp_results.json`` -> ``dp_results.teacher.json``), any other value
+    (an ``outfile_prefix``) at the end (``work/coco`` -> ``work/coco.teacher``,
+    giving ``work/coco.teacher.bbox.json``).
 
     The model must have a ``predict_with`` attribute (``'student'`` /
     ``'teacher'``), as ``TeacherStudentDistiller`` has. Hooks see only the
@@ -47,6 +48,10 @@ class DistillValLoop(ValLoop):
             Defaults to True.
         teacher_file_suffix (str): Suffix of the teacher evaluator's output
             files (see above). Defaults to ``'.teacher'``.
+        teacher_evaluator (Evaluator | dict | list, optional): Metrics of
+            the teacher when they differ from the student's (e.g. no
+            keypoint metric for a teacher without a keypoint branch).
+            Defaults to None (the student's ``evaluator``).
     """
 
     #: Metric attributes that name output files (mmdet / mmpose
@@ -61,12 +66,19 @@ class DistillValLoop(ValLoop):
                  fp16: bool = False,
                  evaluate_teacher: bool = True,
                  teacher_once: bool = True,
-                 teacher_file_suffix: str = '.teacher') -> None:
+                 teacher_file_suffix: str = '.teacher',
+                 teacher_evaluator: Union[Evaluator, Dict, List, None] = None) -> None:
         if not isinstance(teacher_file_suffix, str) or not teacher_file_suffix:
             raise ValueError('teacher_file_suffix must be a non-empty string (the teacher '
                              f'must not overwrite student outputs), got {teacher_file_suffix!r}')
-        # copied before the student's evaluator is built / used
-        evaluator_cfg = copy.deepcopy(evaluator) if evaluate_teacher else None
+        if teacher_evaluator is not None and not isinstance(teacher_evaluator,
+                                                            (Evaluator, dict, list)):
+            raise TypeError('teacher_evaluator must be an Evaluator, dict or list, got '
+                            f'{type(teacher_evaluator).__name__}')
+        evaluator_cfg = None
+        if evaluate_teacher:  # copied before the student's evaluator is built / used
+            evaluator_cfg = copy.deepcopy(
+                evaluator if teacher_evaluator is None else teacher_evaluator)
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
         self.evaluate_teacher = evaluate_teacher
         self.teacher_once = teacher_once

@@ -64,3 +64,22 @@ def test_raises_on_trainable_or_train_mode_teacher():
         TeacherFrozenCheckHook().before_train(_runner(model))
     with pytest.raises(TypeError, match="attribute 'teacher'"):
         TeacherFrozenCheckHook().before_train(_runner(nn.Linear(1, 1)))
+
+
+def test_uses_the_models_check_teacher_frozen():
+    model = _Model()
+    calls = []
+    model.check_teacher_frozen = lambda: calls.append('checked')
+    model.teacher[1].train()  # the model's own check decides (here: a stub that passes)
+    hook = TeacherFrozenCheckHook(interval=1)
+    hook.before_train(_runner(model))
+    hook.after_train_iter(_runner(model), 0)
+    assert calls == ['checked', 'checked']
+    # a distiller: its check_teacher_frozen raises through the hook
+    from mmdensekd.models.distillers.teacher_student_distiller import TeacherStudentDistiller
+    distiller = TeacherStudentDistiller.__new__(TeacherStudentDistiller)
+    nn.Module.__init__(distiller)
+    distiller.teacher = _Model().teacher
+    distiller.teacher[0].train()
+    with pytest.raises(RuntimeError, match=r"teacher modules are in train mode.*'0'"):
+        TeacherFrozenCheckHook().before_train(_runner(distiller))

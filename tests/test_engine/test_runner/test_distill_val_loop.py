@@ -1,8 +1,10 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DistillValLoop in a tiny mmengine Runner: student metrics plus
-``teacher.*`` metrics from the same evaluator."""
+``teacher.*`` metrics from a separate evaluator built from the same config."""
+import pytest
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.fileio import dump, load
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
@@ -53,13 +55,31 @@ class _MeanPredMetric(BaseMetric):
         return dict(mean_pred=sum(results) / len(results), n=len(results))
 
 
-def _runner(tmp_path, **loop_kwargs):
+@METRICS.register_module(force=True)
+class _DumpPredMetric(_MeanPredMetric):
+    """Writes its predictions to ``outfile_path`` / ``{outfile_prefix}.preds.json``."""
+    default_prefix = 'dump'
+
+    def __init__(self, outfile_path=None, outfile_prefix=None, **kwargs):
+        super().__init__(**kwargs)
+        self.outfile_path = outfile_path
+        self.outfile_prefix = outfile_prefix
+
+    def compute_metrics(self, results):
+        if self.outfile_path:
+            dump(results, self.outfile_path)
+        if self.outfile_prefix:
+            dump(results, f'{self.outfile_prefix}.preds.json')
+        return super().compute_metrics(results)
+
+
+def _runner(tmp_path, evaluator=None, **loop_kwargs):
     return Runner(
         model=_ToyDistiller(), work_dir=str(tmp_path),
         val_dataloader=dict(dataset=_Data(), sampler=dict(type='DefaultSampler', shuffle=False),
                             batch_size=2, collate_fn=dict(type='default_collate')),
         val_cfg=dict(type='DistillValLoop', **loop_kwargs),
-        val_evaluator=dict(type='_MeanPredMetric'), default_scope='mmdet')
+        val_evaluator=evaluator or dict(type='_MeanPredMetric'), default_scope='mmdet')
 
 
 def test_reports_student_and_teacher_metrics(tmp_path):
@@ -84,3 +104,28 @@ def test_teacher_every_time_or_never(tmp_path):
     runner = _runner(tmp_path / 'b', evaluate_teacher=False)
     metrics = runner.val()
     assert not any(k.startswith('teacher.') for k in metrics)
+
+
+def test_teacher_has_its_own_evaluator_and_output_files(tmp_path):
+    evaluator = dict(type='_DumpPredMetric', outfile_path=str(tmp_path / 'dp_results.json'),
+                     outfile_prefix=str(tmp_path / 'coco'))
+    runner = _runner(tmp_path / 'work', evaluator=evaluator)
+    metrics = runner.val()
+    assert metrics['dump/mean_pred'] == 1.5 and metrics['teacher.dump/mean_pred'] == 11.5
+    # the student's files hold the student's predictions, the teacher's are suffixed
+    assert load(str(tmp_path / 'dp_results.json')) == [0.0, 1.0, 2.0, 3.0]
+    assert load(str(tmp_path / 'coco.preds.json')) == [0.0, 1.0, 2.0, 3.0]
+    assert load(str(tmp_path / 'dp_results.teacher.json')) == [10.0, 11.0, 12.0, 13.0]
+    assert load(str(tmp_path / 'coco.teacher.preds.json')) == [10.0, 11.0, 12.0, 13.0]
+    loop = runner.val_loop
+    assert loop.teacher_evaluator is not loop.evaluator
+    assert loop.evaluator.metrics[0].outfile_path == str(tmp_path / 'dp_results.json')
+
+
+def test_teacher_evaluator_override_and_bad_suffix(tmp_path):
+    runner = _runner(tmp_path / 'a', teacher_evaluator=dict(type='_DumpPredMetric'))
+    metrics = runner.val()
+    assert metrics['toy/mean_pred'] == 1.5
+    assert metrics['teacher.dump/mean_pred'] == 11.5 and 'teacher.toy/mean_pred' not in metrics
+    with pytest.raises(ValueError, match='teacher_file_suffix'):
+        _runner(tmp_path / 'b', teacher_file_suffix='').val()

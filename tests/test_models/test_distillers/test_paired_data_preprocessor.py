@@ -103,3 +103,66 @@ def test_config_and_input_errors():
         pre(dict(inputs=dict(csi=[torch.zeros(2, 3), torch.zeros(2, 4)]), data_samples=None))
     with pytest.raises(ValueError, match='unknown input keys'):
         pre(dict(inputs=dict(depth=[torch.zeros(1, 4, 4)]), data_samples=None))
+
+
+def test_csi_only_batch_sets_img_shape_ori_shape_scale_factor():
+    pre = PairedDataPreprocessor(csi_image_shape=(64, 96), **IMG_CFG)
+    samples = _samples(2)
+    # the pipeline's own values are kept (setdefault semantics)
+    samples[1].set_metainfo(dict(ori_shape=(128, 192)))
+    out = pre(dict(inputs=dict(csi=_csi()), data_samples=samples))
+    first, second = out['data_samples']
+    assert first.img_shape == (64, 96) and first.ori_shape == (64, 96)
+    assert first.scale_factor == (1.0, 1.0)
+    assert second.img_shape == (64, 96) and second.ori_shape == (128, 192)
+    assert second.scale_factor == (0.5, 0.5)
+    samples = _samples(1)
+    samples[0].set_metainfo(dict(img_shape=(60, 90), ori_shape=(60, 90), scale_factor=(2., 3.)))
+    out = pre(dict(inputs=dict(csi=_csi()[:1]), data_samples=samples))
+    assert out['data_samples'][0].img_shape == (60, 90)
+    assert out['data_samples'][0].scale_factor == (2., 3.)
+    assert out['data_samples'][0].batch_input_shape == (64, 96)
+
+
+def test_csi_only_batch_runs_a_densepose_rcnn_student():
+    """The CSI-only metainfo is enough for the RPN, RoI heads and rescaled
+    predictions of the tiny DensePose R-CNN (it raised KeyError 'img_shape')."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    import mmdensekd.models  # noqa: F401
+    from mmdensekd.structures import DensePoseTargets
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    det = Config.fromfile(osp.join(root, 'configs', '_base_', 'models',
+                                   'densepose-rcnn_r18-tiny_fpn.py')).model
+    det.pop('data_preprocessor')
+    torch.manual_seed(0)
+    student = MODELS.build(det)
+    student.init_weights()
+    pre = PairedDataPreprocessor(csi_image_shape=(64, 96), csi_mean=[20., 0.], csi_std=[10., 1.],
+                                 **IMG_CFG)
+    samples = []
+    for i in range(2):
+        sample = DetDataSample(metainfo=dict(img_id=i))
+        points = torch.cat([torch.rand(8, 2) * 255, torch.randint(1, 25, (8, 1)).float(),
+                            torch.rand(8, 2)], dim=1)
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor([[10., 8., 60., 56.]]), labels=torch.zeros(1, dtype=torch.long),
+            densepose=DensePoseTargets([points], torch.ones(1, 256, 256, dtype=torch.uint8),
+                                       torch.ones(1, dtype=torch.bool)))
+        samples.append(sample)
+    out = pre(dict(inputs=dict(csi=_csi()), data_samples=samples), training=True)
+    image = torch.randn(2, 3, 64, 96)  # stands for the MTN output
+    student.train()
+    losses = student.loss(image, out['data_samples'])
+    assert 'loss_rpn_cls' in losses and 'loss_densepose_I' in losses
+    assert torch.isfinite(losses['loss_cls'])
+    student.eval()
+    with torch.no_grad():
+        preds = student.predict(image, out['data_samples'], rescale=True)
+    assert len(preds) == 2
+    for pred in preds:
+        boxes = pred.pred_instances.bboxes
+        assert boxes.shape[1] == 4
+        assert bool((boxes[:, 2] <= 96).all()) and bool((boxes[:, 3] <= 64).all())

@@ -262,6 +262,25 @@ def test_channel_mismatch_and_connector():
     assert model.connectors['loss_transfer'][0].weight.grad is not None
 
 
+def test_zero_scale_keeps_connectors_in_graph():
+    """With every distillation scale 0 the teacher is skipped, but the
+    connectors still get a (zero) gradient, as DDP needs for every trainable
+    parameter."""
+    model = _build(student=dict(type='FakeDistillDetector', channels=2), distill_losses=dict(
+        loss_transfer=dict(FEAT, connector=dict(in_channels=2, out_channels=4))))
+    model.set_distill_loss_scale(0.0)
+    losses = model.loss(torch.randn(1, 3, 16, 16), _samples(1))
+    assert model.teacher.seen_inputs == []
+    assert losses['distill.loss_transfer'].item() == 0.0
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    for conv in model.connectors['loss_transfer']:
+        for p in conv.parameters():
+            assert p.grad is not None
+            assert p.grad.abs().sum().item() == 0.0
+    assert all(p.grad is None for p in model.teacher.parameters())
+
+
 def test_teacher_checkpoint_required_and_loaded(tmp_path):
     with pytest.raises(ValueError, match='teacher_ckpt is required'):
         _build(allow_uninitialized_teacher=False)
