@@ -2,8 +2,8 @@
 # into an R50-FPN student on DensePose-COCO (both see the same image).
 # Terms: FPN P2-P5 transfer (MSE), DensePose part KL and U/V on the teacher's
 # confident pixels, all on the GT boxes; the student keeps its s1x losses.
-# The teacher checkpoint is a local file (e.g. converted from detectron2's
-# densepose_rcnn_R_101_FPN_s1x); a missing file is an error naming it.
+# The teacher checkpoint is a local file (see the teacher config for using
+# detectron2 model-zoo weights); a missing file is an error naming it.
 _base_ = [
     '../_base_/models/densepose-rcnn_r50_fpn.py',
     '../_base_/datasets/densepose_coco.py',

@@ -196,3 +196,14 @@ def test_bad_inputs(tmp_path):
     blobs.write_bytes(pickle.dumps({'blobs': {'conv1_w': np.zeros(1)}}))
     with pytest.raises(ValueError, match='Caffe2'):
         tool.load_detectron2_checkpoint(str(blobs))
+
+
+def test_detectron2_layout_config_has_no_notes():
+    """The -d2 config reproduces detectron2's preprocessing and pooling; our own
+    recipe differs and is reported."""
+    root = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'densepose_rcnn')
+    d2 = Config.fromfile(osp.join(root, 'densepose-rcnn_r50-caffe_fpn_s1x_densepose-coco-d2.py'))
+    ours = Config.fromfile(osp.join(root, 'densepose-rcnn_r50_fpn_s1x_densepose-coco.py'))
+    assert tool.config_notes(d2, has_densepose=True) == []
+    notes = ' '.join(tool.config_notes(ours, has_densepose=True))
+    assert 'caffe' in notes and 'aligned=True' in notes
