@@ -3,7 +3,6 @@
 from dataclasses import dataclass, fields
 from typing import Union
 
-import torch
 from torch import Tensor
 
 
@@ -37,9 +36,3 @@ class DensePoseChartPredictorOutput:
     def to(self, *args, **kwargs) -> 'DensePoseChartPredictorOutput':
         return DensePoseChartPredictorOutput(
             **{f.name: getattr(self, f.name).to(*args, **kwargs) for f in fields(self)})
-
-    @staticmethod
-    def cat(outputs) -> 'DensePoseChartPredictorOutput':
-        names = [f.name for f in fields(outputs[0])]
-        return DensePoseChartPredictorOutput(
-            **{n: torch.cat([getattr(o, n) for o in outputs]) for n in names})

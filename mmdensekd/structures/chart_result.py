@@ -1,10 +1,12 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DensePose chart results of detected instances."""
-from typing import List, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from .indexing import IndexType, instance_indices
 
 
 class DensePoseChartResults:
@@ -32,15 +34,8 @@ class DensePoseChartResults:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self,
-                    item: Union[int, slice, Sequence[int], Tensor]) -> 'DensePoseChartResults':
-        if isinstance(item, int):
-            idx = [range(len(self))[item]]
-        elif isinstance(item, slice):
-            idx = list(range(len(self)))[item]
-        else:
-            item = np.asarray(item.cpu() if isinstance(item, Tensor) else item)
-            idx = np.nonzero(item)[0].tolist() if item.dtype == bool else item.reshape(-1).tolist()
+    def __getitem__(self, item: IndexType) -> 'DensePoseChartResults':
+        idx = instance_indices(item, len(self))
         return DensePoseChartResults([self.labels[i] for i in idx], [self.uv[i] for i in idx])
 
     @staticmethod

@@ -1,12 +1,11 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Ground-truth DensePose annotations of the instances of one image."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
-IndexType = Union[int, slice, Sequence[int], np.ndarray, Tensor]
+from .indexing import IndexType, instance_indices
 
 
 class DensePoseTargets:
@@ -56,25 +55,10 @@ class DensePoseTargets:
     def __len__(self) -> int:
         return len(self.points)
 
-    def _indices(self, item: IndexType) -> List[int]:
-        if isinstance(item, int):
-            return [range(len(self))[item]]
-        if isinstance(item, slice):
-            return list(range(len(self)))[item]
-        if isinstance(item, Tensor):
-            item = item.cpu().numpy()
-        item = np.asarray(item)
-        if item.dtype == bool:
-            if len(item) != len(self):
-                raise IndexError(f'boolean index of length {len(item)} for '
-                                 f'{len(self)} instances')
-            return np.nonzero(item)[0].tolist()
-        return item.reshape(-1).astype(np.int64).tolist()
-
     def __getitem__(self, item: IndexType) -> 'DensePoseTargets':
         # ``InstanceData`` indexes non-tensor fields with strided slices
         # ``slice(i, None, len(v))`` (one element each) and then ``cat``s them.
-        idx = self._indices(item)
+        idx = instance_indices(item, len(self))
         index = torch.as_tensor(idx, dtype=torch.long)
         return DensePoseTargets([self.points[i] for i in idx], self.segms[index],
                                 self.has_dp[index], self.has_segm[index])
@@ -98,9 +82,6 @@ class DensePoseTargets:
 
     def cpu(self) -> 'DensePoseTargets':
         return self.to('cpu')
-
-    def numpy(self) -> 'DensePoseTargets':
-        return self
 
     def __repr__(self) -> str:
         num_pts = [len(p) for p in self.points]
