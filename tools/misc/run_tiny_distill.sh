@@ -10,11 +10,15 @@
 # 4. teacher tensors in the distilled checkpoint compared bit for bit with the teacher ckpt
 # 5. first and last transfer loss printed; tools/test.py on the student
 #
-# Environment overrides: PYTHON, WORK_DIR, TEACHER_ITERS, DISTILL_ITERS.
+# Environment overrides: PYTHON (default: the project's .venv, set up first),
+# WORK_DIR, TEACHER_ITERS, DISTILL_ITERS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PY=${PYTHON:-python}
+if [ -z "${PYTHON:-}" ]; then
+    bash tools/misc/setup_env.sh
+fi
+PY=${PYTHON:-$PWD/.venv/bin/python}
 WORK=${WORK_DIR:-work_dirs/tiny_distill}
 TEACHER_ITERS=${TEACHER_ITERS:-20}
 DISTILL_ITERS=${DISTILL_ITERS:-60}
