@@ -6,10 +6,11 @@ from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-import torch
 from mmdet.registry import VISUALIZERS
 from mmengine.structures import InstanceData
 from mmengine.visualization import Visualizer
+
+from mmdensekd.utils.misc import to_numpy
 
 from .densepose_drawing import (
     COCO_SKELETON,
@@ -23,13 +24,6 @@ from .densepose_drawing import (
 )
 
 VIS_MODES = ('parts', 'u', 'v', 'texture')
-
-
-def _to_numpy(value) -> np.ndarray:
-    value = getattr(value, 'tensor', value)  # mmdet box types
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 @VISUALIZERS.register_module()
@@ -125,8 +119,8 @@ class DensePoseVisualizer(Visualizer):
         if len(densepose) != len(boxes):
             raise ValueError(f'{len(densepose)} DensePose charts for {len(boxes)} boxes')
         for i in order:
-            labels = _to_numpy(densepose.labels[i])
-            uv = _to_numpy(densepose.uv[i])
+            labels = to_numpy(densepose.labels[i])
+            uv = to_numpy(densepose.uv[i])
             if vis_mode == 'parts':
                 draw_densepose_parts(img, labels, boxes[i], self.alpha, self.palette)
             elif vis_mode in ('u', 'v'):
@@ -164,8 +158,8 @@ class DensePoseVisualizer(Visualizer):
             raise ValueError(f'image must be (H, W, 3), got shape {img.shape}')
         if 'bboxes' not in instances or len(instances) == 0:
             return img
-        boxes = _to_numpy(instances.bboxes).reshape(-1, 4).astype(np.float32)
-        scores = (_to_numpy(instances.scores).reshape(-1)
+        boxes = to_numpy(instances.bboxes).reshape(-1, 4).astype(np.float32)
+        scores = (to_numpy(instances.scores).reshape(-1)
                   if 'scores' in instances else np.ones(len(boxes), np.float32))
         keep = np.nonzero(scores >= score_thr)[0]
         order = keep[np.argsort(scores[keep], kind='stable')]  # best drawn last, on top
@@ -174,7 +168,7 @@ class DensePoseVisualizer(Visualizer):
             self._draw_densepose(img, instances.densepose, boxes, order, vis_mode)
         if self.draw_bbox:
             classes = (self.dataset_meta or {}).get('classes')
-            labels = (_to_numpy(instances.labels).reshape(-1)
+            labels = (to_numpy(instances.labels).reshape(-1)
                       if 'labels' in instances else np.zeros(len(boxes), np.int64))
             for i in order:
                 name = (classes[int(labels[i])] if classes is not None
@@ -182,11 +176,11 @@ class DensePoseVisualizer(Visualizer):
                 text = f'{name} {scores[i]:.2f}' if 'scores' in instances else name
                 draw_box(img, boxes[i], self.bbox_color, text, self.line_width)
         if self.draw_kpts and 'keypoints' in instances:
-            keypoints = _to_numpy(instances.keypoints)
+            keypoints = to_numpy(instances.keypoints)
             if 'keypoint_scores' in instances:
-                kpt_scores = _to_numpy(instances.keypoint_scores)
+                kpt_scores = to_numpy(instances.keypoint_scores)
             elif 'keypoints_visible' in instances:
-                kpt_scores = _to_numpy(instances.keypoints_visible)
+                kpt_scores = to_numpy(instances.keypoints_visible)
             else:
                 kpt_scores = np.ones(keypoints.shape[:2], np.float32)
             for i in order:

@@ -5,12 +5,12 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 
 from mmdensekd.registry import METRICS
+from mmdensekd.utils.misc import to_numpy
 
 from ..functional import DENSEPOSE_MODES, dump_densepose_results, evaluate, load_densepose_eval_data
 
@@ -22,10 +22,6 @@ def _get(obj, key: str):
             raise KeyError(key)
         return obj[key]
     return getattr(obj, key)
-
-
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 @METRICS.register_module()
@@ -129,9 +125,9 @@ class DensePoseMetric(BaseMetric):
             except (KeyError, AttributeError) as e:
                 raise KeyError(f'image {img_id}: pred_instances has no "densepose" (the model '
                                'must predict DensePose charts for DensePoseMetric)') from e
-            bboxes = _numpy(_get(pred, 'bboxes')).reshape(-1, 4).astype(np.float64)
-            scores = _numpy(_get(pred, 'scores')).reshape(-1).astype(np.float64)
-            labels = _numpy(_get(pred, 'labels')).reshape(-1).astype(np.int64)
+            bboxes = to_numpy(_get(pred, 'bboxes')).reshape(-1, 4).astype(np.float64)
+            scores = to_numpy(_get(pred, 'scores')).reshape(-1).astype(np.float64)
+            labels = to_numpy(_get(pred, 'labels')).reshape(-1).astype(np.int64)
             if not (len(bboxes) == len(scores) == len(labels) == len(dp)):
                 raise ValueError(f'image {img_id}: {len(bboxes)} boxes, {len(scores)} scores, '
                                  f'{len(labels)} labels and {len(dp)} DensePose charts')

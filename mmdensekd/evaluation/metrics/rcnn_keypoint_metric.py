@@ -13,6 +13,7 @@ from mmengine.fileio import dump, get_local_path
 from mmengine.logging import MMLogger
 
 from mmdensekd.registry import METRICS
+from mmdensekd.utils.misc import to_numpy
 
 # Per-keypoint OKS falloff constants of the 17 COCO person keypoints
 # (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
@@ -22,13 +23,6 @@ COCO_KEYPOINT_SIGMAS = np.array([
 
 STATS_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR', 'AR .5', 'AR .75', 'AR (M)',
                'AR (L)')
-
-
-def _to_numpy(value, dtype=np.float64) -> np.ndarray:
-    """Tensor / array / sequence -> numpy array on the host."""
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=dtype)
 
 
 @METRICS.register_module()
@@ -131,10 +125,10 @@ class CocoKeypointMetric(BaseMetric):
                        if k not in preds]
             if missing:
                 raise ValueError(f'image {img_id}: pred_instances lacks {missing}')
-            bboxes = _to_numpy(preds['bboxes']).reshape(-1, 4)
-            scores = _to_numpy(preds['scores']).reshape(-1)
-            keypoints = _to_numpy(preds['keypoints'])
-            kpt_scores = _to_numpy(preds['keypoint_scores'])
+            bboxes = to_numpy(preds['bboxes'], np.float64).reshape(-1, 4)
+            scores = to_numpy(preds['scores'], np.float64).reshape(-1)
+            keypoints = to_numpy(preds['keypoints'], np.float64)
+            kpt_scores = to_numpy(preds['keypoint_scores'], np.float64)
             num = len(bboxes)
             if num == 0:  # an image without detections
                 keypoints = keypoints.reshape(0, self.num_keypoints, 2)
@@ -147,7 +141,7 @@ class CocoKeypointMetric(BaseMetric):
                     f'keypoint_scores {kpt_scores.shape} (K={self.num_keypoints})')
             keep = np.ones(num, dtype=bool)
             if self.person_label is not None and 'labels' in preds:
-                keep = _to_numpy(preds['labels'], np.int64).reshape(-1) == self.person_label
+                keep = to_numpy(preds['labels'], np.int64).reshape(-1) == self.person_label
             # one entry per data sample: the evaluator truncates the
             # collected results to the dataset size
             self.results.append(
