@@ -22,6 +22,7 @@ import shutil
 from typing import Dict
 
 from .iuv_conversion import load_challenge_results, merge_instances_into_coco
+from .misc import atomic_write_text
 
 __all__ = ['build_tiny_densepose_coco', 'TINY_SPLITS']
 
@@ -34,10 +35,7 @@ def _write_json_if_changed(path: str, data: dict) -> bool:
         with open(path, encoding='utf-8') as f:
             if f.read() == text:
                 return False
-    tmp = f'{path}.partial'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return True
 
 

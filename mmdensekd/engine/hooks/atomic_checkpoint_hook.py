@@ -12,8 +12,7 @@ from mmengine.hooks import CheckpointHook
 
 from mmdensekd.registry import HOOKS
 from mmdensekd.utils.checkpoint_compat import allow_mmengine_checkpoint_globals
-
-_PARTIAL_SUFFIX = '.partial'
+from mmdensekd.utils.misc import PARTIAL_SUFFIX, atomic_write_text, partial_name
 
 
 def _fsync_file(path: str) -> None:
@@ -32,22 +31,6 @@ def _fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def partial_name(filename: str) -> str:
-    """Hidden temporary name that ``filename`` is written under first."""
-    head, tail = osp.split(filename)
-    return osp.join(head, f'.{tail}{_PARTIAL_SUFFIX}')
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = partial_name(path)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def atomic_runner_save(save_fn: Callable, out_dir: str, filename: str, *args,
@@ -111,7 +94,7 @@ class AtomicCheckpointHook(CheckpointHook):
         """Set up as the parent, then remove partial files of killed runs."""
         super().before_train(runner)
         if self._atomic and is_main_process() and osp.isdir(self.out_dir):
-            for path in glob.glob(osp.join(self.out_dir, f'.*{_PARTIAL_SUFFIX}')):
+            for path in glob.glob(osp.join(self.out_dir, f'.*{PARTIAL_SUFFIX}')):
                 os.remove(path)
                 runner.logger.info(f'removed partial checkpoint {path} of an interrupted run')
 
