@@ -24,6 +24,7 @@ install_requires = [
     'opencv-python-headless',
     'scipy',
     'h5py',
+    'csiread',
 ]
 
 setup(
@@ -37,7 +38,7 @@ setup(
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=install_requires,
-    extras_require={'tests': ['pytest', 'ruff']},
+    extras_require={'tests': ['pytest', 'ruff'], 'tensorboard': ['tensorboard']},
     license='Apache License 2.0',
     zip_safe=False,
 )

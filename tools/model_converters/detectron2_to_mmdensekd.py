@@ -71,7 +71,6 @@ import argparse
 import copy
 import os
 import os.path as osp
-import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -79,6 +78,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
+
+from mmdensekd.utils.safe_pickle import safe_load_pickle
 
 #: detectron2's input normalisation of the MSRA-initialised model-zoo models.
 DETECTRON2_PIXEL_MEAN = [103.53, 116.28, 123.675]
@@ -89,28 +90,6 @@ _PREDICTOR_NAMES = dict(ann_index_lowres='coarse_segm_lowres',
                         index_uv_lowres='fine_segm_lowres', u_lowres='u_lowres',
                         v_lowres='v_lowres')
 _IGNORED_BUFFERS = ('pixel_mean', 'pixel_std')
-
-
-class _NumpyUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays and plain containers only (no code)."""
-
-    _ALLOWED = {
-        ('collections', 'OrderedDict'),
-        ('numpy', 'ndarray'),
-        ('numpy', 'dtype'),
-        ('numpy.core.multiarray', '_reconstruct'),
-        ('numpy.core.multiarray', 'scalar'),
-        ('numpy._core.multiarray', '_reconstruct'),
-        ('numpy._core.multiarray', 'scalar'),
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self._ALLOWED or (module == 'numpy.dtypes'
-                                               and name.endswith('DType')):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f'refusing to unpickle {module}.{name}: a detectron2 .pkl checkpoint holds '
-            'only numpy arrays')
 
 
 def load_detectron2_checkpoint(path: str) -> Dict[str, Any]:
@@ -130,11 +109,7 @@ def load_detectron2_checkpoint(path: str) -> Dict[str, Any]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file {path} does not exist')
     if path.endswith('.pkl'):
-        with open(path, 'rb') as f:
-            try:
-                data = _NumpyUnpickler(f, encoding='latin1').load()
-            except Exception as err:
-                raise ValueError(f'cannot read detectron2 pickle {path}: {err}') from err
+        data = safe_load_pickle(path)
     else:
         try:
             data = torch.load(path, map_location='cpu', weights_only=True)

@@ -19,13 +19,14 @@ clear message naming the missing file and ``EVAL_DATA_URL``.
 """
 import os
 import os.path as osp
-import pickle
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
 from scipy.io import loadmat
 from scipy.spatial import cKDTree
+
+from mmdensekd.utils.safe_pickle import safe_load_pickle
 
 #: Where users obtain the official files (see
 #: ``tools/misc/download_densepose_eval_data.sh``).
@@ -138,8 +139,7 @@ class DensePoseEvalData:
         if 'index' not in transform:
             raise KeyError(f'{transform_path} has no array \'index\'')
         pdist_path = osp.join(data_dir, PDIST_FILE)
-        with open(pdist_path, 'rb') as f:
-            arrays = pickle.load(f, encoding='latin1')
+        arrays = safe_load_pickle(pdist_path)
         if not isinstance(arrays, dict) or 'Pdist_matrix' not in arrays:
             raise KeyError(f'{pdist_path} is not a dict with key \'Pdist_matrix\'')
         return cls(subdiv['Part_ID_subdiv'], subdiv['U_subdiv'], subdiv['V_subdiv'],

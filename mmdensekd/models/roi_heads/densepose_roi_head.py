@@ -1,6 +1,6 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """RoI head with box, DensePose, keypoint and refinement branches."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -145,6 +145,40 @@ class DensePoseRoIHead(StandardRoIHead):
             out.update(kpt_feats=kpt_feats,
                        kpt_heatmaps=self.keypoint_head.forward_predictor(kpt_feats))
         return out
+
+    #: Output names of :meth:`forward_branches` -> key of :meth:`_branch_forward`.
+    BRANCH_OUTPUTS = {'densepose': 'dp_output', 'densepose_feats': 'dp_feats',
+                      'keypoint': 'kpt_heatmaps', 'keypoint_feats': 'kpt_feats'}
+
+    def forward_branches(self, x: Tuple[Tensor], rois: Tensor,
+                         names: Sequence[str]) -> Dict[str, object]:
+        """Run the branches that produce ``names`` on given RoIs.
+
+        The public contract for output-level distillation and for running
+        the branches on boxes from another detector.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features.
+            rois (Tensor): (M, 5) RoIs ``(batch_idx, x1, y1, x2, y2)`` in the
+                network input frame.
+            names (Sequence[str]): Any of ``'densepose'``
+                (:obj:`DensePoseChartPredictorOutput`), ``'densepose_feats'``
+                (M, C, S, S), ``'keypoint'`` (M, K, H, W heatmap logits),
+                ``'keypoint_feats'``.
+
+        Returns:
+            dict[str, object]: The requested outputs by name.
+        """
+        unknown = [n for n in names if n not in self.BRANCH_OUTPUTS]
+        if unknown:
+            raise KeyError(f'unknown branch outputs {unknown}; valid: '
+                           f'{sorted(self.BRANCH_OUTPUTS)}')
+        want_dp = any(n.startswith('densepose') for n in names)
+        want_kpt = any(n.startswith('keypoint') for n in names)
+        if want_dp and not self.with_densepose or want_kpt and not self.with_keypoint:
+            raise KeyError(f'{type(self).__name__} has no branch for {list(names)}')
+        out = self._branch_forward(x, rois, densepose=want_dp, keypoint=want_kpt)
+        return {n: out[self.BRANCH_OUTPUTS[n]] for n in names}
 
     def _densepose_forward(self, x: Tuple[Tensor], rois: Tensor) -> dict:
         """DensePose branch on ``rois`` (M, 5): ``dp_feats``, ``dp_output``."""
