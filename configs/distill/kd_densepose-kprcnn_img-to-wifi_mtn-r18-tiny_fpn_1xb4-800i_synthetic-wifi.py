@@ -1,0 +1,75 @@
+# The quickstart's cross-modal distillation (DensePose From WiFi, CPU-sized):
+# the frozen image teacher of
+# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py` sees
+# the camera frame; the student sees only the Person-in-WiFi-layout CSI of the
+# same simulated scene (150x3x3 amplitude + phase: 5 packets x 30
+# subcarriers, 3x3 antennas) through the modality translation network, and
+# is the teacher's architecture. It is supervised by the teacher's pseudo
+# labels (`tools/misc/generate_pseudo_labels.py`, written by the quickstart to
+# `annotations/pseudo_train.json`) with the paper's losses:
+# L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr (FPN P2-P5 MSE).
+# The control run of the quickstart is this config on a training file whose
+# CSI is permuted across frames.
+_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py']
+
+teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py'
+teacher_ckpt = 'work_dirs/quickstart/teacher/iter_800.pth'
+csi_shape = (150, 3, 3)
+fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
+
+student = _base_.model
+student.pop('data_preprocessor')
+
+model = dict(
+    _delete_=True,
+    type='TeacherStudentDistiller',
+    data_preprocessor=dict(
+        type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
+        # amplitude / sanitised-phase statistics of the generated training
+        # split; the quickstart recomputes them (compute_csi_stats.py)
+        csi_mean=[1.0, 0.0], csi_std=[1.0, 1.0]),
+    teacher_cfg=teacher_cfg,
+    teacher_ckpt=teacher_ckpt,
+    teacher_input_key='img',
+    student_input_key='csi',
+    student_mtn=dict(
+        type='ModalityTranslationNetwork', amp_shape=csi_shape, encoder_dims=(256, 128),
+        fusion_dims=(256, ), fusion_size=24, conv_channels=(32, 64), out_size=(240, 320),
+        norm_cfg=dict(type='BN')),
+    student=student,
+    student_loss_weights=dict(loss_densepose=0.6, loss_keypoint=0.3),
+    distill_losses=dict(
+        loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
+                           teacher=fpn_levels)),
+    supervision='gt')
+
+paired_train_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
+         with_densepose=True),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs')
+]
+paired_test_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs',
+         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
+                    'scale_factor'))
+]
+train_dataloader = dict(
+    dataset=dict(type='PairedWiFiDensePoseDataset', ann_file='annotations/pseudo_train.json',
+                 data_prefix=dict(img='', csi=''), pipeline=paired_train_pipeline))
+val_dataloader = dict(
+    dataset=dict(type='PairedWiFiDensePoseDataset', data_prefix=dict(img='', csi=''),
+                 pipeline=paired_test_pipeline))
+test_dataloader = val_dataloader
+
+custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=100)]

@@ -1,0 +1,418 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""The README main job: a student that sees only WiFi learns from an image
+teacher, shown against a control that gets the wrong WiFi.
+
+    python tools/misc/quickstart.py [--work-dir work_dirs/quickstart] [--seed 0]
+        [--teacher-iters N] [--student-iters N] [--num-train N] ...
+
+Stages (each prints progress; a stage whose inputs did not change since its
+last successful run is skipped, so re-running resumes where it stopped):
+
+1. ``data``: the simulated camera + WiFi world
+   (``tools/dataset_converters/make_synthetic_wifi_densepose.py``): frames,
+   exact DensePose-COCO ground truth, Person-in-WiFi-layout CSI of the same
+   scenes, the GPS evaluation files of the synthetic body; splits ``train``,
+   ``val`` (same room layouts) and ``heldout`` (an unseen layout).
+2. ``stats``: CSI amplitude / sanitised-phase statistics of the training
+   split, computed through the student's pipeline.
+3. ``teacher``: the image DensePose + keypoint R-CNN on the frames.
+4. ``pseudo``: the teacher's pseudo ground truth on the training frames
+   (``tools/misc/generate_pseudo_labels.py``), as in the paper.
+5. ``student``: the CSI student distilled from the frozen teacher.
+6. ``control``: the same, but each frame's CSI is that of another frame.
+7. ``eval``: teacher (image), student and control (CSI) on ``val`` and
+   ``heldout``: box AP, keypoint AP, DensePose GPS / GPSm / IOU AP.
+8. ``report``: ``summary.md`` / ``summary.json``, loss curves and
+   frame | ground truth | teacher | CSI student pictures.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py'
+STUDENT_CFG = ('configs/distill/'
+               'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb4-800i_synthetic-wifi.py')
+DATA_ROOT = 'work_dirs/quickstart/data'  # the configs' data_root
+SPLITS = ('val', 'heldout')
+#: (summary column, metric key) in the order of the table.
+METRICS = (('box AP', 'coco/bbox_mAP'), ('box AP50', 'coco/bbox_mAP_50'),
+           ('kpt AP', 'coco-keypoint/AP'), ('GPS AP', 'densepose/GPS_AP'),
+           ('GPSm AP', 'densepose/GPSm_AP'), ('IOU AP', 'densepose/IOU_AP'))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--work-dir', default='work_dirs/quickstart')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--num-train', type=int, default=600)
+    p.add_argument('--num-val', type=int, default=100)
+    p.add_argument('--num-heldout', type=int, default=100)
+    p.add_argument('--max-people', type=int, default=2)
+    p.add_argument('--teacher-iters', type=int, default=800)
+    p.add_argument('--student-iters', type=int, default=800)
+    p.add_argument('--pseudo-score-thr', type=float, default=0.5)
+    p.add_argument('--num-pictures', type=int, default=4)
+    p.add_argument('--python', default=sys.executable)
+    p.add_argument('--force', nargs='*', default=[], help='stages to rerun')
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------ helpers
+def digest(*parts) -> str:
+    """A short hash of JSON-able parts and of the files they name."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, str) and osp.isfile(osp.join(ROOT, part)):
+            with open(osp.join(ROOT, part), 'rb') as f:
+                h.update(f.read())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+class Stages:
+    """Runs named stages once per input digest (markers in ``work_dir/stages``)."""
+
+    def __init__(self, work_dir: str, force: Sequence[str]) -> None:
+        self.dir = osp.join(work_dir, 'stages')
+        os.makedirs(self.dir, exist_ok=True)
+        self.force = set(force)
+        self.times: Dict[str, float] = {}
+        self.total = time.time()
+
+    def run(self, name: str, key: str, fn) -> dict:
+        marker = osp.join(self.dir, f'{name}.json')
+        if name not in self.force and osp.isfile(marker):
+            with open(marker) as f:
+                done = json.load(f)
+            if done.get('key') == key:
+                print(f'[quickstart] {name}: up to date, skipped', flush=True)
+                self.times[name] = done.get('seconds', 0.0)
+                return done.get('result', {})
+        print(f'[quickstart] {name}: running', flush=True)
+        start = time.time()
+        result = fn() or {}
+        seconds = time.time() - start
+        self.times[name] = seconds
+        with open(marker + '.tmp', 'w') as f:
+            json.dump(dict(key=key, seconds=seconds, result=result), f, indent=1)
+        os.replace(marker + '.tmp', marker)
+        print(f'[quickstart] {name}: done in {seconds:.0f} s', flush=True)
+        return result
+
+
+def run_cmd(cmd: List[str], log: Optional[str] = None) -> None:
+    """Run a command from the repository root; its output goes to ``log``
+    (and the last lines to the console when it fails)."""
+    print('  $ ' + ' '.join(cmd), flush=True)
+    if log is None:
+        subprocess.run(cmd, cwd=ROOT, check=True)
+        return
+    os.makedirs(osp.dirname(log), exist_ok=True)
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log) as f:
+            tail = f.readlines()[-30:]
+        sys.stderr.write(''.join(tail))
+        raise SystemExit(f'[quickstart] command failed (exit {proc.returncode}); log: {log}')
+
+
+def shuffle_csi(ann_file: str, out_file: str, seed: int) -> Dict[int, str]:
+    """Write a copy of a paired annotation file whose images carry the CSI
+    of another frame (a seeded derangement of ``csi_file``).
+
+    Args:
+        ann_file (str): Paired DensePose-COCO json (images with ``csi_file``).
+        out_file (str): Where to write the control's json.
+        seed (int): Permutation seed.
+
+    Returns:
+        dict[int, str]: image id -> the CSI file it gets in the control.
+    """
+    with open(ann_file) as f:
+        coco = json.load(f)
+    images = coco['images']
+    if len(images) < 2:
+        raise ValueError(f'{ann_file}: a CSI permutation needs at least 2 images')
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    # a cyclic shift of a random order: no image keeps its own CSI
+    order = rng.permutation(n)
+    perm = np.empty(n, np.int64)
+    perm[order] = order[np.roll(np.arange(n), 1)]
+    csi = [img['csi_file'] for img in images]
+    for i, img in enumerate(images):
+        img['csi_file'] = csi[perm[i]]
+    with open(out_file, 'w') as f:
+        json.dump(coco, f)
+    return {img['id']: img['csi_file'] for img in images}
+
+
+def csi_statistics(ann_file: str, data_root: str, cfg_file: str) -> dict:
+    """Per-channel mean / std of amplitude and phase as the student's
+    pipeline feeds them (loading and phase sanitisation, before packing)."""
+    from mmengine.config import Config
+    from mmengine.dataset import Compose
+
+    from mmdensekd.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, cfg_file))
+    steps = []
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t['type'] == 'PackCSI':
+            break
+        if 'CSI' in t['type']:
+            steps.append(t)
+    pipeline = Compose(steps)
+    with open(ann_file) as f:
+        images = json.load(f)['images']
+    amp, pha = [], []
+    for img in images:
+        out = pipeline(dict(csi_path=osp.join(data_root, img['csi_file'])))
+        amp.append(np.asarray(out['csi_amplitude'], np.float64).ravel())
+        pha.append(np.asarray(out['csi_phase'], np.float64).ravel())
+    amp, pha = np.concatenate(amp), np.concatenate(pha)
+    return dict(csi_mean=[float(amp.mean()), float(pha.mean())],
+                csi_std=[float(amp.std()), float(pha.std())], num_frames=len(images))
+
+
+def last_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def read_test_metrics(work_dir: str) -> dict:
+    """The metrics of the newest ``tools/test.py`` run in ``work_dir``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'no metrics json under {work_dir}')
+    with open(files[-1]) as f:
+        return json.loads(f.read().strip().splitlines()[-1])
+
+
+def split_options(split: str) -> List[str]:
+    ann = f'annotations/densepose_{split}.json'
+    full = f'{DATA_ROOT}/{ann}'
+    return [f'test_dataloader.dataset.ann_file={ann}',
+            f'test_evaluator.0.ann_file={full}', f'test_evaluator.1.ann_file={full}',
+            f'test_evaluator.2.ann_file={full}']
+
+
+def check_bars(summary: dict) -> List[str]:
+    """The issue's acceptance bars on ``val``, as printable lines."""
+    val = summary['val']
+    s, c, t = val['student'], val['control'], val['teacher']
+    lines = []
+
+    def bar(ok: bool, text: str) -> None:
+        lines.append(f"[{'PASS' if ok else 'FAIL'}] {text}")
+
+    d50 = s['box AP50'] - c['box AP50']
+    bar(d50 >= 0.2, f"student box AP50 - control = {d50:.3f} (>= 0.2)")
+    bar(s['box AP50'] >= 2 * c['box AP50'],
+        f"student box AP50 {s['box AP50']:.3f} >= 2 x control {c['box AP50']:.3f}")
+    bar(s['kpt AP'] > c['kpt AP'], f"student kpt AP {s['kpt AP']:.3f} > control {c['kpt AP']:.3f}")
+    bar(s['GPS AP'] > c['GPS AP'], f"student GPS AP {s['GPS AP']:.3f} > control {c['GPS AP']:.3f}")
+    bar(t['box AP50'] >= 0.8, f"teacher box AP50 {t['box AP50']:.3f} >= 0.8")
+    return lines
+
+
+def write_summary(work_dir: str, summary: dict, bars: List[str], meta: dict) -> str:
+    cols = [name for name, _ in METRICS]
+    lines = ['# mmdensekd quickstart: image teacher -> WiFi (CSI) student', '',
+             f"seed {meta['seed']}; {meta['machine']}; wall time {meta['wall_min']:.1f} min "
+             f"(stages: {meta['stages']})", '']
+    for split in SPLITS:
+        title = 'val (training room layouts)' if split == 'val' else 'heldout (unseen layout)'
+        lines += [f'## {title}', '', '| model | input | ' + ' | '.join(cols) + ' |',
+                  '|---|---|' + '---|' * len(cols)]
+        for model, inp in (('teacher', 'image'), ('student', 'CSI'),
+                           ('control', 'CSI shuffled across frames')):
+            row = summary[split][model]
+            lines.append(f'| {model} | {inp} | ' + ' | '.join(f'{row[c]:.3f}' for c in cols)
+                         + ' |')
+        lines.append('')
+    lines += ['## Acceptance (val)', ''] + [f'- {b}' for b in bars] + ['']
+    out = osp.join(work_dir, 'summary.md')
+    with open(out, 'w') as f:
+        f.write('\n'.join(lines))
+    return out
+
+
+# ------------------------------------------------------------------ pictures
+def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
+    """frame | ground truth | teacher | CSI student for ``num`` val frames."""
+    import cv2
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner import load_checkpoint
+
+    from mmdensekd.registry import DATASETS, MODELS, VISUALIZERS
+    from mmdensekd.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, STUDENT_CFG))
+    cfg.model.teacher_ckpt = ckpts['teacher']
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, ckpts['student'], map_location='cpu', logger='silent')
+    model.eval()
+    ds_cfg = cfg.test_dataloader.dataset.copy()
+    ds_cfg.pipeline = [t for t in ds_cfg.pipeline]
+    ds_cfg.pipeline.insert(1, dict(type='LoadDensePoseAnnotations', with_bbox=True,
+                                   with_keypoints=True, with_densepose=True))
+    ds_cfg.pipeline[-1] = dict(type='PackDensePoseInputs',
+                               meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape',
+                                          'img_shape', 'scale_factor'))
+    dataset = DATASETS.build(ds_cfg)
+    vis = VISUALIZERS.build(dict(type='DensePoseVisualizer', name='quickstart_vis',
+                                 vis_backends=[]))
+    vis.dataset_meta = dataset.metainfo
+    out_dir = osp.join(work_dir, 'pictures')
+    os.makedirs(out_dir, exist_ok=True)
+    files = []
+    step = max(1, len(dataset) // max(num, 1))
+    for idx in range(0, min(len(dataset), step * num), step):
+        data = pseudo_collate([dataset[idx]])
+        panels = {}
+        with torch.no_grad():
+            for role in ('teacher', 'student'):
+                model.predict_with = role
+                panels[role] = model.test_step(data)[0]
+        model.predict_with = 'student'
+        sample = panels['student']
+        img = cv2.cvtColor(cv2.imread(sample.img_path), cv2.COLOR_BGR2RGB)
+        gt = vis.add_datasample('gt', img, data['data_samples'][0], draw_gt=True,
+                                draw_pred=False)
+        row = [img, gt] + [vis.draw_instances(img, panels[r].pred_instances, score_thr=0.5)
+                           for r in ('teacher', 'student')]
+        row = [cv2.resize(p, (img.shape[1], img.shape[0])) for p in row]
+        for p, text in zip(row, ('frame', 'ground truth', 'teacher (image)',
+                                 'student (WiFi only)')):
+            cv2.putText(p, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                        cv2.LINE_AA)
+        out = osp.join(out_dir, f'val_{idx:04d}.jpg')
+        cv2.imwrite(out, cv2.cvtColor(np.concatenate(row, axis=1), cv2.COLOR_RGB2BGR))
+        files.append(out)
+    return files
+
+
+# ------------------------------------------------------------------ main
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    py = args.python
+    wd = osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
+    data = osp.join(ROOT, DATA_ROOT)
+    os.makedirs(wd, exist_ok=True)
+    stages = Stages(wd, args.force)
+
+    gen_flags = ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
+                 str(args.num_val), '--num-test-layout', str(args.num_heldout),
+                 '--max-people', str(args.max_people), '--csi-layout', 'person-in-wifi',
+                 '--seed', str(args.seed), '--workers', '2']
+    k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
+    stages.run('data', k_data, lambda: run_cmd(
+        [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))
+
+    train_ann = osp.join(data, 'annotations', 'densepose_train.json')
+    k_stats = digest('stats', k_data, STUDENT_CFG)
+    stats = stages.run('stats', k_stats, lambda: csi_statistics(train_ann, data, STUDENT_CFG))
+    print(f"  CSI statistics (train split, after sanitisation): mean {stats['csi_mean']}, "
+          f"std {stats['csi_std']}", flush=True)
+
+    common = [f'randomness.seed={args.seed}']
+    t_dir = osp.join(wd, 'teacher')
+    k_teacher = digest('teacher', k_data, TEACHER_CFG, args.teacher_iters, args.seed)
+    stages.run('teacher', k_teacher, lambda: run_cmd(
+        [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options',
+         f'train_cfg.max_iters={args.teacher_iters}',
+         f'default_hooks.checkpoint.interval={args.teacher_iters}'] + common,
+        log=osp.join(t_dir, 'train.log')))
+    t_ckpt = last_checkpoint(t_dir)
+
+    pseudo = osp.join(data, 'annotations', 'pseudo_train.json')
+    k_pseudo = digest('pseudo', k_teacher, args.pseudo_score_thr,
+                      'tools/misc/generate_pseudo_labels.py')
+    stages.run('pseudo', k_pseudo, lambda: run_cmd(
+        [py, 'tools/misc/generate_pseudo_labels.py', TEACHER_CFG, t_ckpt, '--img-dir', data,
+         '--ann-file', train_ann, '--out', pseudo, '--score-thr', str(args.pseudo_score_thr)],
+        log=osp.join(wd, 'pseudo_labels.log')))
+    shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
+
+    student_opts = [f'model.teacher_ckpt={t_ckpt}', f'train_cfg.max_iters={args.student_iters}',
+                    f'default_hooks.checkpoint.interval={args.student_iters}',
+                    'model.data_preprocessor.csi_mean=' + json.dumps(stats['csi_mean']),
+                    'model.data_preprocessor.csi_std=' + json.dumps(stats['csi_std'])] + common
+    ckpts = {'teacher': t_ckpt}
+    for run, ann in (('student', 'annotations/pseudo_train.json'),
+                     ('control', 'annotations/pseudo_train_csi-shuffled.json')):
+        r_dir = osp.join(wd, run)
+
+        def train(run=run, ann=ann, r_dir=r_dir):
+            if run == 'control':
+                shuffle_csi(pseudo, shuffled, args.seed)
+            run_cmd([py, 'tools/train.py', STUDENT_CFG, '--work-dir', r_dir, '--cfg-options',
+                     f'train_dataloader.dataset.ann_file={ann}'] + student_opts,
+                    log=osp.join(r_dir, 'train.log'))
+
+        stages.run(run, digest(run, k_pseudo, STUDENT_CFG, student_opts), train)
+        ckpts[run] = last_checkpoint(r_dir)
+
+    def evaluate() -> dict:
+        summary: Dict[str, Dict[str, dict]] = {s: {} for s in SPLITS}
+        for split in SPLITS:
+            for run in ('teacher', 'student', 'control'):
+                cfg = TEACHER_CFG if run == 'teacher' else STUDENT_CFG
+                e_dir = osp.join(wd, 'eval', f'{run}_{split}')
+                opts = split_options(split)
+                if run != 'teacher':
+                    opts.append(f'model.teacher_ckpt={t_ckpt}')
+                run_cmd([py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
+                         '--cfg-options'] + opts, log=osp.join(e_dir, 'test.log'))
+                metrics = read_test_metrics(e_dir)
+                summary[split][run] = {name: float(metrics.get(key, float('nan')))
+                                       for name, key in METRICS}
+                print(f'  {run:8s} {split:8s} ' + '  '.join(
+                    f'{k} {v:.3f}' for k, v in summary[split][run].items()), flush=True)
+        return summary
+
+    summary = stages.run('eval', digest('eval', ckpts, SPLITS), evaluate)
+
+    def report() -> dict:
+        sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+        from analyze_logs import plot_curves  # noqa: E402
+        logs = {r: sorted(glob.glob(osp.join(wd, r, '*', 'vis_data', 'scalars.json')))[-1]
+                for r in ('teacher', 'student', 'control')}
+        plot_curves([logs['teacher']], ['loss'], osp.join(wd, 'curves_teacher.png'))
+        plot_curves([logs['student'], logs['control']],
+                    ['student.loss_densepose', 'distill.loss_transfer'],
+                    osp.join(wd, 'curves_student_vs_control.png'),
+                    legend=['student', 'control'])
+        pictures = draw_pictures(wd, ckpts, args.num_pictures)
+        return dict(pictures=pictures)
+
+    pics = stages.run('report', digest('report', summary), report)
+    bars = check_bars(summary)
+    meta = dict(seed=args.seed, machine=f'{os.cpu_count()} CPU cores',
+                wall_min=sum(stages.times.values()) / 60,
+                stages=', '.join(f'{k} {v:.0f} s' for k, v in stages.times.items()))
+    md = write_summary(wd, summary, bars, meta)
+    with open(osp.join(wd, 'summary.json'), 'w') as f:
+        json.dump(dict(summary=summary, acceptance=bars, meta=meta, **pics), f, indent=1)
+    print(open(md).read())
+    print(f'[quickstart] summary: {md}; pictures: {osp.join(wd, "pictures")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
