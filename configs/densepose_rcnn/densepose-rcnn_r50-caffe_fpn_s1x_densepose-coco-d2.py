@@ -5,6 +5,8 @@
 # detectron2 differs from our recipe in: caffe-style ResNet (stride in the
 # 1x1 conv), BGR input with mean [103.53, 116.28, 123.675] and std 1, and
 # plain ROIAlign (aligned=False, sampling ratio 2) for boxes and DensePose.
+# The DensePose decoder (DECODER_ON=True; its 16 tensors roi_heads.decoder.*)
+# comes with the s1x base: DensePose RoIs are pooled from its stride-4 map.
 # Use it for testing / as a distillation teacher; its weights come from the
 # converted checkpoint (no ImageNet initialisation).
 _base_ = ['./densepose-rcnn_r50_fpn_s1x_densepose-coco.py']

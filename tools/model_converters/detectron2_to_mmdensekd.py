@@ -34,14 +34,29 @@ Parameter names (detectron2 -> mmdensekd; ``[.norm]`` -> the BN):
   fine_segm_lowres, u_lowres, v_lowres}``
 - ``roi_heads.keypoint_head.conv_fcn{i}`` -> ``roi_head.keypoint_head.convs.{2(i-1)}``
 - ``roi_heads.keypoint_head.score_lowres`` -> ``roi_head.keypoint_head.deconv``
+- ``roi_heads.decoder.p{s}.{j}[.norm]`` (the DensePose decoder of every
+  non-legacy DensePose config, ``DECODER_ON=True``) ->
+  ``roi_head.densepose_roi_extractor.decoder.scale_heads.{s-2}.{j}.conv``
+  / ``.{j}.bn`` or ``.{j}.gn`` (``DECODER_NORM`` BN / GN; ``j`` keeps
+  detectron2's index: convs at even indices, upsamplings at odd ones)
+- ``roi_heads.decoder.predictor`` ->
+  ``roi_head.densepose_roi_extractor.decoder.predictor``
 
 ``i`` of the FPN is the stage minus the lowest converted stage (``res2`` ->
 0 for mmdet's ``FPN(start_level=0)``). detectron2's FrozenBN keeps
 ``weight, bias, running_mean, running_var``; old checkpoints without running
 statistics get mean 0 / var 1, and every BN gets ``num_batches_tracked = 0``.
-Other parameters (mask heads, C4 ``roi_heads.res5``, confidence/CSE
-predictors, ...) are reported and left out; ``pixel_mean`` / ``pixel_std``
-buffers are read into the printed preprocessor settings.
+``pixel_mean`` / ``pixel_std`` buffers are read into the printed
+preprocessor settings; ``proposal_generator.anchor_generator.cell_anchors.{i}``
+buffers (older checkpoints) are checked against the anchor layout below.
+
+Nothing is dropped silently: any other tensor (mask heads, C4
+``roi_heads.res5``, DeepLab heads, confidence / CSE predictors, anchors of
+another layout, ...) and, with ``--config``, any model parameter or buffer
+the checkpoint does not fill (or fills with the wrong shape) is listed and
+the converter exits with status 1 without writing, unless
+``--allow-partial`` is given. Without ``--config`` only the checkpoint side
+can be checked (a warning says so).
 
 Layout facts that make the tensors usable unchanged:
 
@@ -90,6 +105,10 @@ _PREDICTOR_NAMES = dict(ann_index_lowres='coarse_segm_lowres',
                         index_uv_lowres='fine_segm_lowres', u_lowres='u_lowres',
                         v_lowres='v_lowres')
 _IGNORED_BUFFERS = ('pixel_mean', 'pixel_std')
+_CELL_ANCHORS = re.compile(r'^proposal_generator\.anchor_generator\.cell_anchors\.(\d+)$')
+#: anchor sizes (one per level P2..P6) and ratios (h / w) the mapping assumes
+DETECTRON2_ANCHOR_SIZES = (32, 64, 128, 256, 512)
+DETECTRON2_ANCHOR_RATIOS = (0.5, 1.0, 2.0)
 
 
 def load_detectron2_checkpoint(path: str) -> Dict[str, Any]:
@@ -130,10 +149,12 @@ def _bn(prefix: str, param: str) -> str:
     return f'{prefix}.{param}'
 
 
-def _rules(fpn_base: int) -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
+def _rules(fpn_base: int,
+           decoder_norm: str = 'gn') -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
     """(pattern, target builder) pairs, tried in order."""
     norm = r'(weight|bias|running_mean|running_var)'
     wb = r'(weight|bias)'
+    decoder = 'roi_head.densepose_roi_extractor.decoder'
     return [
         (re.compile(r'^backbone\.bottom_up\.stem\.conv1\.weight$'),
          lambda m: 'backbone.conv1.weight'),
@@ -172,6 +193,12 @@ def _rules(fpn_base: int) -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
          lambda m: f'roi_head.keypoint_head.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
         (re.compile(rf'^roi_heads\.keypoint_head\.score_lowres\.{wb}$'),
          lambda m: f'roi_head.keypoint_head.deconv.{m[1]}'),
+        (re.compile(rf'^roi_heads\.decoder\.p(\d)\.(\d+)\.{wb}$'),
+         lambda m: f'{decoder}.scale_heads.{int(m[1]) - fpn_base}.{m[2]}.conv.{m[3]}'),
+        (re.compile(rf'^roi_heads\.decoder\.p(\d)\.(\d+)\.norm\.{norm}$'),
+         lambda m: f'{decoder}.scale_heads.{int(m[1]) - fpn_base}.{m[2]}.{decoder_norm}.{m[3]}'),
+        (re.compile(rf'^roi_heads\.decoder\.predictor\.{wb}$'),
+         lambda m: f'{decoder}.predictor.{m[1]}'),
     ]
 
 
@@ -182,9 +209,16 @@ def fpn_base_stage(keys) -> int:
     return min(stages) if stages else 2
 
 
-def convert_key(key: str, fpn_base: int = 2) -> Optional[str]:
+def decoder_norm_name(keys) -> str:
+    """mmcv ``ConvModule`` norm name of the decoder convs: ``'bn'`` when the
+    checkpoint's decoder norms carry running statistics, else ``'gn'``."""
+    return 'bn' if any(k.startswith('roi_heads.decoder.') and k.endswith('.norm.running_mean')
+                       for k in keys) else 'gn'
+
+
+def convert_key(key: str, fpn_base: int = 2, decoder_norm: str = 'gn') -> Optional[str]:
     """mmdensekd name of detectron2 parameter ``key`` (None if unsupported)."""
-    for pattern, target in _rules(fpn_base):
+    for pattern, target in _rules(fpn_base, decoder_norm):
         match = pattern.match(key)
         if match:
             return target(match)
@@ -199,6 +233,34 @@ def _to_tensor(value: Any, key: str) -> torch.Tensor:
     raise TypeError(f'parameter {key}: expected an array or tensor, got {type(value).__name__}')
 
 
+def detectron2_cell_anchors(level: int) -> np.ndarray:
+    """detectron2's ``cell_anchors`` of FPN level ``level`` (0 = P2) for
+    :data:`DETECTRON2_ANCHOR_SIZES` / :data:`DETECTRON2_ANCHOR_RATIOS`:
+    ``(A, 4)`` boxes ``(-w/2, -h/2, w/2, h/2)`` centred on 0 with
+    ``w = sqrt(size^2 / ratio)``, ``h = ratio * w``."""
+    size = DETECTRON2_ANCHOR_SIZES[level]
+    rows = []
+    for ratio in DETECTRON2_ANCHOR_RATIOS:
+        w = np.sqrt(size * size / ratio)
+        h = ratio * w
+        rows.append([-w / 2, -h / 2, w / 2, h / 2])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _check_cell_anchors(key: str, value: Any) -> Optional[str]:
+    """None if ``key``'s anchors are the layout the mapping assumes, else why not."""
+    level = int(_CELL_ANCHORS.match(key)[1])
+    if level >= len(DETECTRON2_ANCHOR_SIZES):
+        return f'no anchor level {level} in the assumed layout'
+    array = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor)
+                       else value, dtype=np.float64)
+    expected = detectron2_cell_anchors(level)
+    if array.shape != expected.shape or not np.allclose(array, expected, atol=1e-2):
+        return (f'anchors differ from sizes {DETECTRON2_ANCHOR_SIZES} x ratios '
+                f'{DETECTRON2_ANCHOR_RATIOS} that rpn_head is mapped for')
+    return None
+
+
 def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
     """Convert a detectron2 parameter dict.
 
@@ -208,20 +270,35 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
     Returns:
         dict: ``state_dict`` (OrderedDict of mmdensekd names -> tensors),
         ``mapping`` (detectron2 name -> mmdensekd name), ``unconverted``
-        (detectron2 names left out), ``pixel_mean`` / ``pixel_std`` (lists or
-        None, from the checkpoint's buffers).
+        (detectron2 names left out), ``reasons`` (unconverted name -> why),
+        ``consumed`` (buffers read but not converted: pixel statistics and
+        checked anchors), ``pixel_mean`` / ``pixel_std`` (lists or None, from
+        the checkpoint's buffers).
     """
     base = fpn_base_stage(d2_state.keys())
+    dec_norm = decoder_norm_name(d2_state.keys())
     state: Dict[str, torch.Tensor] = OrderedDict()
-    mapping, unconverted = OrderedDict(), []
+    mapping, unconverted, consumed = OrderedDict(), [], []
+    reasons: Dict[str, str] = OrderedDict()
     pixel = dict(pixel_mean=None, pixel_std=None)
     for key, value in d2_state.items():
         if key in _IGNORED_BUFFERS:
-            pixel[key] = [float(x) for x in np.asarray(value).reshape(-1)]
+            # float32 buffers: round away the float32 noise (103.52999877...)
+            pixel[key] = [round(float(x), 4) for x in np.asarray(value).reshape(-1)]
+            consumed.append(key)
             continue
-        target = convert_key(key, base)
+        if _CELL_ANCHORS.match(key):
+            reason = _check_cell_anchors(key, value)
+            if reason is None:
+                consumed.append(key)
+            else:
+                unconverted.append(key)
+                reasons[key] = reason
+            continue
+        target = convert_key(key, base, dec_norm)
         if target is None:
             unconverted.append(key)
+            reasons[key] = 'no mmdensekd counterpart'
             continue
         if target in state:
             raise ValueError(f'{key} and {next(k for k, v in mapping.items() if v == target)} '
@@ -232,7 +309,7 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
     # and add num_batches_tracked so the dict loads strictly into nn.BatchNorm.
     bn_prefixes = OrderedDict()
     for key, target in mapping.items():
-        if '.norm.' in key:
+        if '.norm.' in key and not target.rsplit('.', 1)[0].endswith('.gn'):
             bn_prefixes[target.rsplit('.', 1)[0]] = None
     for prefix in bn_prefixes:
         weight = state.get(f'{prefix}.weight')
@@ -241,7 +318,8 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
         state.setdefault(f'{prefix}.running_mean', torch.zeros_like(weight))
         state.setdefault(f'{prefix}.running_var', torch.ones_like(weight))
         state[f'{prefix}.num_batches_tracked'] = torch.tensor(0, dtype=torch.long)
-    return dict(state_dict=state, mapping=mapping, unconverted=unconverted, **pixel)
+    return dict(state_dict=state, mapping=mapping, unconverted=unconverted, reasons=reasons,
+                consumed=consumed, **pixel)
 
 
 def compare_with_model(state_dict: Mapping[str, torch.Tensor],
@@ -308,10 +386,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('src', help='detectron2 checkpoint (.pkl or .pth)')
     parser.add_argument('dst', help='output mmdensekd checkpoint (.pth)')
     parser.add_argument('--config', help='verify the converted keys against this config')
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='write the checkpoint even if some detectron2 tensors are not '
+                        'converted or (with --config) some model keys are missing, unexpected '
+                        'or of the wrong shape; by default the converter refuses (exit 1)')
     parser.add_argument('--strict', action='store_true',
-                        help='with --config: write nothing and exit 1 if any key is missing, '
-                        'unexpected or of the wrong shape')
-    return parser.parse_args(argv)
+                        help='deprecated, the default now: refuse incomplete conversions')
+    args = parser.parse_args(argv)
+    if args.strict and args.allow_partial:
+        parser.error('--strict and --allow-partial exclude each other')
+    return args
+
+
+def _refuse(dst: str, problems: List[str]) -> None:
+    print(f'refusing to write {dst}: ' + '; '.join(problems) + ' (listed above); '
+          'pass --allow-partial to write it anyway', file=sys.stderr)
+    raise SystemExit(1)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -321,9 +411,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     result = convert_state_dict(d2_state)
     state = result['state_dict']
     print(f'converted {len(result["mapping"])} of {len(d2_state)} detectron2 tensors '
-          f'from {args.src}')
+          f'from {args.src} ({len(result["consumed"])} buffers read, '
+          f'{len(result["unconverted"])} not converted)')
     for key in result['unconverted']:
-        print(f'  not converted: {key} {tuple(np.shape(d2_state[key]))}')
+        print(f'  not converted: {key} {tuple(np.shape(d2_state[key]))} '
+              f'({result["reasons"][key]})')
+    problems = []
+    if result['unconverted']:
+        problems.append(f'{len(result["unconverted"])} detectron2 tensors not converted')
 
     check = None
     if args.config:
@@ -342,9 +437,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         for note in config_notes(cfg, has_dp):
             print(f'  config note: {note}')
         result['check'] = check
-        if args.strict and any(check.values()):
-            print(f'--strict: {args.dst} not written', file=sys.stderr)
-            raise SystemExit(1)
+        for name, found in check.items():
+            if found:
+                problems.append(f'{len(found)} {name} model keys')
+    else:
+        print('warning: no --config given, so the model side is unchecked (which parameters '
+              'the checkpoint leaves unfilled); pass --config to check it', file=sys.stderr)
+    if problems and not args.allow_partial:
+        _refuse(args.dst, problems)
+    if problems:
+        print('--allow-partial: writing despite ' + '; '.join(problems))
 
     mean = result['pixel_mean'] or DETECTRON2_PIXEL_MEAN
     std = result['pixel_std'] or DETECTRON2_PIXEL_STD
