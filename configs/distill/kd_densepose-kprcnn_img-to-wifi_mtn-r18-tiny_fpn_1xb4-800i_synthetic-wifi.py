@@ -15,6 +15,8 @@ _base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py'
 teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py'
 teacher_ckpt = 'work_dirs/quickstart/teacher/iter_800.pth'
 csi_shape = (150, 3, 3)
+# rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
+sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 student = _base_.model
@@ -49,7 +51,7 @@ paired_train_pipeline = [
     dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
          with_densepose=True),
     dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
+    dict(type='CSIPhaseSanitize', **sanitize),
     dict(type='PackCSI'),
     dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs')
@@ -57,7 +59,7 @@ paired_train_pipeline = [
 paired_test_pipeline = [
     dict(type='LoadImageFromFileWithId'),
     dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
+    dict(type='CSIPhaseSanitize', **sanitize),
     dict(type='PackCSI'),
     dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs',

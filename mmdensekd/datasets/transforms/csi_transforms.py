@@ -20,6 +20,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import scipy.io
 from mmcv.transforms import BaseTransform
+from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.fileio import get
 from mmengine.logging import print_log
 from scipy import ndimage
@@ -34,6 +35,44 @@ HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
 def _is_hdf5(buffer: bytes) -> bool:
     """Whether ``buffer`` holds an HDF5 (e.g. MATLAB v7.3) file."""
     return any(buffer[off:off + 8] == HDF5_SIGNATURE for off in (0, 512, 1024, 2048))
+
+
+#: COCO-17 keypoint order as indices into OpenPose's 18 body joints (nose,
+#: neck, R/L shoulder-elbow-wrist, R/L hip-knee-ankle, R/L eye, R/L ear).
+OPENPOSE18_TO_COCO17 = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)
+
+
+def _frame_to_bgr(frame: np.ndarray, path: str, key: str) -> np.ndarray:
+    """A stored RGB camera frame ((H, W, 3) or (3, H, W)) as a uint8 BGR image."""
+    frame = np.asarray(frame)
+    if frame.ndim == 3 and frame.shape[-1] != 3 and frame.shape[0] == 3:
+        frame = frame.transpose(1, 2, 0)
+    if frame.ndim != 3 or frame.shape[-1] != 3 or 0 in frame.shape:
+        raise ValueError(f'CSI file {path}: frame {key!r} has shape {frame.shape}, expected '
+                         '(H, W, 3) or (3, H, W)')
+    if frame.dtype != np.uint8:
+        frame = np.asarray(frame, np.float64)
+        if not np.isfinite(frame).all():
+            raise ValueError(f'CSI file {path}: frame {key!r} holds NaN/inf values')
+        frame = np.clip(frame * (255.0 if frame.max() <= 1.0 else 1.0), 0, 255).round()
+    return np.ascontiguousarray(frame.astype(np.uint8)[..., ::-1])
+
+
+def _openpose_joints(vector: np.ndarray, path: str, key: str, scale: float) -> np.ndarray:
+    """(18, 3) OpenPose joints ``x, y, confidence`` from a WiSPPN-style vector.
+
+    WiSPPN's ``jointsVector`` holds 72 values: 18 x, 18 y, then the 18
+    confidences twice (measured on the real sample).
+    """
+    vector = np.asarray(vector, np.float64).reshape(-1)
+    if vector.size not in (54, 72):
+        raise ValueError(f'CSI file {path}: joints {key!r} has {vector.size} values, expected '
+                         '72 (x, y, confidence x 2 for 18 OpenPose joints) or 54')
+    if not np.isfinite(vector).all():
+        raise ValueError(f'CSI file {path}: joints {key!r} hold NaN/inf values')
+    joints = vector[:54].reshape(3, 18).T.copy()
+    joints[:, :2] *= scale
+    return joints
 
 
 def _optional_shape(value: Optional[Sequence[int]], key: str) -> Optional[Tuple[int, ...]]:
@@ -81,6 +120,21 @@ class LoadCSIFromFile(BaseTransform):
         nonfinite (str): ``'error'`` raises on NaN/inf values; ``'zero'``
             replaces them by 0 and logs a warning (counted in
             ``num_nonfinite``). Defaults to 'error'.
+        frame_key (str, optional): Variable holding the synchronised RGB
+            camera frame of a paired file (WiSPPN: ``'frame'``, (H, W, 3) in
+            MATLAB order). When set, ``img`` (uint8 BGR, as mmcv loads
+            images), ``img_shape``, ``ori_shape`` and, if absent,
+            ``img_path`` (= ``csi_path``) are added. Defaults to None.
+        joints_key (str, optional): Variable holding OpenPose-18 joints
+            (WiSPPN: ``'jointsVector'``). When set, ``openpose_joints``
+            (18, 3) ``x, y, confidence``, COCO-17 ``gt_keypoints`` (1, 17, 2)
+            and ``gt_keypoints_visible`` (1, 17) (confidence > 0), and the
+            person's ``gt_bboxes`` (visible joints' extent plus 10%),
+            ``gt_bboxes_labels`` and ``gt_ignore_flags`` are added.
+            Defaults to None.
+        joints_scale (float): Factor from joint to frame pixels. WiSPPN's
+            joints are in the 1280x720 camera frame while its stored frame is
+            640x360, so WiSPPN needs 0.5. Defaults to 1.0.
         backend_args (dict, optional): mmengine file backend arguments.
     """
 
@@ -92,6 +146,9 @@ class LoadCSIFromFile(BaseTransform):
                  reshape: Optional[Sequence[int]] = None,
                  missing_phase: str = 'error',
                  nonfinite: str = 'error',
+                 frame_key: Optional[str] = None,
+                 joints_key: Optional[str] = None,
+                 joints_scale: float = 1.0,
                  backend_args: Optional[dict] = None) -> None:
         if not isinstance(amp_key, str):
             raise TypeError(f'`amp_key` must be a str, got {amp_key!r}')
@@ -106,6 +163,9 @@ class LoadCSIFromFile(BaseTransform):
         self.hdf5_transpose = hdf5_transpose
         self.missing_phase = missing_phase
         self.nonfinite = nonfinite
+        self.frame_key = frame_key
+        self.joints_key = joints_key
+        self.joints_scale = float(joints_scale)
         self.backend_args = backend_args
         self.num_missing_phase = 0
         self.num_nonfinite = 0
@@ -116,7 +176,8 @@ class LoadCSIFromFile(BaseTransform):
             buffer = get(path, backend_args=self.backend_args)
         except Exception as err:
             raise ValueError(f'Cannot read CSI file {path}: {err}') from err
-        wanted = [k for k in (self.amp_key, self.phase_key) if k is not None]
+        wanted = [k for k in (self.amp_key, self.phase_key, self.frame_key, self.joints_key)
+                  if k is not None]
         if not _is_hdf5(buffer):
             try:
                 mat = scipy.io.loadmat(io.BytesIO(buffer), variable_names=wanted)
@@ -209,13 +270,46 @@ class LoadCSIFromFile(BaseTransform):
         results['csi_amplitude'] = amp.astype(np.float32)
         results['csi_phase'] = phase.astype(np.float32)
         results['csi_shape'] = amp.shape
+        for key in (self.frame_key, self.joints_key):
+            if key is not None and key not in variables:
+                raise ValueError(f'CSI file {path} has no variable {key!r} (paired sample)')
+        if self.frame_key is not None:
+            img = _frame_to_bgr(variables[self.frame_key], path, self.frame_key)
+            results['img'] = img
+            results['img_shape'] = results['ori_shape'] = img.shape[:2]
+            results.setdefault('img_path', path)
+        if self.joints_key is not None:
+            self._add_joints(results, variables[self.joints_key], path)
         return results
+
+    def _add_joints(self, results: dict, vector: np.ndarray, path: str) -> None:
+        joints = _openpose_joints(vector, path, self.joints_key, self.joints_scale)
+        coco = joints[list(OPENPOSE18_TO_COCO17)]
+        visible = coco[:, 2] > 0
+        results['openpose_joints'] = joints.astype(np.float32)
+        results['gt_keypoints'] = coco[None, :, :2].astype(np.float32)
+        results['gt_keypoints_visible'] = visible[None].astype(np.float32)
+        pts = joints[joints[:, 2] > 0, :2]
+        if len(pts) == 0:
+            raise ValueError(f'CSI file {path}: no joint of {self.joints_key!r} has a positive '
+                             'confidence')
+        (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+        mx, my = 0.1 * max(x1 - x0, 1.0), 0.1 * max(y1 - y0, 1.0)
+        box = np.array([[x0 - mx, y0 - my, x1 + mx, y1 + my]], np.float32)
+        if 'img_shape' in results:
+            h, w = results['img_shape'][:2]
+            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
+        results['gt_bboxes'] = HorizontalBoxes(box)
+        results['gt_bboxes_labels'] = np.zeros(1, np.int64)
+        results['gt_ignore_flags'] = np.zeros(1, bool)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(amp_key={self.amp_key!r}, '
                 f'phase_key={self.phase_key!r}, expected_shape={self.expected_shape}, '
                 f'hdf5_transpose={self.hdf5_transpose}, reshape={self.reshape}, '
-                f'missing_phase={self.missing_phase!r}, nonfinite={self.nonfinite!r})')
+                f'missing_phase={self.missing_phase!r}, nonfinite={self.nonfinite!r}, '
+                f'frame_key={self.frame_key!r}, joints_key={self.joints_key!r}, '
+                f'joints_scale={self.joints_scale})')
 
 
 def _filter_sizes(value, key: str) -> Tuple[int, int]:
