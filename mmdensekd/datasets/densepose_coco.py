@@ -1,10 +1,12 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DensePose-COCO dataset: boxes, person keypoints and DensePose annotations."""
 import logging
-from typing import List, Union
+import os.path as osp
+from typing import List, Optional, Union
 
 import numpy as np
 from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
 from mmengine.logging import MMLogger, print_log
 
 from mmdensekd.registry import DATASETS
@@ -16,6 +18,29 @@ from .coco_keypoints import (
     NUM_COCO_KEYPOINTS,
 )
 from .densepose_parsing import parse_densepose
+from .densepose_validation import GTValidationReport, validate_densepose_gt
+
+#: Exceptions of a sample's pipeline that ``skip_invalid_densepose=True``
+#: turns into a counted skip (a corrupt or missing image, a CSI file with
+#: NaN/Inf or the wrong shape...). mmcv's loaders assert on undecodable images.
+DATA_ERRORS = (ValueError, OSError, AssertionError)
+
+
+class _CheckedCOCO(COCO):
+    """mmdet's COCO api that validates the raw json before indexing it."""
+
+    def __init__(self, annotation_file: str, source: str, skip_invalid: bool,
+                 report: GTValidationReport) -> None:
+        self._source = source
+        self._skip_invalid = skip_invalid
+        self._report = report
+        super().__init__(annotation_file)
+
+    def createIndex(self, *args, **kwargs) -> None:  # noqa: N802 - COCO api name
+        if self.dataset:
+            validate_densepose_gt(self.dataset, self._source, skip_invalid=self._skip_invalid,
+                                  check_densepose=False, report=self._report)
+        super().createIndex(*args, **kwargs)
 
 
 @DATASETS.register_module()
@@ -40,16 +65,28 @@ class DensePoseCocoDataset(CocoDataset):
     - ``dp_masks`` (list | None): 14 entries, each an RLE dict or None;
     - ``has_dp`` (bool): whether ``dp`` is set.
 
+    The ground truth is first checked by
+    :func:`~mmdensekd.datasets.densepose_validation.validate_densepose_gt`
+    (the evaluator runs the same checks): duplicate image ids, annotations of
+    unknown images or categories, boxes with NaN / Inf or width / height
+    <= 0 raise a ``ValueError`` naming the file and ids. Annotations mmdet's
+    rules leave out (crowd ``ignore``, boxes outside the image or under 1
+    pixel, other classes) are counted and logged (``num_filtered``).
+
     Args:
-        skip_invalid_densepose (bool): How to treat invalid DensePose fields
-            (arrays of unequal length, ``dp_I`` outside 1..24, ``dp_U``/``dp_V``
-            outside [0, 1], ``dp_x``/``dp_y`` outside [0, 256], ``dp_masks``
-            not of length 14, malformed RLE). False (default): raise a
-            ``ValueError`` naming the annotation file, image id and annotation
-            id. True: drop the DensePose fields of that instance only (its box
-            and keypoints stay), count it, and log the count once the
-            annotations are loaded (the count is kept in
-            ``num_skipped_densepose``).
+        skip_invalid_densepose (bool): How to treat invalid data. False
+            (default): raise an error naming the annotation file, image id and
+            annotation id (or the file). True: skip and count instead, logging
+            the counts: invalid DensePose fields (arrays of unequal length,
+            ``dp_I`` outside 1..24, ``dp_U``/``dp_V`` outside [0, 1],
+            ``dp_x``/``dp_y`` outside [0, 256], ``dp_masks`` not of length 14,
+            malformed RLE) drop the DensePose fields of that instance only
+            (its box and keypoints stay; ``num_skipped_densepose``); invalid
+            ground truth (see above) is dropped (``gt_report``); images whose
+            file is missing are dropped (``num_missing_images``); in training,
+            a sample whose pipeline raises a data error (``ValueError``,
+            ``OSError``, e.g. a corrupt image or a CSI file with NaN) is
+            replaced by another one (``num_skipped_samples``).
         **kwargs: Arguments of :class:`mmdet.datasets.CocoDataset`
             (``ann_file``, ``data_root``, ``data_prefix=dict(img=...)``,
             ``filter_cfg``, ``pipeline``, ``test_mode``, ...).
@@ -70,25 +107,114 @@ class DensePoseCocoDataset(CocoDataset):
                             f'{type(skip_invalid_densepose).__name__}')
         self.skip_invalid_densepose = skip_invalid_densepose
         self.num_skipped_densepose = 0
+        self.num_missing_images = 0
+        self.num_skipped_samples = 0
+        self.num_filtered: dict = {}
+        self.gt_report = GTValidationReport()
         super().__init__(*args, **kwargs)
 
+    def _log(self, msg: str, level: int = logging.WARNING) -> None:
+        print_log(f'{self.__class__.__name__}: {msg}', logger=MMLogger.get_current_instance(),
+                  level=level)
+
     def load_data_list(self) -> List[dict]:
-        """Load the annotations; log how many DensePose fields were skipped.
+        """Load and validate the annotations; log every count of skipped or
+        filtered items.
 
         Returns:
             list[dict]: One data info per image.
         """
         self.num_skipped_densepose = 0
-        data_list = super().load_data_list()
+        self.num_missing_images = 0
+        self.num_filtered = {}
+        self.gt_report = GTValidationReport()
+        self.COCOAPI = lambda path: _CheckedCOCO(path, self.ann_file,
+                                                 self.skip_invalid_densepose, self.gt_report)
+        try:
+            data_list = super().load_data_list()
+        finally:
+            del self.COCOAPI
+        if self.gt_report.total:
+            self._log(self.gt_report.summary(self.ann_file) + ' (skip_invalid_densepose=True)')
         if self.num_skipped_densepose > 0:
-            print_log(
-                f'{self.__class__.__name__}: skipped the invalid DensePose '
-                f'annotations of {self.num_skipped_densepose} instance(s) in '
-                f'{self.ann_file} (skip_invalid_densepose=True; their boxes are '
-                'kept)',
-                logger=MMLogger.get_current_instance(),
-                level=logging.WARNING)
+            self._log(f'skipped the invalid DensePose annotations of '
+                      f'{self.num_skipped_densepose} instance(s) in {self.ann_file} '
+                      '(skip_invalid_densepose=True; their boxes are kept)')
+        if self.num_filtered:
+            counts = ', '.join(f'{k}: {v}' for k, v in sorted(self.num_filtered.items()))
+            self._log(f'{self.ann_file}: left out {sum(self.num_filtered.values())} '
+                      f'annotation(s) by the mmdet selection rules ({counts})', logging.INFO)
+        if self.skip_invalid_densepose:
+            data_list = self._drop_missing_images(data_list)
         return data_list
+
+    def _drop_missing_images(self, data_list: List[dict]) -> List[dict]:
+        """Drop (count, log) images whose local file does not exist."""
+        if (self.backend_args or {}).get('backend', 'local') != 'local':
+            return data_list
+        kept = []
+        for info in data_list:
+            # the image, and for paired WiFi data the CSI file
+            missing = [(key, info[key]) for key in ('img_path', 'csi_path')
+                       if info.get(key) and not osp.isfile(info[key])]
+            if missing:
+                self.num_missing_images += 1
+                if self.num_missing_images <= 3:
+                    key, path = missing[0]
+                    self._log(f'{self.ann_file}: image id {info.get("img_id")}: '
+                              f'{key[:-5]} file {path} does not exist; skipped '
+                              '(skip_invalid_densepose=True)')
+                continue
+            kept.append(info)
+        if self.num_missing_images:
+            self._log(f'{self.ann_file}: skipped {self.num_missing_images} image(s) whose '
+                      'image (or CSI) file does not exist (skip_invalid_densepose=True)')
+        return kept
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """Run the pipeline on sample ``idx``.
+
+        With ``skip_invalid_densepose=True`` in training, a data error of the
+        pipeline (see :data:`DATA_ERRORS`) is logged and counted and None is
+        returned, so that mmengine's ``BaseDataset.__getitem__`` draws
+        another sample. In test mode errors always propagate (a skipped test
+        image would bias the evaluation).
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            dict | None: The packed sample, or None when skipped.
+        """
+        if not self.skip_invalid_densepose or self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            return super().prepare_data(idx)
+        except DATA_ERRORS as err:
+            self.num_skipped_samples += 1
+            info = self.get_data_info(idx)
+            self._log(f'sample {idx} (image id {info.get("img_id")}, '
+                      f'{info.get("img_path")}) skipped: {type(err).__name__}: {err} '
+                      f'({self.num_skipped_samples} sample(s) skipped so far; '
+                      'skip_invalid_densepose=True)')
+            return None
+
+    def filter_data(self) -> List[dict]:
+        """mmdet's ``filter_cfg`` filtering, with the dropped images logged.
+
+        Returns:
+            list[dict]: The kept data infos.
+        """
+        kept = super().filter_data()
+        dropped = len(self.data_list) - len(kept)
+        if dropped:
+            self._log(f'{self.ann_file}: filter_cfg={self.filter_cfg} left out {dropped} of '
+                      f'{len(self.data_list)} image(s) (no usable instance, or too small)',
+                      logging.INFO)
+        return kept
+
+    def _filtered(self, reason: str) -> None:
+        self.num_filtered[reason] = self.num_filtered.get(reason, 0) + 1
 
     def _where(self, img_id, ann_id) -> str:
         return f'{self.ann_file}: image id {img_id}, annotation id {ann_id}'
@@ -137,17 +263,22 @@ class DensePoseCocoDataset(CocoDataset):
 
         instances = []
         for ann in raw_data_info['raw_ann_info']:
-            # same selection rules as mmdet's CocoDataset
+            # same selection rules as mmdet's CocoDataset, each drop counted
+            # (NaN / Inf / empty boxes were rejected by the validation)
             if ann.get('ignore', False):
+                self._filtered('ignore flag')
                 continue
             x1, y1, w, h = ann['bbox']
             inter_w = max(0, min(x1 + w, width) - max(x1, 0))
             inter_h = max(0, min(y1 + h, height) - max(y1, 0))
             if inter_w * inter_h == 0:
+                self._filtered('box outside the image')
                 continue
-            if ann['area'] <= 0 or w < 1 or h < 1:
+            if ann.get('area', w * h) <= 0 or w < 1 or h < 1:
+                self._filtered('box or area under 1 pixel')
                 continue
             if ann['category_id'] not in self.cat_ids:
+                self._filtered('category not in classes')
                 continue
             where = self._where(img_id, ann.get('id'))
             instance = dict(

@@ -1,10 +1,13 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""A ``CheckpointHook`` whose files survive a kill at any moment."""
+"""A ``CheckpointHook`` whose files survive a kill at any moment and whose
+resume checkpoints continue a run exactly."""
+import difflib
 import glob
+import inspect
 import os
 import os.path as osp
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.fileio.backends import LocalBackend
@@ -13,6 +16,8 @@ from mmengine.hooks import CheckpointHook
 from mmdensekd.registry import HOOKS
 from mmdensekd.utils.checkpoint_compat import allow_mmengine_checkpoint_globals
 from mmdensekd.utils.misc import PARTIAL_SUFFIX, atomic_write_text, partial_name
+
+from .rng_state import ResumableIterator, get_rng_state
 
 
 def _fsync_file(path: str) -> None:
@@ -80,10 +85,51 @@ class AtomicCheckpointHook(CheckpointHook):
     ``torch.load(weights_only=True)`` (see
     :mod:`mmdensekd.utils.checkpoint_compat`). Remote backends fall back to
     the parent's behaviour.
+
+    Exact resume (``save_rng_state=True``, iteration-based loops): every
+    checkpoint written during training also holds ``rng_state`` (Python,
+    numpy, torch and CUDA generators, see
+    :mod:`mmdensekd.engine.hooks.rng_state`) and ``meta['sampler']`` (the
+    sampler's type, seed and the number of batches drawn). On ``--resume`` the
+    loop replays the drawn batches (so the sampler and the data-loader
+    workers stand where they stood) and the generators are restored right
+    before the first new batch, so a resumed CPU run with deterministic
+    settings logs the same losses as an uninterrupted one. The uninterrupted
+    run restores the same snapshot before its next batch, so whatever runs
+    between a save and the next batch (logging, validation) changes nothing.
+
+    Options are checked when the hook is built: an unknown keyword (e.g. a
+    misspelt ``intervall``), which ``CheckpointHook`` would only pass to
+    ``save_checkpoint`` at the first save, is a ``TypeError`` naming it and
+    the closest valid option.
+
+    Args:
+        save_rng_state (bool): Store and restore the generator states and
+            sampler position. Defaults to True.
+        *args, **kwargs: Arguments of ``mmengine.hooks.CheckpointHook``.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, save_rng_state: bool = True, **kwargs) -> None:
+        valid = [
+            n for n, p in inspect.signature(CheckpointHook.__init__).parameters.items()
+            if n != 'self' and p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        unknown = sorted(set(kwargs) - set(valid))
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, valid + ['save_rng_state'], n=1)
+                hints.append(f'{name!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+            raise TypeError(f'AtomicCheckpointHook (default_hooks.checkpoint): unknown '
+                            f'option(s) {", ".join(hints)}; valid options: '
+                            f'{", ".join(valid + ["save_rng_state"])}')
+        if not isinstance(save_rng_state, bool):
+            raise TypeError(f'AtomicCheckpointHook: save_rng_state must be a bool, got '
+                            f'{save_rng_state!r}')
         super().__init__(*args, **kwargs)
+        self.save_rng_state = save_rng_state
+        self._resumed_rng: Optional[dict] = None
+        self._resumed_iter = 0
         allow_mmengine_checkpoint_globals()
 
     @property
@@ -91,12 +137,69 @@ class AtomicCheckpointHook(CheckpointHook):
         return isinstance(getattr(self, 'file_backend', None), LocalBackend)
 
     def before_train(self, runner) -> None:
-        """Set up as the parent, then remove partial files of killed runs."""
+        """Set up as the parent, remove partial files of killed runs and wrap
+        the loop's data-loader iterator for exact resume."""
         super().before_train(runner)
         if self._atomic and is_main_process() and osp.isdir(self.out_dir):
             for path in glob.glob(osp.join(self.out_dir, f'.*{PARTIAL_SUFFIX}')):
                 os.remove(path)
                 runner.logger.info(f'removed partial checkpoint {path} of an interrupted run')
+        loop = getattr(runner, '_train_loop', None)
+        if not self.save_rng_state or not hasattr(loop, 'dataloader_iterator'):
+            return
+        # loop.iter > 0 only after a resume (``load_from`` alone keeps it at 0)
+        skip = loop.iter
+        state = self._resumed_rng if skip and skip == self._resumed_iter else None
+        if skip and state is None:
+            runner.logger.warning(
+                'AtomicCheckpointHook: the resumed checkpoint holds no RNG state (written '
+                'before exact resume existed); the run continues, but not bit-identically')
+        if not isinstance(loop.dataloader_iterator, ResumableIterator):
+            loop.dataloader_iterator = ResumableIterator(loop.dataloader_iterator, skip=skip,
+                                                         state=state)
+        self._resumed_rng = None
+
+    @staticmethod
+    def _sampler_info(runner, position: int) -> dict:
+        loader = getattr(getattr(runner, '_train_loop', None), 'dataloader', None)
+        sampler = getattr(loader, 'sampler', None)
+        batch_sampler = getattr(loader, 'batch_sampler', None)
+        if sampler is None and batch_sampler is not None:
+            sampler = getattr(batch_sampler, 'sampler', None)
+        seed = getattr(sampler, 'seed', None)
+        return dict(type=type(sampler).__name__, seed=None if seed is None else int(seed),
+                    position=int(position))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Add the generator states and sampler position of a training run."""
+        loop = getattr(runner, '_train_loop', None)
+        iterator = getattr(loop, 'dataloader_iterator', None)
+        if not self.save_rng_state or not isinstance(iterator, ResumableIterator):
+            return
+        # a second checkpoint of the same iteration (e.g. the best one, after
+        # validation) carries the same snapshot as the first
+        state = iterator.state if iterator.state is not None else get_rng_state()
+        checkpoint['rng_state'] = state
+        checkpoint.setdefault('meta', {})['sampler'] = self._sampler_info(
+            runner, checkpoint.get('meta', {}).get('iter', runner.iter + 1))
+        iterator.restore_before_next(state)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the generator states of a resumed checkpoint for
+        :meth:`before_train`; check that the sampler matches."""
+        if not self.save_rng_state:
+            return
+        self._resumed_rng = checkpoint.get('rng_state')
+        meta = checkpoint.get('meta', {})
+        self._resumed_iter = int(meta.get('iter', 0) or 0)
+        saved = meta.get('sampler')
+        if saved:
+            now = self._sampler_info(runner, saved.get('position', 0))
+            if (now['type'], now['seed']) != (saved.get('type'), saved.get('seed')):
+                runner.logger.warning(
+                    f'AtomicCheckpointHook: the checkpoint was written with sampler '
+                    f'{saved.get("type")} (seed {saved.get("seed")}), this run uses '
+                    f'{now["type"]} (seed {now["seed"]}): the resumed data order differs')
 
     @contextmanager
     def _atomic_runner(self, runner) -> Iterator[None]:

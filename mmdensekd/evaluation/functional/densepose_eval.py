@@ -41,6 +41,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from pycocotools import mask as mask_utils
 
+from mmdensekd.datasets.densepose_validation import validate_densepose_gt
 from mmdensekd.structures import decode_iuv_png
 
 from .densepose_eval_data import DensePoseEvalData, gps_normalisation
@@ -126,8 +127,15 @@ class _Dt:
     def __init__(self, res: dict, index: int) -> None:
         self.res = res
         self.index = index
-        self.bbox = [float(c) for c in res['bbox']]
-        self.score = float(res['score'])
+        try:
+            self.bbox = [float(c) for c in res['bbox']]
+            self.score = float(res['score'])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f'result {index} (image {res.get("image_id")}): needs a "bbox" '
+                             f'of 4 numbers and a numeric "score" ({err!r})') from None
+        if len(self.bbox) != 4 or not np.all(np.isfinite(self.bbox + [self.score])):
+            raise ValueError(f'result {index} (image {res.get("image_id")}): bbox '
+                             f'{self.bbox} / score {self.score} must be 4 + 1 finite numbers')
         self.area = self.bbox[2] * self.bbox[3]
         self._iuv: Optional[np.ndarray] = None
 
@@ -255,7 +263,8 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
              eval_data: Optional[DensePoseEvalData] = None,
              img_ids: Optional[Sequence[int]] = None, gps_kappa: Optional[float] = None,
              max_dets: int = MAX_DETS, show_progress: bool = True, source: str = '<gt>',
-             logger: str = 'current') -> Dict[str, float]:
+             logger: str = 'current', validate: bool = True,
+             skip_invalid: bool = False) -> Dict[str, float]:
     """Evaluate DensePose results with the COCO DensePose protocol.
 
     Args:
@@ -277,12 +286,26 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         show_progress (bool): show a progress bar for more than 500 images.
         source (str): name of the ground truth in messages.
         logger (str): mmengine logger name.
+        validate (bool): check the ground truth first with
+            :func:`~mmdensekd.datasets.densepose_validation.validate_densepose_gt`
+            (the dataset's checks: unique image ids, known categories, finite
+            non-empty boxes, DensePose ranges, 14 well-formed RLE masks), so a
+            malformed file gives an error naming it and the ids instead of a
+            hang or a wrong number. False when the caller validated already.
+        skip_invalid (bool): with ``validate``, drop and count (log) invalid
+            ground truth instead of raising; ``gt`` is not modified.
 
     Returns:
         dict: ``'{mode}_{stat}'`` for the ten stats of each mode
         (``GPS_AP``, ``GPSm_AP50``, ``IOU_ARl``...), -1 where undefined.
     """
     tic = time.time()
+    if validate:
+        gt = dict(gt, images=list(gt.get('images', [])),
+                  annotations=list(gt.get('annotations', [])))
+        report = validate_densepose_gt(gt, source, skip_invalid=skip_invalid)
+        if report.total:
+            print_log(report.summary(source), logger=logger, level=30)
     modes = _resolve_modes(modes, eval_data)
     need_gps = any(m in _GEODESIC_MODES for m in modes)
     need_mask = any(m in ('GPSm', 'IOU') for m in modes)

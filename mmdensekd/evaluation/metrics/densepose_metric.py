@@ -9,6 +9,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 
+from mmdensekd.datasets.densepose_validation import validate_densepose_gt
 from mmdensekd.registry import METRICS
 from mmdensekd.utils.misc import to_numpy
 
@@ -49,6 +50,12 @@ class DensePoseMetric(BaseMetric):
         max_dets (int): detections kept per image and category (best
             scores); the protocol evaluates 20.
         format_only (bool): only write ``outfile_path``, no evaluation.
+        skip_invalid_densepose (bool): the ground truth is validated when the
+            metric is built (before inference), with the dataset's checks
+            (unique image ids, known categories, finite non-empty boxes,
+            DensePose ranges, 14 well-formed RLE masks). False (default): an
+            error naming ``ann_file`` and the ids. True: invalid items are
+            dropped, counted and logged, as the dataset does.
         backend_args (dict, optional): mmengine file backend arguments.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): metric name prefix; defaults to
@@ -64,6 +71,7 @@ class DensePoseMetric(BaseMetric):
                  gps_kappa: Optional[float] = None,
                  max_dets: int = 20,
                  format_only: bool = False,
+                 skip_invalid_densepose: bool = False,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -95,6 +103,13 @@ class DensePoseMetric(BaseMetric):
         for key in ('images', 'annotations', 'categories'):
             if key not in self._gt:
                 raise KeyError(f'ann_file {ann_file} has no {key!r} list')
+        if not isinstance(skip_invalid_densepose, bool):
+            raise TypeError(f'skip_invalid_densepose must be a bool, got '
+                            f'{skip_invalid_densepose!r}')
+        report = validate_densepose_gt(self._gt, ann_file, skip_invalid=skip_invalid_densepose)
+        if report.total:
+            MMLogger.get_current_instance().warning(
+                report.summary(ann_file) + ' (skip_invalid_densepose=True)')
 
     def _cat_ids(self) -> List[int]:
         """Category id of each label index (by class name when known)."""
@@ -131,6 +146,14 @@ class DensePoseMetric(BaseMetric):
             if not (len(bboxes) == len(scores) == len(labels) == len(dp)):
                 raise ValueError(f'image {img_id}: {len(bboxes)} boxes, {len(scores)} scores, '
                                  f'{len(labels)} labels and {len(dp)} DensePose charts')
+            bad = ~(np.isfinite(bboxes).all(axis=1) & np.isfinite(scores))
+            if bad.any():
+                where = sample.get('img_path') if isinstance(sample, dict) else None
+                raise ValueError(
+                    f'image {img_id}{f" ({where})" if where else ""}: {int(bad.sum())} '
+                    f'predicted box(es)/score(s) hold NaN or Inf (first: prediction '
+                    f'{int(np.argmax(bad))}, bbox {bboxes[bad][0].tolist()}); the model '
+                    'diverged or its checkpoint holds non-finite weights')
             dets = []
             for label in np.unique(labels):
                 idx = np.nonzero(labels == label)[0]
@@ -169,4 +192,4 @@ class DensePoseMetric(BaseMetric):
         eval_data = load_densepose_eval_data(self.eval_data_dir) if need_geodesic else None
         return evaluate(self._gt, flat, modes=self.metrics, eval_data=eval_data,
                         img_ids=[img_id for img_id, _ in results], gps_kappa=self.gps_kappa,
-                        max_dets=self.max_dets, source=self.ann_file)
+                        max_dets=self.max_dets, source=self.ann_file, validate=False)

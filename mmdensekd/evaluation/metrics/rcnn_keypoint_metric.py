@@ -139,6 +139,14 @@ class CocoKeypointMetric(BaseMetric):
                     f'image {img_id}: inconsistent pred_instances shapes bboxes '
                     f'{bboxes.shape}, scores {scores.shape}, keypoints {keypoints.shape}, '
                     f'keypoint_scores {kpt_scores.shape} (K={self.num_keypoints})')
+            finite = (np.isfinite(bboxes).all(1) & np.isfinite(scores)
+                      & np.isfinite(keypoints).reshape(num, -1).all(1))
+            if not finite.all():
+                raise ValueError(
+                    f'image {img_id} ({sample.get("img_path", "?")}): prediction '
+                    f'{int(np.argmin(finite))} has a NaN/Inf box, score or keypoint '
+                    f'({int((~finite).sum())} of {num}); the model diverged or its '
+                    'checkpoint holds non-finite weights')
             keep = np.ones(num, dtype=bool)
             if self.person_label is not None and 'labels' in preds:
                 keep = to_numpy(preds['labels'], np.int64).reshape(-1) == self.person_label
