@@ -8,7 +8,9 @@ Example::
         work_dirs/densepose_rcnn_r50_fpn_s1x.pth \
         --img demo/resources/demo_im.jpg --out-dir vis_results --vis-mode parts
 
-Writes one drawing per input image to ``--out-dir`` (same file name).
+Writes one drawing per input image to ``--out-dir`` (same file name). In a
+directory, an unreadable file is skipped, counted and reported; an image with
+a side under ``MIN_IMAGE_SIDE`` pixels is an error naming the file.
 """
 import os
 import os.path as osp
@@ -17,11 +19,15 @@ from typing import List, Optional
 
 import cv2
 from mmengine.config import DictAction
+from mmengine.utils import track_iter_progress
 
 from mmdensekd.apis import inference_model, init_model
 from mmdensekd.visualization import VIS_MODES, DensePoseVisualizer
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: Smallest image side the detector can run on (below it the resized image
+#: has no feature-map pixels at the coarsest FPN level).
+MIN_IMAGE_SIDE = 32
 DEFAULT_TEXTURE = osp.join(osp.dirname(osp.abspath(__file__)), 'resources',
                            'texture_atlas_200.png')
 
@@ -44,6 +50,9 @@ def add_common_args(parser: ArgumentParser) -> ArgumentParser:
     parser.add_argument('--no-keypoints', action='store_true', help='do not draw keypoints')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='override config settings, e.g. model.test_cfg.rcnn.max_per_img=10')
+    parser.add_argument('--inference-dtype', choices=['fp32', 'bf16', 'fp16'], default=None,
+                        help='fast inference: autocast dtype and BatchNorm folding '
+                        '(default: the model as configured)')
     return parser
 
 
@@ -87,14 +96,21 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     args = parse_args(argv)
     images = list_images(args.img)
     model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+                       cfg_options=args.cfg_options, inference_dtype=args.inference_dtype)
     visualizer = build_visualizer(args, model)
     os.makedirs(args.out_dir, exist_ok=True)
-    written = []
-    for path in images:
+    written, skipped = [], []
+    for path in track_iter_progress(images) if len(images) > 1 else images:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
-            raise OSError(f'cannot read image file {path}')
+            if len(images) == 1:
+                raise OSError(f'cannot read image file {path}')
+            skipped.append(path)
+            print(f'{path}: cannot read this image file, skipped ({len(skipped)} skipped)')
+            continue
+        if min(img.shape[:2]) < MIN_IMAGE_SIDE:
+            raise ValueError(f'{path}: image of {img.shape[1]}x{img.shape[0]} pixels; both '
+                             f'sides must be at least {MIN_IMAGE_SIDE} pixels')
         result = inference_model(model, img)
         out_file = osp.join(args.out_dir, osp.basename(path))
         visualizer.add_datasample(osp.basename(path), cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
@@ -103,6 +119,9 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         num = int((result.pred_instances.scores >= args.score_thr).sum())
         print(f'{path}: {num} instances with score >= {args.score_thr} -> {out_file}')
         written.append(out_file)
+    if skipped:
+        print(f'{len(skipped)} of {len(images)} files could not be read and were skipped: '
+              f'{", ".join(skipped)}')
     return written
 
 

@@ -11,10 +11,12 @@ Example::
 import os
 import os.path as osp
 import sys
+import time
 from argparse import ArgumentParser, Namespace
 from typing import List, Optional
 
 import cv2
+from mmengine.utils import ProgressBar
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from image_demo import add_common_args, build_visualizer  # noqa: E402
@@ -40,13 +42,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if len(args.fourcc) != 4:
         raise ValueError(f'--fourcc must have 4 characters, got {args.fourcc!r}')
     model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+                       cfg_options=args.cfg_options, inference_dtype=args.inference_dtype)
     visualizer = build_visualizer(args, model)
 
     capture = cv2.VideoCapture(args.video)
     if not capture.isOpened():
         raise OSError(f'cannot open video file {args.video}')
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    progress = ProgressBar(min(total, args.max_frames) if args.max_frames >= 0 else total)
+    start = time.perf_counter()
     writer = None
     count = 0
     try:
@@ -68,13 +73,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   f'{args.fourcc}')
             writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
             count += 1
+            progress.update()
     finally:
         capture.release()
         if writer is not None:
             writer.release()
     if count == 0:
         raise OSError(f'no frame could be read from {args.video}')
-    print(f'{count} frames -> {args.out}')
+    elapsed = time.perf_counter() - start
+    print(f'\n{count} frames -> {args.out} ({count / max(elapsed, 1e-9):.2f} fps)')
     return count
 
 

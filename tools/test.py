@@ -20,12 +20,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdensekd.utils import (
-    EVAL_METRICS,
-    eval_to_evaluators,
-    register_all_modules,
-    setup_cpu_distributed,
-)
+from mmdensekd.apis.eval_args import EVAL_METRICS, eval_to_evaluators
+from mmdensekd.utils import register_all_modules, setup_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,6 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='directory (inside the work dir) where painted images are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
+        '--inference-dtype',
+        choices=['fp32', 'bf16', 'fp16'],
+        help='autocast dtype of the DensePoseRCNN predict (bf16 on CPUs with AMX; NMS and '
+        'decoding stay in fp32)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -73,12 +74,51 @@ def _has_densepose_metric(evaluator) -> bool:
                for m in metrics)
 
 
+#: ``roi_head`` capability each metric needs (checked before inference).
+METRIC_NEEDS = {'CocoKeypointMetric': ('with_keypoint', 'a keypoint head'),
+                'DensePoseMetric': ('with_densepose', 'a DensePose head')}
+
+
+def check_metric_requirements(model, evaluator) -> None:
+    """Fail before inference when a metric needs a branch the model lacks.
+
+    The predicting model's RoI heads (a distiller's teacher excluded) are
+    asked for ``with_keypoint`` / ``with_densepose``; models without such a
+    head (e.g. an mmpose estimator) are not checked.
+
+    Args:
+        model (nn.Module): The built model (maybe wrapped).
+        evaluator: The ``test_evaluator`` config (dict or list of dicts).
+
+    Raises:
+        SystemExit: naming the metric and the missing head.
+    """
+    model = getattr(model, 'module', model)
+    heads = [m for name, m in model.named_modules()
+             if not name.startswith('teacher') and hasattr(type(m), 'with_keypoint')
+             and hasattr(type(m), 'with_densepose')]
+    if not heads:
+        return
+    for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+        mtype = str(metric.get('type', '')).split('.')[-1] if isinstance(metric, dict) else ''
+        if mtype in METRIC_NEEDS:
+            attr, what = METRIC_NEEDS[mtype]
+            if not any(getattr(h, attr) for h in heads):
+                raise SystemExit(f'{mtype} needs {what}, but the model '
+                                 f'({type(model).__name__}) has none: drop that metric '
+                                 '(--eval) or use a config whose roi_head has it')
+
+
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'inference_dtype', None):
+        # a distiller predicts with its student
+        target = cfg.model.student if 'student' in cfg.model else cfg.model
+        target['inference_dtype'] = args.inference_dtype
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -122,6 +162,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
             hooks['visualization']['wait_time'] = args.wait_time
         if args.show_dir:
             hooks['visualization']['test_out_dir'] = args.show_dir
+            hooks['visualization']['interval'] = 1  # every image, GT beside prediction
     return cfg
 
 
@@ -135,6 +176,7 @@ def main(argv=None) -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    check_metric_requirements(runner.model, cfg.get('test_evaluator'))
 
     if args.out is not None and not args.out.endswith('.json'):
         from mmdet.evaluation import DumpDetResults

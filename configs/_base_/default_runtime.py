@@ -9,7 +9,11 @@ default_hooks = dict(
     # corrupt latest checkpoint.
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    # NaN/Inf loss terms or gradients stop the run (action='skip' skips the step)
+    nonfinite_guard=dict(type='NonFiniteGuardHook', action='stop'),
+    # every 50th val / test prediction drawn beside its ground truth, into
+    # work_dir/TIMESTAMP/densepose_vis and every vis backend
+    visualization=dict(type='DensePoseVisualizationHook', interval=50))
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -17,6 +21,8 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'))
 
 vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard (pip install -e '.[tensorboard]'): uncomment the next line.
+# vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='DensePoseVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 

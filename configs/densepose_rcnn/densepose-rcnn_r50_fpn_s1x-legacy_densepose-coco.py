@@ -11,5 +11,7 @@ _base_ = [
 model = dict(
     roi_head=dict(
         densepose_roi_extractor=dict(roi_layer=dict(output_size=14)),
-        densepose_predictor=dict(num_coarse_segm_channels=15),
-        densepose_loss=dict(part_weight=0.3, point_regression_weight=0.1, segm_weight=2.0)))
+        densepose_predictor=dict(
+            num_coarse_segm_channels=15,
+            loss_densepose=dict(part_weight=0.3, point_regression_weight=0.1,
+                                segm_weight=2.0))))

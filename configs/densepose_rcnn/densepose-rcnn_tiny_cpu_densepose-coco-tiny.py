@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/models/densepose-rcnn_r18-tiny_fpn.py',
     '../_base_/datasets/densepose_coco_tiny.py',
     '../_base_/schedules/schedule_tiny.py',
+    '../_base_/tiny_runtime.py',
 ]
 
 # smaller images than the tiny set's default

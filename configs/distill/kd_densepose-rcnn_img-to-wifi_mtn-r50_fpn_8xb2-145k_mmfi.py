@@ -2,11 +2,18 @@
 # a frozen image DensePose R-CNN R50-FPN teacher sees the RGB frame; the
 # student (MTN -> R50-FPN DensePose R-CNN with keypoint branch and the
 # DensePose-keypoint refinement unit) sees the synchronised CSI frame.
-# Ground truth: the teacher's own predictions on the frames, written by
+# Training ground truth (paper): pseudo-labels of a DensePose R-CNN plus a
+# Keypoint R-CNN, made online from the frames (supervision='teacher'): the
+# two teachers' confident persons are merged by greedy box matching, so each
+# person carries DensePose and keypoints. The same labels offline (used here
+# for validation, where an annotation file is needed):
 #   python tools/misc/generate_pseudo_labels.py TEACHER_CFG TEACHER_CKPT \
-#       --img-dir data/mmfi --out data/mmfi/annotations/mmfi_pseudo_train.json
+#       --teacher KPT_TEACHER_CFG KPT_TEACHER_CKPT \
+#       --img-dir data/mmfi --out data/mmfi/annotations/mmfi_pseudo_val.json
 # Loss (paper): L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr, L_tr = sum
-# over P2-P5 of MSE(student, teacher). Schedule (paper): batch 16 (8 GPUs x 2),
+# over P2-P5 of MSE(student, teacher); each weight is set once: 0.6 and 0.3 in
+# the student's branch loss configs, 0.1 in the transfer term.
+# Schedule (paper): batch 16 (8 GPUs x 2),
 # linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k, 145k iterations.
 _base_ = [
     '../_base_/models/densepose-rcnn_r50_fpn.py',
@@ -16,6 +23,9 @@ _base_ = [
 data_root = 'data/mmfi/'
 teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py'
 teacher_ckpt = 'data/checkpoints/densepose-rcnn_r50_fpn_s1x_densepose-coco.pth'
+# the second pseudo-label teacher: keypoints (the DensePose teacher has none)
+kpt_teacher_cfg = 'configs/keypoint_rcnn/keypoint-rcnn_r50_fpn_1x_coco.py'
+kpt_teacher_ckpt = 'data/checkpoints/keypoint-rcnn_r50_fpn_1x_coco.pth'
 csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
 frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
 # the teacher's test scale (W, H): frames are resized as the teacher was trained
@@ -33,17 +43,17 @@ student.pop('data_preprocessor')
 # the MTN output is not an image: no ImageNet weights, every stage trains
 student.backbone.update(frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
                         norm_eval=False, init_cfg=None)
+# the paper's 0.6 L_dp and 0.3 L_kp: the one place of each weight
+student.roi_head.densepose_predictor.loss_densepose.loss_weight = 0.6
 student.roi_head.update(
     keypoint_roi_extractor=dict(
         type='SingleRoIExtractor',
         roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
         out_channels=256, featmap_strides=[4, 8, 16, 32]),
     keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8,
-                       conv_channels=512, num_keypoints=17),
-    # the paper's 0.6 / 0.3 are applied once, by the distiller's
-    # student_loss_weights below, so the refinement unit keeps 1.0
+                       conv_channels=512, num_keypoints=17, loss_weight=0.3),
     refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512, kpt_channels=512,
-                     fuse='sum', num_convs=2, dp_loss_weight=1.0, kpt_loss_weight=1.0))
+                     fuse='sum', num_convs=2))
 
 model = dict(
     _delete_=True,
@@ -51,8 +61,10 @@ model = dict(
     data_preprocessor=dict(
         type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
-        # recompute on your training split with tools/analysis/compute_csi_stats.py
-        csi_mean=[40.6, 0.0], csi_std=[4.0, 1.8], csi_image_shape=frame_size),
+        # statistics of the pipeline's output (sanitised phase) on the real MM-Fi
+        # frames of tests/data/wifi_csi; recompute on your training split with
+        # `python tools/analysis/compute_csi_stats.py THIS_CONFIG`
+        csi_mean=[40.64, 0.0], csi_std=[4.03, 0.92], csi_image_shape=frame_size),
     teacher_cfg=teacher_cfg,
     teacher_ckpt=teacher_ckpt,
     teacher_input_key='img',
@@ -60,16 +72,21 @@ model = dict(
     student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=csi_shape,
                      out_size=frame_size),
     student=student,
-    student_loss_weights=dict(loss_densepose=0.6, loss_keypoint=0.3),
-    distill_losses=dict(
-        loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
-                           teacher=fpn_levels)),
-    supervision='gt')  # gt = the offline pseudo labels; 'teacher' makes them on the fly
+    distiller=dict(
+        type='ConfigurableDistiller',
+        distill_losses=dict(
+            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
+                               teacher=fpn_levels))),
+    # online pseudo-labels of both teachers replace the annotations ('gt' would
+    # train on the annotation file, e.g. offline pseudo-labels)
+    supervision='teacher',
+    extra_teachers=[dict(cfg=kpt_teacher_cfg, ckpt=kpt_teacher_ckpt)],
+    pseudo_label_cfg=dict(score_thr=0.7, kpt_score_thr=0.0, num_points=100,
+                          match_iou_thr=0.5))
 
+# training frames need no annotation: the teachers label them online
 train_pipeline = [
     dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
     dict(type='LoadCSIFromFile', expected_shape=csi_shape),
     dict(type='CSIPhaseSanitize'),
     dict(type='PackCSI'),
@@ -91,9 +108,9 @@ train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/mmfi_pseudo_train.json',
+                 ann_file='annotations/mmfi_frames_train.json',  # the frames (images list)
                  data_prefix=dict(img='', csi=''),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=16), pipeline=train_pipeline))
+                 filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

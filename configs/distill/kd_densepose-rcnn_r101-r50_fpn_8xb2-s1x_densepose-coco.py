@@ -1,7 +1,8 @@
 # Same-modality compression: a frozen DensePose R-CNN R101-FPN teacher distils
 # into an R50-FPN student on DensePose-COCO (both see the same image).
 # Terms: FPN P2-P5 transfer (MSE), DensePose part KL and U/V on the teacher's
-# confident pixels, all on the GT boxes; the student keeps its s1x losses.
+# confident pixels, all on the GT boxes (through both RoI heads'
+# forward_branches); the student keeps its s1x losses and their weights.
 # The teacher checkpoint is a local file (see the teacher config for using
 # detectron2 model-zoo weights); a missing file is an error naming it.
 _base_ = [
@@ -30,15 +31,21 @@ model = dict(
     teacher_input_key='img',
     student_input_key='img',
     student=student,
-    distill_losses=dict(
-        loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
-                           teacher=fpn_levels),
-        loss_dp_kl=dict(type='DensePoseKLLoss', loss_weight=0.5, temperature=1.0,
-                        with_coarse=True, student='densepose', teacher='densepose'),
-        loss_dp_uv=dict(type='DensePoseUVLoss', loss_weight=0.1, fg_thr=0.5, part_thr=0.5,
-                        student='densepose', teacher='densepose')),
-    distill_rois='gt',
-    max_distill_rois=32,
+    distiller=dict(
+        type='ConfigurableDistiller',
+        branch_head='roi_head',  # its forward_branches gives the DensePose outputs
+        branch_inputs='neck',  # on the FPN levels
+        roi_source='gt',
+        max_rois_per_img=32,
+        distill_losses=dict(
+            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
+                               teacher=fpn_levels),
+            loss_dp_kl=dict(type='DensePoseKLLoss', loss_weight=0.5, temperature=1.0,
+                            with_coarse=True, student=dict(branch='densepose'),
+                            teacher=dict(branch='densepose')),
+            loss_dp_uv=dict(type='DensePoseUVLoss', loss_weight=0.1, fg_thr=0.5, part_thr=0.5,
+                            student=dict(branch='densepose'),
+                            teacher=dict(branch='densepose')))),
     supervision='gt')
 
 val_cfg = dict(type='DistillValLoop')

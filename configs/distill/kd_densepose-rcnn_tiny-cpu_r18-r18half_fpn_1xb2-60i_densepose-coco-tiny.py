@@ -2,7 +2,8 @@
 # (R18 at half width, 64-channel FPN) distils into a quarter-width R18 student
 # with the same 64-channel FPN, on the tiny DensePose-COCO set, with all three
 # kinds of terms: FPN transfer, DensePose part KL and U/V on teacher-confident
-# pixels (both heads run on the GT boxes).
+# pixels (both RoI heads' forward_branches run on the GT boxes). The student
+# trains on the real annotations (supervision='gt').
 #   python tools/misc/make_tiny_densepose_coco.py work_dirs/tiny_densepose_coco
 #   python tools/train.py THIS_CONFIG --cfg-options model.teacher_ckpt=TEACHER.pth
 _base_ = ['./kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py']
@@ -17,13 +18,22 @@ model = dict(
                            bgr_to_rgb=True, pad_size_divisor=32),
     student_mtn=None,
     student_input_key='img',
-    student=dict(backbone=dict(base_channels=16), neck=dict(in_channels=[16, 32, 64, 128])),
-    distill_losses=dict(
-        loss_dp_kl=dict(type='DensePoseKLLoss', loss_weight=0.5, with_coarse=True,
-                        student='densepose', teacher='densepose'),
-        loss_dp_uv=dict(type='DensePoseUVLoss', loss_weight=0.1, fg_thr=0.5, part_thr=0.3,
-                        student='densepose', teacher='densepose')),
-    distill_rois='gt')
+    # the student without the WiFi config's keypoint branch
+    student=dict(backbone=dict(base_channels=16), neck=dict(in_channels=[16, 32, 64, 128]),
+                 roi_head=dict(keypoint_roi_extractor=None, keypoint_head=None)),
+    distiller=dict(
+        branch_head='roi_head',
+        branch_inputs='neck',
+        roi_source='gt',
+        distill_losses=dict(
+            loss_dp_kl=dict(type='DensePoseKLLoss', loss_weight=0.5, with_coarse=True,
+                            student=dict(branch='densepose'), teacher=dict(branch='densepose')),
+            loss_dp_uv=dict(type='DensePoseUVLoss', loss_weight=0.1, fg_thr=0.5, part_thr=0.3,
+                            student=dict(branch='densepose'),
+                            teacher=dict(branch='densepose')))),
+    supervision='gt',
+    extra_teachers=None,
+    pseudo_label_cfg=None)
 
 train_pipeline = [
     dict(type='LoadImageFromFileWithId'),

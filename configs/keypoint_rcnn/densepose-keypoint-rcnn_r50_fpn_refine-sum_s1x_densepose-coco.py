@@ -1,16 +1,23 @@
-# The joint DensePose + keypoint R-CNN with the paper's refinement units
-# ("DensePose From WiFi"): both branches' features are fused (`fuse`: 'sum'
-# or 'concat') and refined by 2 conv blocks per branch before each branch's
-# predictor; branch losses weighted DensePose 0.6, keypoints 0.3.
-_base_ = ['./densepose-keypoint-rcnn_r50_fpn_s1x_densepose-coco.py']
+# The joint DensePose + keypoint R-CNN
+# (densepose-keypoint-rcnn_r50_fpn_s1x_densepose-coco.py) with the paper's
+# refinement units ("DensePose From WiFi"): both branches' features are fused
+# (`fuse`: 'sum' or 'concat') and refined by 2 conv blocks per branch before
+# each branch's predictor. The paper's branch loss weights (DensePose 0.6,
+# keypoints 0.3) are set once, in each branch's loss.
+_base_ = [
+    '../_base_/models/densepose-keypoint-rcnn_r50_fpn.py',
+    '../_base_/datasets/densepose_coco_keypoints.py',
+    '../_base_/schedules/schedule_s1x.py',
+    '../_base_/default_runtime.py',
+]
 
 model = dict(
     roi_head=dict(
+        densepose_predictor=dict(loss_densepose=dict(loss_weight=0.6)),
+        keypoint_head=dict(loss_weight=0.3),
         refine_head=dict(
             type='DensePoseKeypointRefineHead',
             dp_channels=512,
             kpt_channels=512,
             fuse='sum',
-            num_convs=2,
-            dp_loss_weight=0.6,
-            kpt_loss_weight=0.3)))
+            num_convs=2)))

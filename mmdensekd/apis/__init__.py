@@ -1,4 +1,4 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from .inference import build_test_pipeline, inference_model, init_model
+from .inference import build_test_pipeline, inference_model, inference_on_boxes, init_model
 
-__all__ = ['init_model', 'inference_model', 'build_test_pipeline']
+__all__ = ['init_model', 'inference_model', 'inference_on_boxes', 'build_test_pipeline']

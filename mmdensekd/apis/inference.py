@@ -5,6 +5,7 @@ Written without ``mmdet.apis`` / ``mmpose.apis`` so that inference never
 imports torchvision.
 """
 import copy
+import inspect
 import os.path as osp
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -13,9 +14,11 @@ import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox2roi
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from mmengine.structures import InstanceData
 from torch import nn
 
 from mmdensekd.registry import DATASETS, MODELS, TRANSFORMS
@@ -55,7 +58,8 @@ def _dataset_meta_from_config(cfg: Config) -> Optional[dict]:
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[Union[str, Path]] = None,
                device: Union[str, torch.device] = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               inference_dtype: Optional[str] = None) -> nn.Module:
     """Build a model from a config and load a local checkpoint.
 
     The backbone's pretrained ``init_cfg`` is removed (weights come from
@@ -68,6 +72,11 @@ def init_model(config: Union[str, Path, Config],
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config
             (``Config.merge_from_dict`` keys, e.g. ``'model.test_cfg.rcnn.score_thr'``).
+        inference_dtype (str, optional): ``'fp32'``, ``'bf16'`` or ``'fp16'``:
+            prepare the model for fast inference
+            (:func:`~mmdensekd.models.layers.optimize_for_inference`: that
+            autocast dtype, BatchNorm folded into the convolutions). None
+            (default) leaves the model as built.
 
     Returns:
         nn.Module: The model, with ``model.cfg`` (the config) and
@@ -109,6 +118,9 @@ def init_model(config: Union[str, Path, Config],
     model.dataset_meta = dataset_meta
     model.to(device)
     model.eval()
+    if inference_dtype is not None:
+        from mmdensekd.models.layers import optimize_for_inference
+        optimize_for_inference(model, inference_dtype=inference_dtype, fuse_bn=True)
     return model
 
 
@@ -201,3 +213,110 @@ def inference_model(model: nn.Module,
         with torch.no_grad():
             results.append(model.test_step(batch)[0])
     return results if is_batch else results[0]
+
+
+def _as_box_tensor(bboxes, name: str, device: torch.device) -> torch.Tensor:
+    boxes = torch.as_tensor(np.asarray(bboxes, np.float32) if not isinstance(
+        bboxes, torch.Tensor) else bboxes.detach().float().cpu())
+    boxes = boxes.reshape(-1, boxes.shape[-1]) if boxes.numel() else boxes.reshape(0, 4)
+    if boxes.shape[1] != 4:
+        raise ValueError(f'{name} must be (N, 4) xyxy boxes, got shape {tuple(boxes.shape)}')
+    if not bool(torch.isfinite(boxes).all()):
+        raise ValueError(f'{name} contains non-finite coordinates')
+    return boxes.to(device)
+
+
+def inference_on_boxes(model: nn.Module,
+                       img: ImageType,
+                       bboxes: Union[np.ndarray, torch.Tensor, Sequence[Sequence[float]]],
+                       scores: Optional[Union[np.ndarray, torch.Tensor]] = None,
+                       labels: Optional[Union[np.ndarray, torch.Tensor]] = None
+                       ) -> DetDataSample:
+    """Run the DensePose / keypoint (and refinement) branches on given boxes.
+
+    The top-down path: boxes come from any detector, the model's own RPN and
+    box head are not run. The image goes through the model's test pipeline
+    and backbone; the boxes are mapped into the network input frame, the RoI
+    head's public ``forward_branches`` runs the branches on them, and its
+    ``predict_keypoint`` / ``predict_densepose`` decode keypoints and charts
+    and express them in the original image frame, in the same order and
+    frames as the model's own ``predict`` does for its detections.
+
+    Shape legend: ``N`` boxes, ``K`` keypoints.
+
+    Args:
+        model (nn.Module): A model built by :func:`init_model` whose
+            ``roi_head`` has a DensePose and / or keypoint branch.
+        img (str | Path | np.ndarray): Image file or (H, W, 3) BGR array.
+        bboxes (array-like): (N, 4) xyxy boxes in the original image frame.
+        scores (array-like, optional): (N,) box scores (kept in the result);
+            defaults to ones.
+        labels (array-like, optional): (N,) class labels; defaults to zeros.
+
+    Returns:
+        DetDataSample: ``pred_instances`` with the given ``bboxes``,
+        ``scores``, ``labels`` plus ``densepose``
+        (:class:`~mmdensekd.structures.DensePoseChartResults`) and / or
+        ``keypoints`` (N, K, 2) and ``keypoint_scores`` (N, K).
+
+    Raises:
+        ValueError: ``model.cfg`` is missing, the model has no RoI branch,
+            or the boxes / scores / labels have the wrong shape.
+    """
+    cfg = getattr(model, 'cfg', None)
+    if cfg is None:
+        raise ValueError('model.cfg is not set; build the model with init_model()')
+    roi_head = getattr(model, 'roi_head', None)
+    names = []
+    if getattr(roi_head, 'with_densepose', False):
+        names.append('densepose')
+    if getattr(roi_head, 'with_keypoint', False):
+        names.append('keypoint')
+    if not names:
+        raise ValueError(f'{type(model).__name__} has no DensePose or keypoint RoI branch to '
+                         'run on given boxes')
+    from_array = isinstance(img, np.ndarray)
+    if from_array:
+        _check_array(img, 0)
+    elif not isinstance(img, (str, Path)):
+        raise TypeError(f'expected an image path or an ndarray, got {type(img).__name__}')
+
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    pipeline = build_test_pipeline(cfg, from_ndarray=from_array)
+    data = pipeline(dict(img=img, img_id=0) if from_array else dict(img_path=str(img), img_id=0))
+    with torch.no_grad():
+        batch = model.data_preprocessor(
+            dict(inputs=[data['inputs']], data_samples=[data['data_samples']]), False)
+        sample = batch['data_samples'][0]
+        feats = model.extract_feat(batch['inputs'])
+        device = feats[0].device
+        boxes = _as_box_tensor(bboxes, 'bboxes', device)
+        num = len(boxes)
+        result = InstanceData(bboxes=boxes)
+        for key, value, default in (('scores', scores, torch.ones(num)),
+                                    ('labels', labels, torch.zeros(num, dtype=torch.long))):
+            value = default if value is None else torch.as_tensor(np.asarray(value)).reshape(-1)
+            if len(value) != num:
+                raise ValueError(f'{num} bboxes but {len(value)} {key}')
+            result[key] = value.to(device)
+        meta = sample.metainfo
+        scale = boxes.new_tensor(meta.get('scale_factor', (1.0, 1.0))).repeat(2)
+        outputs = {}
+        if num:
+            branch = roi_head.forward_branches(feats, bbox2roi([boxes * scale]), names)
+            # predict_* take the outputs under the RoI head's own keys
+            outputs = {roi_head.BRANCH_OUTPUTS[n]: branch[n] for n in names}
+        if 'keypoint' in names:
+            if 'rescale' in inspect.signature(roi_head.predict_keypoint).parameters:
+                # decoded in the network frame, then scaled (as the model's predict)
+                result.bboxes = boxes * scale
+                roi_head.predict_keypoint(feats, [meta], [result], branch_outputs=outputs,
+                                          rescale=True)
+                result.bboxes = boxes
+            else:
+                roi_head.predict_keypoint(feats, [meta], [result], branch_outputs=outputs)
+        if 'densepose' in names:
+            roi_head.predict_densepose(feats, [meta], [result], branch_outputs=outputs)
+    out = DetDataSample(metainfo=meta)
+    out.pred_instances = result
+    return out

@@ -1,8 +1,9 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from . import detectors, distillers, heads, losses, mtn, roi_heads  # noqa: F401
+from . import detectors, distillers, heads, losses, mtn, roi_heads, task_modules  # noqa: F401
 from .detectors import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .mtn import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
+from .task_modules import *  # noqa: F401,F403

@@ -61,5 +61,7 @@ def write_synthetic_eval_data(out: str) -> str:
     idx = [reference_pdist_index(transform[x], transform[y]) for x, y in zip(a, b)]
     pdist[idx, 0] = geo
     with open(osp.join(out, 'Pdist_matrix.pkl'), 'wb') as f:
-        pickle.dump({'Pdist_matrix': pdist}, f, protocol=2)
+        # protocol 4: protocol 2 from Python 3 stores bytes through
+        # _codecs.encode, which the safe unpickler (rightly) refuses
+        pickle.dump({'Pdist_matrix': pdist}, f, protocol=4)
     return str(out)

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from mmdensekd.datasets.coco_keypoints import COCO_SKELETON
-from mmdensekd.structures import NUM_FINE_PARTS
+from mmdensekd.structures import DP_BOX_SIZE, NUM_FINE_PARTS
+from mmdensekd.structures.densepose_constants import FINE_TO_COARSE
 
 #: RGB colours of the body sides (face/centre, left, right).
 _SIDE_COLORS = dict(center=(51, 153, 255), left=(0, 255, 0), right=(255, 128, 0))
@@ -215,6 +216,116 @@ def draw_densepose_texture(img: np.ndarray, labels: np.ndarray, uv: np.ndarray,
     region = img[iy, ix]
     _blend(region, fg, tiles[lab[fg] - 1, rows, cols], alpha)
     img[iy, ix] = region
+    return img
+
+
+def coarse_part_palette(fine_palette: Optional[np.ndarray] = None) -> np.ndarray:
+    """Colours of the 14 coarse parts, each the colour of its first fine part.
+
+    Args:
+        fine_palette (np.ndarray, optional): (25, 3) fine part colours;
+            defaults to :func:`fine_part_palette`.
+
+    Returns:
+        np.ndarray: (15, 3) uint8; row ``c`` is coarse part ``c`` (1..14), row
+        0 (background) is black.
+    """
+    fine_palette = fine_part_palette() if fine_palette is None else np.asarray(fine_palette)
+    palette = np.zeros((max(FINE_TO_COARSE) + 1, 3), np.uint8)
+    for fine in range(len(FINE_TO_COARSE) - 1, 0, -1):
+        palette[FINE_TO_COARSE[fine]] = fine_palette[fine]
+    return palette
+
+
+def dp_points_to_image(points: np.ndarray, box: Sequence[float],
+                       box_size: int = DP_BOX_SIZE) -> np.ndarray:
+    """Image positions of DensePose points given in the box frame.
+
+    Args:
+        points (np.ndarray): (P, >=2) points whose first columns are x, y in
+            the ``box_size`` x ``box_size`` box frame.
+        box (Sequence[float]): The instance's (x0, y0, x1, y1) box.
+        box_size (int): Side of the box frame. Defaults to 256.
+
+    Returns:
+        np.ndarray: (P, 2) float32 x, y in the image frame
+        (``x_img = x0 + x * w / box_size``).
+    """
+    points = np.asarray(points, np.float32).reshape(len(points), -1)
+    x0, y0, x1, y1 = (float(c) for c in box[:4])
+    scale = np.array([(x1 - x0) / box_size, (y1 - y0) / box_size], np.float32)
+    return points[:, :2] * scale + np.array([x0, y0], np.float32)
+
+
+def draw_coarse_segm(img: np.ndarray, segm: np.ndarray, box: Sequence[float],
+                     alpha: float = 0.4,
+                     palette: Optional[np.ndarray] = None) -> np.ndarray:
+    """Blend a ground-truth coarse segmentation (box frame) into ``img``.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 image, drawn in place.
+        segm (np.ndarray): (S, S) merged coarse segmentation in the box frame,
+            0 background, ``c`` for coarse part ``c`` (1..14).
+        box (Sequence[float]): The instance's (x0, y0, x1, y1) box.
+        alpha (float): Opacity of the part colours.
+        palette (np.ndarray, optional): (15, 3) colours; defaults to
+            :func:`coarse_part_palette`.
+
+    Returns:
+        np.ndarray: ``img``.
+    """
+    palette = coarse_part_palette() if palette is None else np.asarray(palette, np.uint8)
+    w = max(int(box[2] - box[0]), 1)
+    h = max(int(box[3] - box[1]), 1)
+    segm = np.asarray(segm, np.uint8)
+    if not segm.any():
+        return img
+    labels = cv2.resize(segm, (w, h), interpolation=cv2.INTER_NEAREST)
+    win = chart_window(box, labels.shape, img.shape[:2])
+    if win is None:
+        return img
+    iy, ix, cy, cx = win
+    lab = labels[cy, cx].astype(np.int64)
+    fg = lab > 0
+    region = img[iy, ix]
+    _blend(region, fg, palette[np.clip(lab[fg], 0, len(palette) - 1)], alpha)
+    img[iy, ix] = region
+    return img
+
+
+def draw_dp_points(img: np.ndarray, points: np.ndarray, box: Sequence[float],
+                   color_by: str = 'parts', radius: int = 2,
+                   palette: Optional[np.ndarray] = None) -> np.ndarray:
+    """Draw ground-truth DensePose points as filled discs.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 RGB image, drawn in place.
+        points (np.ndarray): (P, 5) ``x, y, I, U, V`` with x, y in the 256x256
+            box frame.
+        box (Sequence[float]): The instance's (x0, y0, x1, y1) box.
+        color_by (str): ``'parts'`` (the fine part colour of I), ``'u'`` or
+            ``'v'`` (the JET colour of U or V).
+        radius (int): Disc radius in pixels.
+        palette (np.ndarray, optional): (25, 3) fine part colours.
+
+    Returns:
+        np.ndarray: ``img``.
+    """
+    if color_by not in ('parts', 'u', 'v'):
+        raise ValueError(f"color_by must be 'parts', 'u' or 'v', got {color_by!r}")
+    points = np.asarray(points, np.float32).reshape(-1, 5)
+    if len(points) == 0:
+        return img
+    palette = fine_part_palette() if palette is None else np.asarray(palette, np.uint8)
+    xy = np.round(dp_points_to_image(points, box)).astype(np.int64)
+    if color_by == 'parts':
+        colors = palette[np.clip(points[:, 2].astype(np.int64), 0, len(palette) - 1)]
+    else:
+        value = np.clip(points[:, 3 if color_by == 'u' else 4], 0, 1)
+        colors = cv2.applyColorMap((value * 255).astype(np.uint8)[:, None],
+                                   cv2.COLORMAP_JET)[:, 0, ::-1]
+    for (x, y), color in zip(xy, colors):
+        cv2.circle(img, (int(x), int(y)), int(radius), tuple(int(c) for c in color), -1)
     return img
 
 

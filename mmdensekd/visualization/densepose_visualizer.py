@@ -10,14 +10,19 @@ from mmdet.registry import VISUALIZERS
 from mmengine.structures import InstanceData
 from mmengine.visualization import Visualizer
 
+from mmdensekd.structures import DensePoseTargets
 from mmdensekd.utils.misc import to_numpy
 
+from .backend_check import check_tensorboard_available
 from .densepose_drawing import (
     COCO_SKELETON,
+    coarse_part_palette,
     draw_box,
+    draw_coarse_segm,
     draw_densepose_parts,
     draw_densepose_texture,
     draw_densepose_uv,
+    draw_dp_points,
     draw_keypoints,
     fine_part_palette,
     split_texture_atlas,
@@ -38,6 +43,14 @@ class DensePoseVisualizer(Visualizer):
     * ``'u'`` / ``'v'``: the U / V coordinate colour-mapped, with iso-lines;
     * ``'texture'``: texture transfer from a DensePose texture atlas (6 rows
       x 4 columns of square tiles, one per fine part).
+
+    Ground truth (``gt_instances.densepose``, a
+    :class:`~mmdensekd.structures.DensePoseTargets`) is drawn as the coarse
+    part masks (blended, each in the colour of its first fine part) and the
+    annotated points as discs coloured by fine part (by U / V in the 'u' /
+    'v' modes). :meth:`add_datasample` draws ground truth (left) beside
+    predictions (right) by default, as mmdet's ``DetLocalVisualizer``, so
+    mmdet's ``browse_dataset.py`` and ``tools/test.py --show-dir`` show it.
 
     Shape legend: ``N`` instances, ``K`` keypoints.
 
@@ -60,6 +73,13 @@ class DensePoseVisualizer(Visualizer):
         line_width (int): Box and limb thickness. Defaults to 2.
         radius (int): Keypoint radius. Defaults to 3.
         num_contours (int): Iso-lines per unit in 'u' / 'v' modes.
+        gt_alpha (float): Opacity of ground-truth coarse masks. Defaults to 0.4.
+        point_radius (int): Radius of ground-truth DensePose points. Defaults
+            to 2.
+
+    Raises:
+        ImportError: ``vis_backends`` has a ``TensorboardVisBackend`` and
+            tensorboard is not installed (``pip install -e '.[tensorboard]'``).
     """
 
     def __init__(self,
@@ -77,11 +97,18 @@ class DensePoseVisualizer(Visualizer):
                  skeleton: Sequence[Tuple[int, int]] = COCO_SKELETON,
                  line_width: int = 2,
                  radius: int = 3,
-                 num_contours: int = 10) -> None:
+                 num_contours: int = 10,
+                 gt_alpha: float = 0.4,
+                 point_radius: int = 2) -> None:
         super().__init__(name=name, image=image, vis_backends=vis_backends, save_dir=save_dir)
+        check_tensorboard_available(self)  # before the runner writes its config there
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
         self.alpha = float(alpha)
+        if not 0.0 <= gt_alpha <= 1.0:
+            raise ValueError(f'gt_alpha must be in [0, 1], got {gt_alpha}')
+        self.gt_alpha = float(gt_alpha)
+        self.point_radius = int(point_radius)
         self.kpt_thr = float(kpt_thr)
         self.draw_bbox = draw_bbox
         self.draw_kpts = draw_keypoints
@@ -91,6 +118,7 @@ class DensePoseVisualizer(Visualizer):
         self.radius = int(radius)
         self.num_contours = int(num_contours)
         self.palette = fine_part_palette()
+        self.coarse_palette = coarse_part_palette(self.palette)
         self.texture_tiles: Optional[np.ndarray] = None
         if texture is not None:
             self.set_texture(texture)
@@ -114,8 +142,25 @@ class DensePoseVisualizer(Visualizer):
             atlas = np.asarray(texture, np.uint8)
         self.texture_tiles = split_texture_atlas(atlas)
 
+    def _draw_densepose_gt(self, img: np.ndarray, targets: DensePoseTargets, boxes: np.ndarray,
+                           order: np.ndarray, vis_mode: str) -> None:
+        """Coarse masks, then the annotated points of ground-truth instances."""
+        if len(targets) != len(boxes):
+            raise ValueError(f'{len(targets)} DensePose targets for {len(boxes)} boxes')
+        color_by = vis_mode if vis_mode in ('u', 'v') else 'parts'
+        for i in order:
+            if bool(targets.has_segm[i]):
+                draw_coarse_segm(img, to_numpy(targets.segms[i]), boxes[i], self.gt_alpha,
+                                 self.coarse_palette)
+        for i in order:
+            draw_dp_points(img, to_numpy(targets.points[i]), boxes[i], color_by,
+                           self.point_radius, self.palette)
+
     def _draw_densepose(self, img: np.ndarray, densepose, boxes: np.ndarray, order: np.ndarray,
                         vis_mode: str) -> None:
+        if isinstance(densepose, DensePoseTargets):
+            self._draw_densepose_gt(img, densepose, boxes, order, vis_mode)
+            return
         if len(densepose) != len(boxes):
             raise ValueError(f'{len(densepose)} DensePose charts for {len(boxes)} boxes')
         for i in order:
@@ -142,7 +187,8 @@ class DensePoseVisualizer(Visualizer):
             instances (InstanceData): ``bboxes`` (N, 4) xyxy and optionally
                 ``scores`` (N,), ``labels`` (N,), ``keypoints`` (N, K, 2),
                 ``keypoint_scores`` (N, K) (or ``keypoints_visible``) and
-                ``densepose``.
+                ``densepose`` (predicted charts or ground-truth
+                :class:`~mmdensekd.structures.DensePoseTargets`).
             score_thr (float): Instances scoring below are not drawn.
             vis_mode (str | None): Overrides the DensePose mode of the
                 visualiser ('default' keeps it).
@@ -192,7 +238,7 @@ class DensePoseVisualizer(Visualizer):
                        name: str,
                        image: np.ndarray,
                        data_sample=None,
-                       draw_gt: bool = False,
+                       draw_gt: bool = True,
                        draw_pred: bool = True,
                        show: bool = False,
                        wait_time: float = 0,
@@ -202,15 +248,17 @@ class DensePoseVisualizer(Visualizer):
         """Draw a data sample; show it, write it to ``out_file`` or send it
         to the visualisation backends.
 
-        Ground truth (boxes and keypoints; ``draw_gt``) is drawn on the left
-        and predictions (``draw_pred``) on the right when both are drawn.
+        Ground truth (boxes, keypoints, DensePose masks and points;
+        ``draw_gt``) is drawn on the left and predictions (``draw_pred``) on
+        the right when both are drawn.
 
         Args:
             name (str): Image name (window title / backend key).
             image (np.ndarray): (H, W, 3) uint8 RGB image.
             data_sample (DetDataSample, optional): Sample with
                 ``pred_instances`` and / or ``gt_instances``.
-            draw_gt (bool): Draw ``gt_instances``. Defaults to False.
+            draw_gt (bool): Draw ``gt_instances`` when the sample has them.
+                Defaults to True.
             draw_pred (bool): Draw ``pred_instances``. Defaults to True.
             show (bool): Show the drawing in a window.
             wait_time (float): Seconds the window stays open.
@@ -224,8 +272,9 @@ class DensePoseVisualizer(Visualizer):
         """
         panels = []
         if data_sample is not None and draw_gt and 'gt_instances' in data_sample:
+            gt_mode = self.vis_mode if self.vis_mode in ('u', 'v') else 'parts'
             panels.append(self.draw_instances(image, data_sample.gt_instances, score_thr=0.0,
-                                              vis_mode=None, kpt_thr=0.5))
+                                              vis_mode=gt_mode, kpt_thr=0.5))
         if data_sample is not None and draw_pred and 'pred_instances' in data_sample:
             panels.append(self.draw_instances(image, data_sample.pred_instances,
                                               score_thr=pred_score_thr))

@@ -52,3 +52,67 @@ def test_stats_errors(tmp_path):
         tool.main([str(tmp_path)])
     with pytest.raises(ValueError, match='frame001.mat'):
         tool.main([osp.join(DATA, 'mmfi_frames', 'frame001.mat'), '--expected-shape', '1', '2'])
+
+
+def _mmfi_config(tmp_path, sanitize: bool) -> str:
+    """A config whose train set is the 12 real MM-Fi CSI frames (with stand-in
+    8x8 frames) and whose pipeline does or does not sanitise the phase."""
+    import shutil
+
+    import cv2
+    seq = tmp_path / 'E01' / 'S01' / 'A01'
+    (seq / 'rgb').mkdir(parents=True, exist_ok=True)
+    (seq / 'wifi-csi').mkdir(exist_ok=True)
+    images = []
+    for i in range(1, 13):
+        shutil.copy(osp.join(DATA, 'mmfi_frames', f'frame{i:03d}.mat'),
+                    seq / 'wifi-csi' / f'frame{i:03d}.mat')
+        cv2.imwrite(str(seq / 'rgb' / f'frame{i:03d}.png'), np.zeros((8, 8, 3), np.uint8))
+        images.append(dict(id=i, file_name=f'E01/S01/A01/rgb/frame{i:03d}.png', height=8,
+                           width=8))
+    (tmp_path / 'frames.json').write_text(json.dumps(dict(
+        images=images, annotations=[], categories=[dict(id=1, name='person')])))
+    csi = ["dict(type='LoadCSIFromFile', expected_shape=(3, 114, 10))"]
+    if sanitize:
+        csi.append("dict(type='CSIPhaseSanitize')")
+    cfg = tmp_path / f'cfg_{sanitize}.py'
+    cfg.write_text(f"""
+default_scope = 'mmdet'
+train_dataloader = dict(dataset=dict(
+    type='MMFiDensePoseDataset', data_root={str(tmp_path)!r}, ann_file='frames.json',
+    data_prefix=dict(img='', csi=''), pipeline=[
+        dict(type='LoadImageFromFileWithId'), {', '.join(csi)},
+        dict(type='PackCSI'), dict(type='DensePoseResize', scale=(16, 16), keep_ratio=True),
+        dict(type='PackDensePoseInputs')]))
+""")
+    return str(cfg)
+
+
+def test_stats_follow_the_config_pipeline(tmp_path, capsys):
+    """With CSIPhaseSanitize in the pipeline the phase std is the sanitised
+    one (about 0.9 on these frames), not the raw phase's 1.8."""
+    mats = [scipy.io.loadmat(osp.join(DATA, 'mmfi_frames', f'frame{i:03d}.mat'))
+            for i in range(1, 13)]
+    raw = np.stack([m['CSIphase'] for m in mats])
+    sanitised = np.stack([CSIPhaseSanitize().sanitize(m['CSIphase']) for m in mats])
+    stats = tool.main([_mmfi_config(tmp_path, sanitize=True)])
+    assert stats['transforms'] == ['LoadImageFromFileWithId', 'LoadCSIFromFile',
+                                   'CSIPhaseSanitize']
+    assert stats['num_samples'] == 12 and stats['shape'] == [3, 114, 10]
+    np.testing.assert_allclose(stats['csi_std'][1], sanitised.std(), rtol=1e-4)
+    assert stats['csi_std'][1] < 1.2 and abs(raw.std() - 1.8) < 0.1
+    assert 'phase: mean' in capsys.readouterr().out
+    # without sanitisation in the pipeline the tool reports the raw phase
+    raw_stats = tool.compute_csi_stats(_mmfi_config(tmp_path, sanitize=False))
+    np.testing.assert_allclose(raw_stats['csi_std'][1], raw.std(), rtol=1e-4)
+    np.testing.assert_allclose(raw_stats['csi_mean'][0], stats['csi_mean'][0], rtol=1e-6)
+    # a built dataset works too, and max_samples limits the samples
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmdensekd.registry import DATASETS
+    init_default_scope('mmdet')
+    dataset = DATASETS.build(Config.fromfile(_mmfi_config(tmp_path, True)).train_dataloader.dataset)
+    part = tool.compute_csi_stats(dataset, max_samples=3)
+    assert part['num_samples'] == 3
+    np.testing.assert_allclose(part['csi_std'][1], sanitised[:3].std(), rtol=1e-4)

@@ -1,7 +1,9 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""generate_pseudo_labels.py: predictions -> DensePose-COCO annotations, and
-the on-the-fly pseudo-label conversion of the distiller."""
+"""generate_pseudo_labels.py: predictions -> DensePose-COCO annotations (one
+or several teachers), and the on-the-fly pseudo-label conversion of the
+distiller."""
 import numpy as np
+import pytest
 import torch
 from mmengine.structures import InstanceData
 
@@ -56,3 +58,54 @@ def test_on_the_fly_pseudo_labels():
     assert pts[:, 0].min() >= 2 * 25.6 - 1 and pts[:, 1].max() <= 15 * 12.8 + 1
     # fine part 3 (a hand) is coarse part 2 in the merged segmentation
     assert set(dp.segms[0].unique().tolist()) == {0, 2}
+
+
+def test_two_teachers_merged_by_box_matching(load_tool, tmp_path, monkeypatch, capsys):
+    """A DensePose teacher and a keypoint teacher (stand-ins for a DensePose
+    R-CNN and a Keypoint R-CNN): the json's persons carry both keypoints
+    (num_keypoints > 0) and DensePose fields, matched per person."""
+    import json
+
+    import cv2
+    from mmdet.structures import DetDataSample
+    tool = load_tool('misc/generate_pseudo_labels.py')
+    img_dir = tmp_path / 'frames'
+    img_dir.mkdir()
+    for name in ('a.png', 'b.png'):
+        cv2.imwrite(str(img_dir / name), np.zeros((48, 64, 3), np.uint8))
+    files = {}
+    for name in ('dp.py', 'dp.pth', 'kpt.py', 'kpt.pth'):
+        files[name] = tmp_path / name
+        files[name].write_text('')
+    dp_pred = _pred()[[0, 1]]  # two persons with charts (the second all background)
+    kpt_pred = InstanceData(
+        bboxes=torch.tensor([[0., 0., 4., 4.], [10., 21., 20., 40.]]),  # reversed order
+        scores=torch.tensor([0.9, 0.95]), labels=torch.zeros(2, dtype=torch.long),
+        keypoints=torch.stack([torch.full((17, 2), 2.), torch.full((17, 2), 15.)]),
+        keypoint_scores=torch.ones(2, 17))
+    del dp_pred.keypoints, dp_pred.keypoint_scores
+    preds = {str(files['dp.py']): dp_pred, str(files['kpt.py']): kpt_pred}
+
+    def fake_inference(model, path):
+        sample = DetDataSample(metainfo=dict(ori_shape=(48, 64)))
+        sample.pred_instances = preds[model]
+        return sample
+
+    monkeypatch.setattr(tool, 'init_model', lambda cfg, ckpt, device: cfg)
+    monkeypatch.setattr(tool, 'inference_model', fake_inference)
+    out = tmp_path / 'pseudo.json'
+    tool.main([str(files['dp.py']), str(files['dp.pth']), '--teacher', str(files['kpt.py']),
+               str(files['kpt.pth']), '--img-dir', str(img_dir), '--out', str(out),
+               '--score-thr', '0.5', '--num-points', '20'])
+    anns = json.loads(out.read_text())['annotations']
+    assert len(anns) == 4  # 2 persons x 2 frames
+    first, second = anns[:2]
+    assert first['bbox'] == [10.0, 20.0, 10.0, 20.0]
+    assert first['num_keypoints'] == 17 and 'dp_x' in first
+    assert np.asarray(first['keypoints']).reshape(17, 3)[0].tolist() == [15.0, 15.0, 2.0]
+    assert second['num_keypoints'] == 17 and 'dp_x' not in second
+    assert np.asarray(second['keypoints']).reshape(17, 3)[0].tolist() == [2.0, 2.0, 2.0]
+    assert '4 with keypoints' in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tool.main([str(files['dp.py']), str(files['dp.pth']), '--teacher', str(files['kpt.py']),
+                   str(tmp_path / 'missing.pth'), '--img-dir', str(img_dir), '--out', str(out)])

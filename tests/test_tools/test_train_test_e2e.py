@@ -8,7 +8,8 @@ import sys
 
 import torch
 
-from mmdensekd.utils import allow_mmengine_checkpoint_globals, build_tiny_densepose_coco
+from mmdensekd.testing.tiny_densepose import build_tiny_densepose_coco
+from mmdensekd.utils import allow_mmengine_checkpoint_globals
 
 
 def _run(args, cwd):

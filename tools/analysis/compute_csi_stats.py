@@ -1,17 +1,23 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Compute CSI normalisation statistics for ``PairedDataPreprocessor``.
 
-Every sample is loaded with the same CSI transforms as in training
-(``LoadCSIFromFile`` and, unless disabled, ``CSIPhaseSanitize``), then the
-mean and (population) standard deviation of the amplitude and of the phase
-over all elements of all samples are printed, ready to paste into a config::
+Statistics are taken on exactly what the pipeline feeds the model: with a
+config, every sample of ``<split>_dataloader.dataset`` goes through that
+dataset's own pipeline up to (not including) its first packing transform
+(``PackCSI`` / ``PackDensePoseInputs`` / any ``Pack*``), so a
+``CSIPhaseSanitize`` in the pipeline is applied, with its arguments, and one
+that is absent is not. With directories / files, ``LoadCSIFromFile`` and
+(unless ``--no-sanitize``) ``CSIPhaseSanitize`` are built from the arguments.
+The mean and (population) standard deviation of the amplitude and of the
+phase over all elements of all samples are printed, ready to paste into a
+config::
 
     data_preprocessor = dict(type='PairedDataPreprocessor', ...,
                              csi_mean=[...], csi_std=[...])
 
 Usage::
 
-    # the CSI transforms of a dataset config (train split by default)
+    # the pipeline of a config's dataset (train split by default)
     python tools/analysis/compute_csi_stats.py configs/xxx.py --split train
     # a directory (searched recursively for *.mat) or a list of .mat files
     python tools/analysis/compute_csi_stats.py data/mmfi/csi --out stats.json
@@ -21,19 +27,23 @@ Usage::
 
 A zero standard deviation (e.g. an all-zero phase of amplitude-only data) is
 reported as 1.0 so that the config stays valid; a warning says so.
+
+From Python (e.g. a quickstart computing its own statistics)::
+
+    stats = compute_csi_stats('configs/xxx.py')      # or a Config, or a dataset
+    stats['csi_mean'], stats['csi_std']              # [amplitude, phase]
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
 import sys
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.config import Config, DictAction
-
-#: Transform types kept from a dataset config's pipeline.
-CSI_TRANSFORMS = ('LoadCSIFromFile', 'CSIPhaseSanitize')
+from mmengine.utils import track_iter_progress
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -44,6 +54,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='config mode: which <split>_dataloader.dataset to use')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config mode: key=value overrides (as in tools/train.py)')
+    parser.add_argument('--max-samples', type=int, default=None,
+                        help='config mode: use the first N samples only')
     parser.add_argument('--amp-key', default='CSIamp')
     parser.add_argument('--phase-key', default='CSIphase',
                         help="variable name of the phase; 'none' for amplitude-only files")
@@ -96,30 +108,107 @@ def file_pipeline(args: argparse.Namespace) -> List[dict]:
     return pipeline
 
 
-def config_infos(args: argparse.Namespace) -> Tuple[List[dict], Iterator[dict]]:
-    """CSI transforms and data infos of a dataset config."""
+def pipeline_until_packing(transforms: Sequence) -> List:
+    """The transforms before the first packing one (type name ``Pack*``).
+
+    Args:
+        transforms (Sequence): Built transforms or their config dicts.
+
+    Returns:
+        list: The leading transforms that are not packing.
+    """
+    out = []
+    for t in transforms:
+        name = t.get('type', '') if isinstance(t, dict) else type(t).__name__
+        if str(name).split('.')[-1].startswith('Pack'):
+            break
+        out.append(t)
+    return out
+
+
+def _dataset_from_config(cfg: Union[str, Config], split: str = 'train',
+                         cfg_options: Optional[dict] = None):
+    """Build ``<split>_dataloader.dataset`` of a config, pipeline included."""
+    from mmengine.registry import init_default_scope
+
     from mmdensekd.registry import DATASETS
-    cfg = Config.fromfile(args.sources[0])
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    loader_key = f'{args.split}_dataloader'
+    from mmdensekd.utils import register_all_modules
+    name = cfg if isinstance(cfg, str) else getattr(cfg, 'filename', '<config>')
+    cfg = Config.fromfile(cfg) if isinstance(cfg, str) else copy.deepcopy(cfg)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    register_all_modules(init_default_scope=False)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    loader_key = f'{split}_dataloader'
     if loader_key not in cfg or 'dataset' not in cfg[loader_key]:
-        raise ValueError(f'{args.sources[0]} has no {loader_key}.dataset')
-    dataset_cfg = cfg[loader_key]['dataset'].copy()
-    pipeline = [
-        t for t in dataset_cfg.get('pipeline', [])
-        if str(t.get('type', '')).split('.')[-1] in CSI_TRANSFORMS
-    ]
-    if not pipeline:
-        raise ValueError(f'{loader_key}.dataset.pipeline of {args.sources[0]} has no '
-                         f'{" / ".join(CSI_TRANSFORMS)} transform')
-    dataset_cfg['pipeline'] = []
-    dataset = DATASETS.build(dataset_cfg)
-    return pipeline, (dataset.get_data_info(i) for i in range(len(dataset)))
+        raise ValueError(f'{name} has no {loader_key}.dataset')
+    return DATASETS.build(cfg[loader_key]['dataset'])
 
 
-def compute_csi_stats(samples: Iterable[Tuple[np.ndarray, np.ndarray]],
-                      per_element: bool = False) -> Dict:
+def csi_samples(dataset, max_samples: Optional[int] = None,
+                names: Optional[List[str]] = None) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """``(amplitude, phase)`` of each sample as the dataset's pipeline feeds
+    them (up to, not including, its first packing transform).
+
+    Args:
+        dataset: An mmengine ``BaseDataset`` (``get_data_info``, ``pipeline``).
+        max_samples (int, optional): Use the first N samples only.
+        names (list, optional): Filled with the names of the transforms run.
+
+    Yields:
+        tuple[np.ndarray, np.ndarray]: Amplitude and phase, shape ``S``.
+    """
+    transforms = pipeline_until_packing(getattr(dataset.pipeline, 'transforms', []))
+    if names is not None:
+        names.extend(type(t).__name__ for t in transforms)
+    if not any(type(t).__name__ == 'LoadCSIFromFile' for t in transforms):
+        raise ValueError('the dataset pipeline loads no CSI (no LoadCSIFromFile before its '
+                         'first packing transform)')
+    total = len(dataset) if max_samples is None else min(len(dataset), max_samples)
+    for i in track_iter_progress(list(range(total))):
+        results = dataset.get_data_info(i)
+        for t in transforms:
+            results = t(results)
+            if results is None:
+                raise ValueError(f'sample {i} ({dataset.get_data_info(i).get("csi_path")}) '
+                                 f'was dropped by {type(t).__name__}')
+        yield results['csi_amplitude'], results['csi_phase']
+
+
+def compute_csi_stats(dataset_or_cfg,
+                      split: str = 'train',
+                      cfg_options: Optional[dict] = None,
+                      per_element: bool = False,
+                      max_samples: Optional[int] = None) -> Dict:
+    """CSI statistics of exactly what a dataset's pipeline feeds the model.
+
+    Args:
+        dataset_or_cfg (str | Config | BaseDataset): A config file / Config
+            (its ``<split>_dataloader.dataset`` is built) or a dataset.
+        split (str): ``'train'``, ``'val'`` or ``'test'`` (configs only).
+            Defaults to ``'train'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+        per_element (bool): Also return per-element statistics.
+        max_samples (int, optional): Use the first N samples only.
+
+    Returns:
+        dict: ``csi_mean`` / ``csi_std`` (``[amplitude, phase]``),
+        ``num_samples``, ``shape``, ``transforms`` (the transforms run) and,
+        with ``per_element``, per-element arrays (see
+        :func:`csi_stats_from_samples`).
+    """
+    if isinstance(dataset_or_cfg, (str, Config)):
+        dataset = _dataset_from_config(dataset_or_cfg, split, cfg_options)
+    else:
+        dataset = dataset_or_cfg
+    names: List[str] = []
+    stats = csi_stats_from_samples(csi_samples(dataset, max_samples, names), per_element)
+    stats['transforms'] = names
+    return stats
+
+
+def csi_stats_from_samples(samples: Iterable[Tuple[np.ndarray, np.ndarray]],
+                           per_element: bool = False) -> Dict:
     """Mean and population std of amplitude and phase.
 
     Args:
@@ -176,25 +265,27 @@ def compute_csi_stats(samples: Iterable[Tuple[np.ndarray, np.ndarray]],
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     args = parse_args(argv)
-    from mmdensekd.registry import TRANSFORMS
-    from mmdensekd.utils import register_all_modules
-    register_all_modules()
     if len(args.sources) == 1 and args.sources[0].endswith('.py'):
-        pipeline_cfg, infos = config_infos(args)
+        stats = compute_csi_stats(args.sources[0], args.split, args.cfg_options,
+                                  args.per_element, args.max_samples)
+        print(f'pipeline up to packing: {" -> ".join(stats["transforms"])}')
     else:
-        pipeline_cfg = file_pipeline(args)
-        infos = (dict(csi_path=p) for p in list_mat_files(args.sources))
-    transforms = [TRANSFORMS.build(t) for t in pipeline_cfg]
+        from mmdensekd.registry import TRANSFORMS
+        from mmdensekd.utils import register_all_modules
+        register_all_modules()
+        transforms = [TRANSFORMS.build(t) for t in file_pipeline(args)]
 
-    def samples():
-        for info in infos:
-            results = dict(info)
-            for transform in transforms:
-                results = transform(results)
-            yield results['csi_amplitude'], results['csi_phase']
+        def samples():
+            for path in list_mat_files(args.sources):
+                results = dict(csi_path=path)
+                for transform in transforms:
+                    results = transform(results)
+                yield results['csi_amplitude'], results['csi_phase']
 
-    stats = compute_csi_stats(samples(), per_element=args.per_element)
+        stats = csi_stats_from_samples(samples(), per_element=args.per_element)
     print(f'{stats["num_samples"]} CSI samples of shape {tuple(stats["shape"])}')
+    for i, part in enumerate(('amplitude', 'phase')):
+        print(f'{part}: mean {stats["csi_mean"][i]:.6f}, std {stats["csi_std"][i]:.6f}')
     print(f'csi_mean={[round(v, 6) for v in stats["csi_mean"]]}, '
           f'csi_std={[round(v, 6) for v in stats["csi_std"]]}')
     if args.out:

@@ -25,8 +25,9 @@ import os
 import os.path as osp
 
 import cv2
+from mmengine.utils import track_iter_progress
 
-from mmdensekd.utils.iuv_conversion import (
+from mmdensekd.datasets.iuv_conversion import (
     instances_from_iuv_image,
     instances_to_annotations,
     load_challenge_results,
@@ -96,7 +97,7 @@ def main(argv=None) -> dict:
                                         args.seed)
         if args.results:
             images = []
-            for image_id in sorted({a['image_id'] for a in anns}):
+            for image_id in track_iter_progress(sorted({a['image_id'] for a in anns})):
                 name = f'{image_id:012d}.jpg' if isinstance(image_id, int) else str(image_id)
                 path = osp.join(args.image_dir, name) if args.image_dir else None
                 images.append(_image_entry(image_id, name, path))

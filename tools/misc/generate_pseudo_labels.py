@@ -1,10 +1,20 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Run a DensePose R-CNN teacher over frames and write its predictions as a
-DensePose-COCO json: the "pseudo ground truth" of DensePose From WiFi.
+"""Run one joint teacher, or several teachers, over frames and write their
+predictions as a DensePose-COCO json: the "pseudo ground truth" of DensePose
+From WiFi (which came from a DensePose R-CNN plus a Keypoint R-CNN).
 
     python tools/misc/generate_pseudo_labels.py CONFIG CKPT --img-dir DIR \
-        --out OUT.json [--ann-file IMAGES.json] [--score-thr 0.7] \
-        [--kpt-thr 0.0] [--num-points 100] [--device cpu]
+        --out OUT.json [--teacher CONFIG2 CKPT2 ...] [--ann-file IMAGES.json] \
+        [--score-thr 0.7] [--kpt-thr 0.0] [--num-points 100] \
+        [--match-iou-thr 0.5] [--keep-unmatched] [--device cpu]
+
+Several teachers (``CONFIG CKPT`` first, then each ``--teacher``): their
+confident detections (``--score-thr``) are merged per person by greedy box
+matching (IoU >= ``--match-iou-thr``,
+:func:`mmdensekd.models.distillers.merge_teacher_predictions`): the first
+teacher's persons get the keypoints and/or DensePose of the later teachers'
+matched detections, so a DensePose R-CNN + a Keypoint R-CNN give persons with
+both. ``--keep-unmatched`` also keeps later teachers' unmatched detections.
 
 Frames: the ``images`` of ``--ann-file`` (``file_name`` relative to
 ``--img-dir``; every other field, e.g. ``csi_file``, is kept), or every
@@ -12,11 +22,11 @@ Frames: the ``images`` of ``--ann-file`` (``file_name`` relative to
 1..N, ``file_name`` relative to ``--img-dir``, so an MM-Fi tree keeps its
 ``E01/S01/A01/rgb/frame001.png`` names).
 
-Per detection with score >= ``--score-thr``: ``bbox`` (xywh), ``score``,
+Per merged person: ``bbox`` (xywh), ``score``,
 ``keypoints`` (COCO flat ``[x, y, v] * 17``, v = 2 where the keypoint score
 exceeds ``--kpt-thr``, zeros when the teacher has no keypoint branch) and
 the DensePose fields sampled from the predicted IUV chart by
-:func:`mmdensekd.utils.iuv_to_dp_fields` (``dp_x/dp_y/dp_I/dp_U/dp_V``,
+:func:`mmdensekd.datasets.iuv_to_dp_fields` (``dp_x/dp_y/dp_I/dp_U/dp_V``,
 ``dp_masks``); a person whose chart has no body-part pixel keeps its box and
 keypoints without DensePose fields (counted in the summary line).
 """
@@ -29,18 +39,27 @@ from typing import List, Optional
 
 import numpy as np
 from mmengine.logging import print_log
+from mmengine.utils import track_iter_progress
 
 from mmdensekd.apis import inference_model, init_model
 from mmdensekd.datasets.coco_keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
-from mmdensekd.utils import chart_box_xywh, iuv_to_dp_fields
+from mmdensekd.datasets.iuv_conversion import chart_box_xywh, iuv_to_dp_fields
+from mmdensekd.models.distillers.pseudo_labels import merge_teacher_predictions
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Write teacher predictions as DensePose-COCO')
-    parser.add_argument('config', help='teacher config file')
-    parser.add_argument('checkpoint', help='teacher checkpoint (local file)')
+    parser.add_argument('config', help='(first) teacher config file')
+    parser.add_argument('checkpoint', help='(first) teacher checkpoint (local file)')
+    parser.add_argument('--teacher', nargs=2, action='append', default=[],
+                        metavar=('CONFIG', 'CKPT'),
+                        help='a further teacher (repeatable), e.g. a Keypoint R-CNN')
+    parser.add_argument('--match-iou-thr', type=float, default=0.5,
+                        help='minimum IoU matching a later teacher\'s detection to a person')
+    parser.add_argument('--keep-unmatched', action='store_true',
+                        help="keep later teachers' detections that match no person")
     parser.add_argument('--img-dir', required=True, help='root of the frames')
     parser.add_argument('--ann-file', help='COCO json whose images list the frames')
     parser.add_argument('--out', required=True, help='output DensePose-COCO json')
@@ -135,26 +154,34 @@ def main(argv=None) -> dict:
                                   keypoints=list(COCO_KEYPOINT_NAMES),
                                   # COCO categories number keypoints from 1
                                   skeleton=[[a + 1, b + 1] for a, b in COCO_SKELETON])]
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    teachers = [(args.config, args.checkpoint)] + [tuple(t) for t in args.teacher]
+    for cfg_path, ckpt in teachers:
+        for kind, path in (('config', cfg_path), ('checkpoint', ckpt)):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'teacher {kind} not found: {path}')
+    models = [init_model(c, k, device=args.device) for c, k in teachers]
     rng = np.random.default_rng(args.seed)
     annotations: List[dict] = []
     empty = []
-    for img in out['images']:
+    for img in track_iter_progress(out['images']):
         path = osp.join(args.img_dir, img['file_name'])
         if not osp.isfile(path):
             raise FileNotFoundError(f'image id {img["id"]}: {path} does not exist')
-        sample = inference_model(model, path)
+        samples = [inference_model(model, path) for model in models]
         if 'height' not in img:
-            img['height'], img['width'] = (int(v) for v in sample.ori_shape[:2])
-        anns = predictions_to_annotations(sample.pred_instances, img['id'],
-                                          len(annotations) + 1, args.score_thr, args.kpt_thr,
-                                          args.num_points, rng)
+            img['height'], img['width'] = (int(v) for v in samples[0].ori_shape[:2])
+        merged = merge_teacher_predictions([s.pred_instances for s in samples],
+                                           score_thrs=[args.score_thr] * len(samples),
+                                           iou_thr=args.match_iou_thr,
+                                           keep_unmatched=args.keep_unmatched)
+        anns = predictions_to_annotations(merged, img['id'], len(annotations) + 1,
+                                          args.score_thr, args.kpt_thr, args.num_points, rng)
         if not anns:
             empty.append(img['id'])
         annotations.extend(anns)
     out['annotations'] = annotations
-    out['info'] = dict(description=f'pseudo labels of {osp.basename(args.checkpoint)} '
-                       f'(score >= {args.score_thr})')
+    names = ' + '.join(osp.basename(k) for _, k in teachers)
+    out['info'] = dict(description=f'pseudo labels of {names} (score >= {args.score_thr})')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(out, f)
@@ -163,7 +190,9 @@ def main(argv=None) -> dict:
                   f'>= {args.score_thr} (image ids {empty[:20]}{"..." if len(empty) > 20 else ""})',
                   logger='current', level=logging.WARNING)
     num_dp = sum('dp_x' in a for a in annotations)
-    print(f'wrote {len(annotations)} pseudo-labelled persons ({num_dp} with DensePose) on '
+    num_kpt = sum(a['num_keypoints'] > 0 for a in annotations)
+    print(f'wrote {len(annotations)} pseudo-labelled persons ({num_dp} with DensePose, '
+          f'{num_kpt} with keypoints) from {len(teachers)} teacher(s) on '
           f'{len(out["images"])} frames to {args.out}')
     return out
 

@@ -15,7 +15,7 @@ Idempotent: running it again changes nothing.
 import argparse
 import os.path as osp
 
-from mmdensekd.utils.tiny_densepose import build_tiny_densepose_coco
+from mmdensekd.testing.tiny_densepose import build_tiny_densepose_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

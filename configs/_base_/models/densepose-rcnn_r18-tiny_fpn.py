@@ -40,10 +40,11 @@ model = dict(
             out_channels=64, featmap_strides=[4, 8, 16, 32]),
         densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=64, num_convs=2,
                             conv_channels=64),
-        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=64,
-                                 num_coarse_segm_channels=2),
-        densepose_loss=dict(type='DensePoseChartLoss', part_weight=1.0,
-                            point_regression_weight=0.01, segm_weight=5.0)),
+        densepose_predictor=dict(
+            type='DensePoseChartHead', in_channels=64, num_coarse_segm_channels=2,
+            loss_densepose=dict(type='DensePoseChartLoss', part_weight=1.0,
+                                point_regression_weight=0.01, segm_weight=5.0,
+                                loss_weight=1.0))),
     train_cfg=dict(
         rpn=dict(
             assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,

@@ -61,11 +61,14 @@ model = dict(
             featmap_strides=[4, 8, 16, 32]),
         densepose_head=dict(
             type='DensePoseV1ConvXHead', in_channels=256, num_convs=8, conv_channels=512),
+        # the chart predictor with its targets, loss and decoding
         densepose_predictor=dict(
-            type='DensePoseChartPredictor', in_channels=512, num_coarse_segm_channels=2),
-        densepose_loss=dict(
-            type='DensePoseChartLoss', part_weight=1.0, point_regression_weight=0.01,
-            segm_weight=5.0)),
+            type='DensePoseChartHead',
+            in_channels=512,
+            num_coarse_segm_channels=2,
+            loss_densepose=dict(
+                type='DensePoseChartLoss', part_weight=1.0, point_regression_weight=0.01,
+                segm_weight=5.0, loss_weight=1.0))),
     train_cfg=dict(
         rpn=dict(
             assigner=dict(

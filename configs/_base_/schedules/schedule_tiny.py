@@ -1,9 +1,5 @@
 # The tiny CPU schedule: 100 iterations at batch 2, lr 0.02 with a 10-iteration
-# warm-up and x0.1 at 80, gradient clipping; plus the CPU runtime settings it
-# goes with (gloo, logging every 10 iterations, one checkpoint at the end, no
-# drawing, seed 0). It extends the default runtime: list it instead of that.
-_base_ = ['../default_runtime.py']
-
+# warm-up and x0.1 at 80, gradient clipping. List it with ../tiny_runtime.py.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=100, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -18,11 +14,3 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
     clip_grad=dict(max_norm=10.0))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
-
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=100, max_keep_ckpts=1),
-    visualization=dict(draw=False))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-log_processor = dict(window_size=10)
-randomness = dict(seed=0)

@@ -48,17 +48,18 @@ model = dict(
             out_channels=64, featmap_strides=[4, 8, 16, 32]),
         densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=64, num_convs=2,
                             conv_channels=64),
-        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=64,
-                                 num_coarse_segm_channels=2),
-        densepose_loss=dict(type='DensePoseChartLoss', part_weight=1.0,
-                            point_regression_weight=0.01, segm_weight=5.0),
+        densepose_predictor=dict(type='DensePoseChartHead', in_channels=64,
+                                 num_coarse_segm_channels=2,
+                                 loss_densepose=dict(type='DensePoseChartLoss', part_weight=1.0,
+                                                     point_regression_weight=0.01,
+                                                     segm_weight=5.0)),
         keypoint_roi_extractor=dict(
             type='SingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0, aligned=True),
             out_channels=64, featmap_strides=[4, 8, 16, 32]),
         keypoint_head=dict(
             type='mmpose.KeypointRCNNHead', in_channels=64, num_convs=2, conv_channels=64,
-            num_keypoints=17, codec=dict(type='RCNNKeypointCodec', heatmap_size=(56, 56)),
+            num_keypoints=17, coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)),
             loss_weight=1.0)),
     train_cfg=dict(
         rpn=dict(

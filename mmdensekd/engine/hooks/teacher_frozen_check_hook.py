@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from mmdensekd.models.distillers.teacher_student_distiller import check_module_frozen
+from mmdensekd.models.distillers.frozen_model import check_module_frozen
 from mmdensekd.registry import HOOKS
 
 
@@ -62,6 +62,15 @@ class TeacherFrozenCheckHook(Hook):
                             f'module at attribute {self.teacher_attr!r}')
         return teacher
 
+    def _checksum(self, runner) -> str:
+        """Checksum of the teacher, or of every model's ``teachers()``."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        teacher = self._teacher(runner)
+        teachers = getattr(model, 'teachers', None)
+        if self.teacher_attr == 'teacher' and callable(teachers):
+            return '+'.join(module_checksum(m) for _, m in sorted(teachers().items()))
+        return module_checksum(teacher)
+
     def _check_modes(self, runner) -> None:
         """Frozen-mode check: the model's own ``check_teacher_frozen`` when
         it has one (``TeacherStudentDistiller``), else the same check on the
@@ -75,7 +84,7 @@ class TeacherFrozenCheckHook(Hook):
             check_module_frozen(teacher, self.teacher_attr)
 
     def _compare(self, runner, where: str) -> None:
-        current = module_checksum(self._teacher(runner))
+        current = self._checksum(runner)
         if current != self.reference:
             raise RuntimeError(f'teacher parameters/buffers changed during training ({where}): '
                                f'checksum {self.reference[:16]} -> {current[:16]}')
@@ -83,7 +92,7 @@ class TeacherFrozenCheckHook(Hook):
     def before_train(self, runner) -> None:
         """Check modes and take the reference checksum."""
         self._check_modes(runner)
-        self.reference = module_checksum(self._teacher(runner))
+        self.reference = self._checksum(runner)
         runner.logger.info(f'teacher checksum at train start: {self.reference}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:

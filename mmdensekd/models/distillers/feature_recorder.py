@@ -1,13 +1,15 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Named feature access for distillation: ``'neck.0'``, ``'backbone.3'``,
-``'backbone.layer4'``, or a whole module's output (``'neck'``)."""
+"""Named module outputs for distillation, generic over architectures.
+
+A name is a module path of ``model.named_modules()`` with an optional output
+index: ``'neck.0'`` (first element of the neck's tuple output),
+``'neck.fpn_convs.0'`` (that conv's output), ``'backbone.layer4'``, or a
+whole module's output (``'neck'``).
+"""
 from contextlib import contextmanager
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 from torch import nn
-
-#: Names that denote RoI-head outputs rather than module feature maps.
-OUTPUT_NAMES = ('densepose', 'keypoint', 'densepose_feats', 'keypoint_feats')
 
 
 def parse_feature_name(model: nn.Module, name: str, key: str,
@@ -16,7 +18,8 @@ def parse_feature_name(model: nn.Module, name: str, key: str,
 
     The longest dotted prefix of ``name`` that names a sub-module of
     ``model`` is the module; an integer remainder indexes its (tuple)
-    output, e.g. ``'neck.0'`` -> (``'neck'``, 0) (FPN P2 for an FPN from P2).
+    output, e.g. ``'neck.0'`` -> (``'neck'``, 0) (FPN P2 for an FPN from P2)
+    and ``'neck.fpn_convs.0'`` -> (``'neck.fpn_convs.0'``, None).
 
     Args:
         model (nn.Module): The teacher or the student.
@@ -44,8 +47,8 @@ def parse_feature_name(model: nn.Module, name: str, key: str,
             break
     top = sorted({n.split('.')[0] for n in modules if n})
     raise ValueError(f'distill_losses[{key!r}]: unknown {role} feature {name!r} '
-                     f'({type(model).__name__} has top-level modules {top}; use e.g. '
-                     "'neck.0' or 'backbone.3')")
+                     f'({type(model).__name__} has top-level modules {top}; give a module '
+                     'path with an optional output index)')
 
 
 class FeatureRecorder:

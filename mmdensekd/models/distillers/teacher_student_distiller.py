@@ -1,126 +1,103 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Teacher-student distillation with different inputs for teacher and student."""
-import copy
-import fnmatch
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+"""The distillation algorithm: owns the frozen teacher(s), the student (and
+its MTN) and runs both sides; the distiller computes what is matched."""
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import bbox2roi, get_box_tensor
-from mmengine.config import Config, ConfigDict
+from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
-from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor, nn
 
 from mmdensekd.registry import MODELS
 
-from .feature_recorder import OUTPUT_NAMES, FeatureRecorder, parse_feature_name
-from .pseudo_labels import make_pseudo_label_samples
+from .configurable_distiller import ConfigurableDistiller
+from .feature_recorder import FeatureRecorder
+from .frozen_model import build_frozen_model, check_module_frozen
+from .pseudo_labels import make_pseudo_label_samples, merge_teacher_predictions
 
 ForwardInputs = Union[Tensor, Dict[str, Tensor]]
 SUPERVISIONS = ('gt', 'teacher')
-ROI_SOURCES = ('gt', 'teacher')
-_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-_OUTPUT_KEYS = {
-    'densepose': ('_densepose_forward', 'dp_output'),
-    'densepose_feats': ('_densepose_forward', 'dp_feats'),
-    'keypoint': ('_keypoint_forward', 'kpt_heatmaps'),
-    'keypoint_feats': ('_keypoint_forward', 'kpt_feats'),
+#: ``pseudo_label_cfg`` keys of the merge and of the conversion to targets.
+MERGE_KEYS = ('match_iou_thr', 'keep_unmatched')
+LABEL_KEYS = ('score_thr', 'kpt_score_thr', 'num_points', 'num_keypoints')
+#: Keys of the pre-split API and where they went (error messages).
+MOVED_KEYS = {
+    'student_loss_weights': "weights live in the student's branch loss configs (e.g. "
+    'student.roi_head.densepose_predictor.loss_densepose.loss_weight=0.6, '
+    'student.roi_head.keypoint_head.loss_weight=0.3); the algorithm only prefixes names, '
+    'so this would set a weight twice',
+    'distill_losses': "moved into distiller=dict(type='ConfigurableDistiller', "
+    'distill_losses=...)',
+    'distill_rois': 'moved into distiller (roi_source)',
+    'teacher_score_thr': 'moved into distiller (roi_score_thr)',
+    'max_distill_rois': 'moved into distiller (max_rois_per_img)',
 }
 
-
-def check_module_frozen(module: nn.Module, name: str = 'teacher') -> None:
-    """Raise when ``module`` is not frozen.
-
-    Args:
-        module (nn.Module): e.g. the distillation teacher.
-        name (str): Name used in the messages. Defaults to ``'teacher'``.
-
-    Raises:
-        RuntimeError: A parameter requires grad, or a sub-module is in train
-            mode (BatchNorm statistics would update).
-    """
-    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
-    if trainable:
-        raise RuntimeError(f'{name} parameters require grad: {trainable[:5]}')
-    training = [n or f'<{name}>' for n, m in module.named_modules() if m.training]
-    if training:
-        raise RuntimeError(f'{name} modules are in train mode (BatchNorm would update): '
-                           f'{training[:5]}')
+__all__ = ['TeacherStudentDistiller', 'check_module_frozen']
 
 
 @MODELS.register_module()
 class TeacherStudentDistiller(BaseModel):
-    """A frozen teacher and a trained student that may see different inputs.
+    """A frozen teacher (plus optional pseudo-label teachers) and a trained
+    student that may see different inputs.
 
     The teacher gets ``inputs[teacher_input_key]`` (the camera frame), the
     student ``inputs[student_input_key]`` (the same frame, or CSI through
-    ``student_mtn``). Which features/outputs are matched, by which loss and
-    with which weight, comes from ``distill_losses``:
+    ``student_mtn``). What is matched, by which loss and weight, is the
+    ``distiller``'s (:class:`ConfigurableDistiller`); this model only runs the
+    two sides with the recorders the distiller asks for. Losses are returned
+    as ``student.<name>`` (the student's own losses, unweighted here: their
+    weights are the ``loss_weight`` of the student's branch loss configs) and
+    ``distill.<name>``.
 
-    .. code-block:: python
-
-        distill_losses=dict(
-            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1,
-                               student=['neck.0', 'neck.1', 'neck.2', 'neck.3'],
-                               teacher=['neck.0', 'neck.1', 'neck.2', 'neck.3']),
-            loss_dp_kl=dict(type='DensePoseKLLoss', loss_weight=0.1,
-                            student='densepose', teacher='densepose'))
-
-    Feature names are module paths with an optional output index
-    (``'neck.0'`` = the first FPN level). Output names ``'densepose'``,
-    ``'keypoint'`` (and ``'*_feats'``) run both RoI heads'
-    ``_densepose_forward`` / ``_keypoint_forward`` on the same RoIs (GT boxes
-    or the teacher's detections, ``distill_rois``). An entry may add
-    ``connector=dict(in_channels=..., out_channels=...)``: a 1x1 conv per
-    level on the student side.
-
-    Losses are returned as ``student.<name>`` (the student's own losses, times
-    ``student_loss_weights``) and ``distill.<name>``.
+    With ``supervision='teacher'`` the student trains on pseudo-labels made
+    online: the confident predictions of the teacher and of every
+    ``extra_teachers`` model (e.g. a Keypoint R-CNN next to a DensePose
+    R-CNN), merged per person by greedy box matching
+    (:func:`merge_teacher_predictions`), replace the batch's ground truth.
 
     Args:
-        student (dict): The student detector config (e.g. DensePoseRCNN).
+        student (dict): The student detector config.
         teacher (dict, optional): The teacher detector config.
-        teacher_cfg (str, optional): Path to a config file whose ``model`` is
-            the teacher (instead of ``teacher``); a relative path is looked up
-            from the working directory, then from the repository root.
+        teacher_cfg (str, optional): Config file whose ``model`` is the
+            teacher (instead of ``teacher``), relative to the working directory.
         teacher_ckpt (str, optional): Local checkpoint of the teacher.
             Required unless ``allow_uninitialized_teacher``.
-        allow_uninitialized_teacher (bool): Allow ``teacher_ckpt=None``
-            (tests only). Defaults to False.
+        allow_uninitialized_teacher (bool): Allow missing checkpoints (tests
+            only). Defaults to False.
+        extra_teachers (list[dict], optional): Further frozen teachers for
+            pseudo-labels only, each ``dict(cfg=PATH or model=DICT,
+            ckpt=PATH, input_key=None, score_thr=None)`` (``input_key``
+            defaults to ``teacher_input_key``, ``score_thr`` to
+            ``pseudo_label_cfg['score_thr']``).
         student_mtn (dict, optional): Modality translation network applied to
-            the student input, ``(B, 2, *shape)`` split into amplitude and
-            phase, giving an image-like (B, 3, H, W) tensor.
+            the student input ``(B, 2, *S)`` (amplitude, phase), giving an
+            image-like (B, 3, H, W) tensor.
         teacher_input_key (str): Key of the teacher's input. Defaults to
             ``'img'``.
         student_input_key (str): Key of the student's input. Defaults to
             ``'img'``.
-        distill_losses (dict, optional): name -> loss config with ``student``,
-            ``teacher`` (name or list of names) and optional ``connector``.
-        student_loss_weights (dict, optional): pattern -> factor for the
-            student's own losses; a pattern matches a loss key equal to it,
-            starting with ``pattern + '_'`` or by ``fnmatch`` (e.g.
-            ``dict(loss_densepose=0.6, loss_keypoint=0.3)`` scales
-            ``loss_densepose_I/U/V/S``).
-        supervision (str): ``'gt'`` or ``'teacher'`` (the teacher's confident
-            predictions replace the ground truth). Defaults to ``'gt'``.
-        pseudo_label_cfg (dict, optional): Keyword arguments of
-            :func:`predictions_to_gt_instances` (``score_thr``,
-            ``kpt_score_thr``, ``num_points``).
-        distill_rois (str): RoIs for output losses: ``'gt'`` boxes or the
-            ``'teacher'``'s detections. Defaults to ``'gt'``.
-        teacher_score_thr (float): Score threshold of teacher RoIs.
-            Defaults to 0.5.
-        max_distill_rois (int): RoIs per image for output losses.
-            Defaults to 32.
+        distiller (dict, optional): The distiller config (default type
+            ``ConfigurableDistiller``); None = no distillation term.
+        supervision (str): ``'gt'`` or ``'teacher'`` (online pseudo-labels).
+            Defaults to ``'gt'``.
+        pseudo_label_cfg (dict, optional): ``score_thr`` (0.5),
+            ``kpt_score_thr`` (0.0), ``num_points`` (100), ``num_keypoints``
+            (17) of :func:`predictions_to_gt_instances`, and ``match_iou_thr``
+            (0.5), ``keep_unmatched`` (False) of the multi-teacher merge.
         resize_student_input (bool): Resize the MTN output to the teacher
             image's (or ``batch_input_shape``'s) size when it differs.
             Defaults to True.
         data_preprocessor (dict, optional): e.g. ``PairedDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
+        **removed: Keys of the former API (``student_loss_weights``,
+            ``distill_losses``, ``distill_rois``, ...): an error naming the
+            key and its new place.
     """
+
+    _version = 2
 
     def __init__(self,
                  student: dict,
@@ -128,169 +105,115 @@ class TeacherStudentDistiller(BaseModel):
                  teacher_cfg: Optional[str] = None,
                  teacher_ckpt: Optional[str] = None,
                  allow_uninitialized_teacher: bool = False,
+                 extra_teachers: Optional[Sequence[dict]] = None,
                  student_mtn: Optional[dict] = None,
                  teacher_input_key: str = 'img',
                  student_input_key: str = 'img',
-                 distill_losses: Optional[dict] = None,
-                 student_loss_weights: Optional[dict] = None,
+                 distiller: Optional[dict] = None,
                  supervision: str = 'gt',
                  pseudo_label_cfg: Optional[dict] = None,
-                 distill_rois: str = 'gt',
-                 teacher_score_thr: float = 0.5,
-                 max_distill_rois: int = 32,
                  resize_student_input: bool = True,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **removed) -> None:
+        for key in removed:
+            if key in MOVED_KEYS:
+                raise ValueError(f'TeacherStudentDistiller: {key!r} is not accepted: '
+                                 f'{MOVED_KEYS[key]}')
+        if removed:
+            raise TypeError(f'TeacherStudentDistiller got unexpected keys {sorted(removed)}')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if supervision not in SUPERVISIONS:
             raise ValueError(f'supervision must be one of {SUPERVISIONS}, got {supervision!r}')
-        if distill_rois not in ROI_SOURCES:
-            raise ValueError(f'distill_rois must be one of {ROI_SOURCES}, got {distill_rois!r}')
-        self.teacher = self._build_teacher(teacher, teacher_cfg)
-        self._load_teacher(teacher_ckpt, allow_uninitialized_teacher)
+        if extra_teachers and supervision != 'teacher':
+            raise ValueError("extra_teachers only make pseudo-labels: set supervision='teacher'")
+        self.teacher = build_frozen_model(teacher, teacher_cfg, teacher_ckpt,
+                                          allow_uninitialized_teacher, 'teacher')
+        self.extra_teachers = nn.ModuleList()
+        self._extra_cfgs: List[dict] = []
+        for i, cfg in enumerate(extra_teachers or []):
+            cfg = dict(cfg)
+            unknown = set(cfg) - {'cfg', 'model', 'ckpt', 'input_key', 'score_thr'}
+            if unknown:
+                raise ValueError(f'extra_teachers[{i}]: unknown keys {sorted(unknown)}')
+            self.extra_teachers.append(
+                build_frozen_model(cfg.get('model'), cfg.get('cfg'), cfg.get('ckpt'),
+                                   allow_uninitialized_teacher, f'extra_teachers[{i}]'))
+            self._extra_cfgs.append(
+                dict(input_key=cfg.get('input_key') or teacher_input_key,
+                     score_thr=cfg.get('score_thr')))
         self.student = MODELS.build(ConfigDict(student))
         self.student_mtn = (MODELS.build(ConfigDict(student_mtn))
                             if student_mtn is not None else None)
+        distiller = dict(distiller or {})
+        distiller.setdefault('type', ConfigurableDistiller.__name__)
+        self.distiller = MODELS.build(distiller)
+        self.distiller.prepare(self.student, self.teacher)
         self.teacher_input_key = teacher_input_key
         self.student_input_key = student_input_key
         self.supervision = supervision
-        self.pseudo_label_cfg = dict(pseudo_label_cfg or {})
-        self.distill_rois = distill_rois
-        self.teacher_score_thr = float(teacher_score_thr)
-        self.max_distill_rois = int(max_distill_rois)
+        label_cfg = dict(pseudo_label_cfg or {})
+        unknown = set(label_cfg) - set(MERGE_KEYS) - set(LABEL_KEYS)
+        if unknown:
+            raise ValueError(f'pseudo_label_cfg: unknown keys {sorted(unknown)} (known: '
+                             f'{sorted(MERGE_KEYS + LABEL_KEYS)})')
+        self.merge_cfg = {k: label_cfg.pop(k) for k in MERGE_KEYS if k in label_cfg}
+        label_cfg.setdefault('score_thr', 0.5)
+        self.pseudo_label_cfg = label_cfg
         self.resize_student_input = resize_student_input
-        self.student_loss_weights = dict(student_loss_weights or {})
-        self._student_weights_checked = False
-        for pattern, w in self.student_loss_weights.items():
-            if not isinstance(w, (int, float)):
-                raise TypeError(f'student_loss_weights[{pattern!r}] must be a number, got '
-                                f'{type(w).__name__}')
-        self._parse_distill_losses(distill_losses or {})
-        #: Per-loss factor set by ``DistillLossWeightHook`` (schedules / stops).
-        self.distill_loss_scales: Dict[str, float] = {k: 1.0 for k in self.distill_losses}
         #: Which model ``predict`` runs: ``'student'`` or ``'teacher'``.
         self.predict_with = 'student'
 
-    # ------------------------------------------------------------------ build
-    @staticmethod
-    def _build_teacher(teacher: Optional[dict], teacher_cfg: Optional[str]) -> nn.Module:
-        if (teacher is None) == (teacher_cfg is None):
-            raise ValueError('give exactly one of teacher (a model dict) and teacher_cfg '
-                             '(a config file path)')
-        if teacher_cfg is not None:
-            path = teacher_cfg
-            if not osp.isfile(path) and not osp.isabs(path):
-                # 'configs/...' also resolves from the repository root
-                path = osp.join(_REPO_ROOT, teacher_cfg)
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'teacher_cfg: config file not found: {teacher_cfg}')
-            teacher = Config.fromfile(path).model
-        # ConfigDict: mmdet detectors read train_cfg.rpn etc. as attributes
-        return MODELS.build(ConfigDict(teacher))
+    # ------------------------------------------------------------ bookkeeping
+    @property
+    def distill_losses(self) -> nn.ModuleDict:
+        """The distiller's terms (name -> loss module)."""
+        return self.distiller.distill_losses
 
-    def _load_teacher(self, ckpt: Optional[str], allow_none: bool) -> None:
-        if ckpt is None:
-            if not allow_none:
-                raise ValueError('teacher_ckpt is required (a local checkpoint of the teacher); '
-                                 'set allow_uninitialized_teacher=True only in tests')
-        else:
-            if not osp.isfile(ckpt):
-                raise FileNotFoundError(f'teacher_ckpt: checkpoint file not found: {ckpt}')
-            load_checkpoint(self.teacher, ckpt, map_location='cpu', strict=True,
-                            revise_keys=[(r'^module\.', '')])
-        self.teacher.requires_grad_(False)
-        self.teacher.eval()
+    @property
+    def distill_loss_scales(self) -> Dict[str, float]:
+        """The distiller's per-term schedule factors."""
+        return self.distiller.loss_scales
 
-    def _parse_distill_losses(self, cfgs: dict) -> None:
-        self.distill_losses = nn.ModuleDict()
-        self.connectors = nn.ModuleDict()
-        self._mappings: Dict[str, dict] = {}
-        self._record_modules: Dict[str, set] = {'student': set(), 'teacher': set()}
-        for key, cfg in cfgs.items():
-            if 'loss' not in key or '.' in key:
-                raise ValueError(f"distill_losses key {key!r} must contain 'loss' (so it is "
-                                 "optimised) and no '.'")
-            cfg = copy.deepcopy(dict(cfg))
-            names = {}
-            for role, model in (('student', self.student), ('teacher', self.teacher)):
-                if role not in cfg:
-                    raise KeyError(f'distill_losses[{key!r}] has no {role!r} entry')
-                value = cfg.pop(role)
-                names[role] = [value] if isinstance(value, str) else list(value)
-                if not names[role]:
-                    raise ValueError(f'distill_losses[{key!r}][{role!r}] is empty')
-            if len(names['student']) != len(names['teacher']):
-                raise ValueError(f'distill_losses[{key!r}]: {len(names["student"])} student '
-                                 f'names but {len(names["teacher"])} teacher names')
-            is_output = [n in OUTPUT_NAMES for n in names['student'] + names['teacher']]
-            if any(is_output):
-                if len(names['student']) != 1 or names['student'] != names['teacher']:
-                    raise ValueError(f'distill_losses[{key!r}]: an output ({OUTPUT_NAMES}) must '
-                                     'be matched to the same output, one per entry, got '
-                                     f'{names}')
-                out = names['student'][0]
-                for role, model in (('student', self.student), ('teacher', self.teacher)):
-                    method = _OUTPUT_KEYS[out][0]
-                    if not hasattr(getattr(model, 'roi_head', None), method):
-                        raise ValueError(f'distill_losses[{key!r}]: the {role} '
-                                         f'({type(model).__name__}) has no roi_head.{method} '
-                                         f'for output {out!r}')
-                    self._record_modules[role].add(self._roi_feature_module(model))
-                mapping = dict(kind='output', output=out)
-            else:
-                parsed = {}
-                for role, model in (('student', self.student), ('teacher', self.teacher)):
-                    parsed[role] = [parse_feature_name(model, n, key, role) for n in names[role]]
-                    self._record_modules[role].update(p for p, _ in parsed[role])
-                mapping = dict(kind='feature', names=names, **parsed)
-            connector = cfg.pop('connector', None)
-            if connector is not None:
-                if mapping['kind'] != 'feature':
-                    raise ValueError(f'distill_losses[{key!r}]: connector only for features')
-                try:
-                    cin, cout = int(connector['in_channels']), int(connector['out_channels'])
-                except (KeyError, TypeError) as e:
-                    raise ValueError(f'distill_losses[{key!r}].connector needs in_channels and '
-                                     f'out_channels, got {connector!r}') from e
-                self.connectors[key] = nn.ModuleList(
-                    nn.Conv2d(cin, cout, 1) for _ in names['student'])
-            self.distill_losses[key] = MODELS.build(cfg)
-            self._mappings[key] = mapping
-
-    @staticmethod
-    def _roi_feature_module(model: nn.Module) -> str:
-        """The module whose output ``extract_feat`` returns (RoI head input)."""
-        return 'neck' if getattr(model, 'with_neck', False) else 'backbone'
+    def teachers(self) -> Dict[str, nn.Module]:
+        """Every frozen model by attribute name (``teacher``,
+        ``extra_teachers.0``, ...)."""
+        out = {'teacher': self.teacher}
+        out.update({f'extra_teachers.{i}': t for i, t in enumerate(self.extra_teachers)})
+        return out
 
     def init_weights(self) -> None:
-        """Initialise everything except the (checkpoint-loaded) teacher."""
+        """Initialise everything except the (checkpoint-loaded) teachers."""
         for name, child in self.named_children():
-            if name != 'teacher' and hasattr(child, 'init_weights'):
+            if name not in ('teacher', 'extra_teachers') and hasattr(child, 'init_weights'):
                 child.init_weights()
 
     def train(self, mode: bool = True) -> 'TeacherStudentDistiller':
-        """Set train mode on the student; the teacher always stays in eval."""
+        """Set train mode on the student; the teachers always stay in eval."""
         super().train(mode)
         self.teacher.eval()
+        self.extra_teachers.eval()
         return self
 
     def set_distill_loss_scale(self, scale: float, names: Optional[Sequence[str]] = None) -> None:
-        """Scale distillation terms (used by ``DistillLossWeightHook``).
-
-        Args:
-            scale (float): Factor on top of each loss's ``loss_weight``.
-            names (Sequence[str], optional): Loss keys; all when None.
-        """
-        for name in (names if names is not None else list(self.distill_losses)):
-            if name not in self.distill_losses:
-                raise KeyError(f'unknown distillation loss {name!r}; known: '
-                               f'{sorted(self.distill_losses)}')
-            self.distill_loss_scales[name] = float(scale)
+        """Scale distillation terms (``DistillLossWeightHook``); see
+        :meth:`ConfigurableDistiller.set_loss_scale`."""
+        self.distiller.set_loss_scale(scale, names)
 
     def check_teacher_frozen(self) -> None:
         """Raise RuntimeError when a teacher parameter trains or a teacher
         module is in train mode (see :func:`check_module_frozen`)."""
-        check_module_frozen(self.teacher, 'teacher')
+        for name, module in self.teachers().items():
+            check_module_frozen(module, name)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        """Version 1 kept the connectors at ``connectors.*``; now they are
+        ``distiller.connectors.*``."""
+        if (local_metadata or {}).get('version', 1) < 2:
+            for key in [k for k in state_dict if k.startswith(prefix + 'connectors.')]:
+                new = prefix + 'distiller.' + key[len(prefix):]
+                state_dict[new] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     # ----------------------------------------------------------------- inputs
     def _get_input(self, inputs: ForwardInputs, key: str, role: str) -> Tensor:
@@ -335,7 +258,8 @@ class TeacherStudentDistiller(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self.student._forward(self._student_image(inputs, data_samples), data_samples)
+            return self.student(self._student_image(inputs, data_samples), data_samples,
+                                mode='tensor')
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
 
     def predict(self,
@@ -354,160 +278,59 @@ class TeacherStudentDistiller(BaseModel):
         return self.student.predict(
             self._student_image(inputs, data_samples), data_samples, rescale=rescale)
 
-    def _distill_active(self) -> bool:
-        return any(s != 0 for s in self.distill_loss_scales.values())
+    @staticmethod
+    def _frozen_predict(model: nn.Module, img: Tensor,
+                        data_samples: Sequence[DetDataSample]) -> List[DetDataSample]:
+        """Detections of a frozen model in the network-input frame (the
+        batch's samples are not modified)."""
+        fresh = [DetDataSample(metainfo=ds.metainfo) for ds in data_samples]
+        return model.predict(img, fresh, rescale=False)
+
+    def _pseudo_label_samples(self, inputs: ForwardInputs, data_samples: List[DetDataSample],
+                              t_results: List[DetDataSample]) -> List[DetDataSample]:
+        """The batch with merged teacher predictions as its ground truth."""
+        per_teacher = [t_results]
+        thr = self.pseudo_label_cfg['score_thr']
+        thrs = [thr]
+        with torch.no_grad():
+            for model, cfg in zip(self.extra_teachers, self._extra_cfgs):
+                img = self._get_input(inputs, cfg['input_key'], 'extra teacher')
+                per_teacher.append(self._frozen_predict(model, img, data_samples))
+                thrs.append(thr if cfg['score_thr'] is None else cfg['score_thr'])
+        merged = [
+            merge_teacher_predictions([res[b].pred_instances for res in per_teacher], thrs,
+                                      iou_thr=self.merge_cfg.get('match_iou_thr', 0.5),
+                                      keep_unmatched=self.merge_cfg.get('keep_unmatched', False))
+            for b in range(len(data_samples))
+        ]
+        # the merge applied each teacher's threshold already
+        label_cfg = dict(self.pseudo_label_cfg, score_thr=float('-inf'))
+        return make_pseudo_label_samples(merged, data_samples, **label_cfg)
 
     def loss(self, inputs: ForwardInputs, data_samples: List[DetDataSample]) -> dict:
         """Student losses (``student.*``) and distillation losses
         (``distill.*``) of one batch."""
-        active = self._distill_active()
-        need_teacher = active or self.supervision == 'teacher'
-        t_rec = FeatureRecorder(self.teacher, self._record_modules['teacher'])
+        distiller = self.distiller
+        active = distiller.active
+        t_rec = FeatureRecorder(self.teacher, distiller.recorded_modules('teacher'))
         t_results = None
-        t_feats: Tuple[Tensor, ...] = ()
-        if need_teacher:
+        if active or self.supervision == 'teacher':
             img = self._get_input(inputs, self.teacher_input_key, 'teacher')
             with torch.no_grad(), t_rec.record():
-                t_feats = self.teacher.extract_feat(img)
-                if self.supervision == 'teacher' or (active and self.distill_rois == 'teacher'
-                                                     and self._has_output_losses()):
-                    t_results = self._teacher_predict(t_feats, data_samples)
+                if self.supervision == 'teacher' or distiller.needs_teacher_detections:
+                    t_results = self._frozen_predict(self.teacher, img, data_samples)
+                else:
+                    self.teacher.extract_feat(img)
             if self.supervision == 'teacher':
-                data_samples = make_pseudo_label_samples(t_results, data_samples,
-                                                         **self.pseudo_label_cfg)
+                data_samples = self._pseudo_label_samples(inputs, data_samples, t_results)
         s_img = self._student_image(inputs, data_samples)
-        s_rec = FeatureRecorder(self.student, self._record_modules['student'])
+        s_rec = FeatureRecorder(self.student, distiller.recorded_modules('student'))
         with s_rec.record():
             s_losses = self.student.loss(s_img, data_samples)
-        losses = self._weight_student_losses(s_losses)
+        losses = {f'student.{k}': v for k, v in s_losses.items()}
         if not active:
-            # zero, but connected to every connector, so all trainable
-            # parameters get a (zero) gradient (DDP needs no unused params)
-            for key in self.distill_losses:
-                losses[f'distill.{key}'] = self._zero_distill_loss(key, s_img)
+            losses.update(distiller.zero_losses(s_img))
             return losses
-        rois = self._distill_rois(data_samples, t_results, s_img.device)
-        cache: Dict[Tuple[str, str], object] = {}
-        for key, loss_fn in self.distill_losses.items():
-            m = self._mappings[key]
-            if m['kind'] == 'feature':
-                s_out = [s_rec.get(p, i, key, 'student') for p, i in m['student']]
-                t_out = [t_rec.get(p, i, key, 'teacher') for p, i in m['teacher']]
-                if key in self.connectors:
-                    s_out = [c(f) for c, f in zip(self.connectors[key], s_out)]
-                for sn, tn, s, t in zip(m['names']['student'], m['names']['teacher'], s_out,
-                                        t_out):
-                    if s.dim() > 1 and t.dim() > 1 and s.size(1) != t.size(1):
-                        raise ValueError(
-                            f'distill_losses[{key!r}]: student {sn!r} has {s.size(1)} channels '
-                            f'but teacher {tn!r} has {t.size(1)}; add connector=dict('
-                            f'in_channels={s.size(1)}, out_channels={t.size(1)})')
-                if len(s_out) == 1:
-                    s_out, t_out = s_out[0], t_out[0]
-            else:
-                out = m['output']
-                if rois.size(0) == 0:
-                    feats = s_rec.get(self._roi_feature_module(self.student), None, key,
-                                      'student')
-                    losses[f'distill.{key}'] = sum(f.sum() for f in feats) * 0
-                    continue
-                s_out = self._roi_output(self.student, s_rec, out, rois, 'student', key, cache)
-                with torch.no_grad():
-                    t_out = self._roi_output(self.teacher, t_feats, out, rois, 'teacher', key,
-                                             cache)
-            try:
-                value = loss_fn(s_out, t_out)
-            except ValueError as e:
-                raise ValueError(f'distill_losses[{key!r}]: {e}') from e
-            losses[f'distill.{key}'] = value * self.distill_loss_scales[key]
+        rois = distiller.select_rois(data_samples, t_results, s_img.device)
+        losses.update(distiller.compute_losses(self.student, self.teacher, s_rec, t_rec, rois))
         return losses
-
-    # ---------------------------------------------------------------- helpers
-    def _zero_distill_loss(self, key: str, ref: Tensor) -> Tensor:
-        """A zero loss in the graph of ``key``'s connector parameters (if any).
-
-        Args:
-            key (str): Distillation loss name.
-            ref (Tensor): Any tensor on the loss device (dtype / device).
-
-        Returns:
-            Tensor: ``()`` zero.
-        """
-        zero = ref.new_zeros(())
-        if key in self.connectors:
-            zero = zero + sum(p.sum() for p in self.connectors[key].parameters()) * 0
-        return zero
-
-    def _has_output_losses(self) -> bool:
-        return any(m['kind'] == 'output' for m in self._mappings.values())
-
-    def _teacher_predict(self, feats: Tuple[Tensor, ...],
-                         data_samples: Sequence[DetDataSample]) -> list:
-        """Teacher detections (network-input frame) from its features."""
-        teacher = self.teacher
-        if not (hasattr(teacher, 'rpn_head') and hasattr(teacher, 'roi_head')):
-            raise TypeError(f'teacher {type(teacher).__name__} needs rpn_head and roi_head to '
-                            "predict RoIs / pseudo-labels (supervision='teacher' or "
-                            "distill_rois='teacher')")
-        rpn_results = teacher.rpn_head.predict(feats, data_samples, rescale=False)
-        return teacher.roi_head.predict(feats, rpn_results, data_samples, rescale=False)
-
-    def _distill_rois(self, data_samples: Sequence[DetDataSample], t_results: Optional[list],
-                      device: torch.device) -> Tensor:
-        """(R, 5) RoIs ``[batch_idx, x1, y1, x2, y2]`` shared by both heads."""
-        if not self._has_output_losses():
-            return torch.zeros((0, 5), device=device)
-        boxes = []
-        if self.distill_rois == 'teacher':
-            for res in t_results:
-                keep = (res.scores >= self.teacher_score_thr).nonzero().squeeze(1)
-                keep = keep[res.scores[keep].argsort(descending=True)][:self.max_distill_rois]
-                boxes.append(get_box_tensor(res.bboxes)[keep])
-        else:
-            for ds in data_samples:
-                boxes.append(get_box_tensor(ds.gt_instances.bboxes)[:self.max_distill_rois])
-        return bbox2roi([b.to(device).float() for b in boxes])
-
-    def _roi_output(self, model: nn.Module, feats_or_rec, out: str, rois: Tensor, role: str,
-                    key: str, cache: dict):
-        """Run ``model.roi_head``'s DensePose/keypoint forward on ``rois``."""
-        method, field = _OUTPUT_KEYS[out]
-        if (role, method) not in cache:
-            if isinstance(feats_or_rec, FeatureRecorder):
-                feats = feats_or_rec.get(self._roi_feature_module(model), None, key, role)
-            else:
-                feats = feats_or_rec
-            cache[(role, method)] = getattr(model.roi_head, method)(tuple(feats), rois)
-        result = cache[(role, method)]
-        if field not in result:
-            raise KeyError(f'distill_losses[{key!r}]: {role} roi_head.{method} returned no '
-                           f'{field!r} (keys: {sorted(result)})')
-        return result[field]
-
-    def _weight_student_losses(self, s_losses: dict) -> dict:
-        """Prefix the student's losses with ``student.`` and apply
-        ``student_loss_weights``."""
-        if not self._student_weights_checked:
-            loss_keys = [k for k in s_losses if 'loss' in k]
-            for pattern in self.student_loss_weights:
-                if not any(self._matches(k, pattern) for k in loss_keys):
-                    raise KeyError(f'student_loss_weights key {pattern!r} matches none of the '
-                                   f"student's losses {sorted(loss_keys)}")
-            self._student_weights_checked = True
-        out = {}
-        for k, v in s_losses.items():
-            w = 1.0
-            if 'loss' in k:
-                for pattern, pw in self.student_loss_weights.items():
-                    if self._matches(k, pattern):
-                        w = float(pw)
-                        break
-            if w != 1.0:
-                v = [x * w for x in v] if isinstance(v, (list, tuple)) else v * w
-            out[f'student.{k}'] = v
-        return out
-
-    @staticmethod
-    def _matches(key: str, pattern: str) -> bool:
-        return (key == pattern or key.startswith(pattern + '_')
-                or fnmatch.fnmatchcase(key, pattern))

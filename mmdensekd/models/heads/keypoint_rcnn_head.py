@@ -8,18 +8,19 @@ Shape legend used below:
 * ``h x w``: input feature size (14 x 14 for RoIs);
   ``H x W``: heatmap size, ``4h x 4w`` (56 x 56 for RoIs)
 """
-import inspect
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.structures import PixelData
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
-from mmdensekd.registry import KEYPOINT_CODECS, POSE_MODELS
+from mmdensekd.models.task_modules import RCNNKeypointCoder  # noqa: F401 (registers it)
+from mmdensekd.registry import KEYPOINT_CODECS, POSE_MODELS, TASK_UTILS
 
 FeatsType = Union[Tensor, Sequence[Tensor]]
 
@@ -46,10 +47,13 @@ class KeypointRCNNHead(BaseHead):
     ConvTranspose2d(``conv_channels``, ``K``, 4, stride 2, pad 1) -> bilinear
     x2; a ``14 x 14`` RoI feature gives ``56 x 56`` heatmap logits.
 
-    RoI path (called by ``DensePoseRoIHead``): :meth:`forward_features`,
-    :meth:`forward_predictor`, :meth:`roi_loss` (a spatial softmax
-    cross-entropy over the ``H*W`` cells, averaged over the visible keypoints
-    inside their RoI; targets come from ``codec``) and :meth:`roi_predict`.
+    RoI path (called by ``DensePoseRoIHead``, mmdet's ``FCNMaskHead``
+    pattern): :meth:`forward_features`, :meth:`forward_predictor`,
+    :meth:`get_targets` (cell indices from ``coder``; a positive RoI is
+    eligible when it holds a visible keypoint of its GT),
+    :meth:`loss_and_target` (a spatial softmax cross-entropy over the ``H*W``
+    cells, averaged over the visible keypoints inside their RoI) and
+    :meth:`predict_by_feat` (decoded by ``coder``).
 
     Top-down path (mmpose ``TopdownPoseEstimator``): :meth:`forward` on the
     backbone features, :meth:`loss` against the heatmaps an mmpose codec
@@ -62,15 +66,18 @@ class KeypointRCNNHead(BaseHead):
         num_convs (int): Number of 3x3 conv + ReLU layers. Defaults to 8.
         conv_channels (int): Channels of those layers. Defaults to 512.
         num_keypoints (int): Number of keypoints ``K``. Defaults to 17.
-        codec (dict): RoI target codec config. Defaults to
-            ``dict(type='RCNNKeypointCodec')`` (56 x 56 grid).
-        loss_weight (float): Weight of the RoI keypoint loss. Defaults to 1.0.
+        coder (dict): RoI target coder (mmdet ``TASK_UTILS``). Defaults to
+            ``dict(type='RCNNKeypointCoder')`` (56 x 56 grid).
+        loss_weight (float): Weight of the RoI keypoint loss, the one weight
+            of the keypoint branch (e.g. the paper's 0.3). Defaults to 1.0.
         topdown_loss (dict): Loss of the top-down path. Defaults to
             ``dict(type='KeypointMSELoss', use_target_weight=True)``.
         decoder (dict, optional): mmpose codec decoding top-down heatmaps.
             Defaults to None (top-down ``predict`` unavailable).
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to Kaiming normal (fan_out, ReLU) with zero bias.
+        codec (dict, optional): Removed (renamed ``coder``); setting it is an
+            error.
     """
 
     def __init__(self,
@@ -78,11 +85,16 @@ class KeypointRCNNHead(BaseHead):
                  num_convs: int = 8,
                  conv_channels: int = 512,
                  num_keypoints: int = 17,
-                 codec: dict = dict(type='RCNNKeypointCodec'),
+                 coder: dict = dict(type='RCNNKeypointCoder'),
                  loss_weight: float = 1.0,
                  topdown_loss: dict = dict(type='KeypointMSELoss', use_target_weight=True),
                  decoder: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+                 init_cfg: Optional[Union[dict, list]] = None,
+                 codec: Optional[dict] = None) -> None:
+        if codec is not None:
+            raise ValueError('KeypointRCNNHead: `codec` was renamed `coder` (an mmdet TASK_UTILS '
+                             "coder, e.g. dict(type='RCNNKeypointCoder')); mmpose codecs that "
+                             'decode top-down heatmaps go in `decoder`')
         if init_cfg is None:
             init_cfg = [
                 dict(type='Kaiming', layer=['Conv2d', 'ConvTranspose2d'], mode='fan_out',
@@ -104,13 +116,13 @@ class KeypointRCNNHead(BaseHead):
         self.num_keypoints = num_keypoints
         self.loss_weight = float(loss_weight)
 
-        self.codec = _build_in_mmpose_scope(KEYPOINT_CODECS, codec, 'codec')
-        encode = getattr(self.codec, 'encode', None)
-        if (not hasattr(self.codec, 'heatmap_size') or encode is None
-                or 'rois' not in inspect.signature(encode).parameters):
-            raise TypeError('`codec` must be a RoI keypoint codec whose encode() takes `rois` '
-                            f'(e.g. RCNNKeypointCodec), got {type(self.codec).__name__}; '
-                            'mmpose image codecs go in `decoder`')
+        if not isinstance(coder, dict) or 'type' not in coder:
+            raise TypeError(f'`coder` must be a config dict with a "type" key, got {coder!r}')
+        self.coder = TASK_UTILS.build(dict(coder, _scope_='mmdet'))
+        if not all(hasattr(self.coder, a) for a in ('heatmap_size', 'encode', 'decode')):
+            raise TypeError('`coder` must be a RoI keypoint coder with heatmap_size, encode() '
+                            f'and decode() (e.g. RCNNKeypointCoder), got '
+                            f'{type(self.coder).__name__}; mmpose codecs go in `decoder`')
         self.topdown_loss = (
             _build_in_mmpose_scope(POSE_MODELS, topdown_loss, 'topdown_loss')
             if topdown_loss is not None else None)
@@ -153,76 +165,93 @@ class KeypointRCNNHead(BaseHead):
         return self.forward_predictor(self.forward_features(feats))
 
     # ---------------------------------------------------------------- RoI path
-    def _check_heatmap_size(self, heatmaps: Tensor, codec, key: str) -> None:
-        width, height = codec.heatmap_size
+    def _check_heatmap_size(self, heatmaps: Tensor) -> None:
+        width, height = self.coder.heatmap_size
         if tuple(heatmaps.shape[-2:]) != (height, width):
             raise ValueError(
-                f'`{key}.heatmap_size` (W, H) = {tuple(codec.heatmap_size)} does not match the '
-                f'predicted heatmaps of size (H, W) = {tuple(heatmaps.shape[-2:])}; the head '
+                f'`coder.heatmap_size` (W, H) = {tuple(self.coder.heatmap_size)} does not match '
+                f'the predicted heatmaps of size (H, W) = {tuple(heatmaps.shape[-2:])}; the head '
                 'predicts 4x its input feature size')
 
-    def get_targets(self, rois: Tensor, gt_keypoints: Tensor,
-                    gt_visible: Tensor) -> Tuple[Tensor, Tensor]:
-        """Cell-index targets of RoIs matched to ground-truth instances.
+    def get_targets(self, sampling_results: list, batch_gt_instances: list) -> dict:
+        """Cell-index targets of every positive RoI of the batch.
 
         Args:
-            rois (Tensor): ``(M, 4)`` xyxy RoIs.
-            gt_keypoints (Tensor): ``(M, K, 2)`` keypoints of each RoI's GT.
-            gt_visible (Tensor): ``(M, K)`` visibility of each RoI's GT.
+            sampling_results (list[SamplingResult]): Per image.
+            batch_gt_instances (list[InstanceData]): Per image, with
+                ``keypoints`` (N, K, 2) and ``keypoints_visible`` (N, K).
 
         Returns:
-            tuple: ``(M, K)`` long cell indices and ``(M, K)`` float weights.
+            dict: over the ``P`` positives, ``proposals`` (P, 4), ``labels``
+            (P, K) long cell indices, ``weights`` (P, K) float and
+            ``eligible`` (P,) bool: the RoI holds at least one visible GT
+            keypoint (Keypoint R-CNN trains only on those).
         """
-        encoded = self.codec.encode(gt_keypoints, gt_visible, rois=rois)
-        return encoded['keypoint_labels'], encoded['keypoint_weights']
+        proposals, keypoints, visible = [], [], []
+        for res, gt in zip(sampling_results, batch_gt_instances):
+            inds = res.pos_assigned_gt_inds.long()
+            proposals.append(get_box_tensor(res.pos_priors))
+            keypoints.append(gt.keypoints[inds])
+            visible.append(gt.keypoints_visible[inds])
+        proposals = torch.cat(proposals)
+        labels, weights = self.coder.encode(torch.cat(keypoints), torch.cat(visible), proposals)
+        return dict(proposals=proposals, labels=labels, weights=weights,
+                    eligible=weights.bool().any(dim=1))
 
-    def has_visible_keypoints(self, rois: Tensor, gt_keypoints: Tensor,
-                              gt_visible: Tensor) -> Tensor:
-        """``(M,)`` bool: RoI holds at least one visible GT keypoint.
-
-        Keypoint R-CNN trains only on such positive proposals.
-        """
-        return self.get_targets(rois, gt_keypoints, gt_visible)[1].bool().any(dim=1)
-
-    def roi_loss(self, heatmaps: Tensor, rois: Tensor, gt_keypoints: Tensor,
-                 gt_visible: Tensor) -> dict:
+    def loss_by_feat(self, heatmaps: Tensor, labels: Tensor, weights: Tensor) -> dict:
         """Spatial-softmax cross-entropy averaged over visible keypoints.
 
         Args:
-            heatmaps (Tensor): ``(M, K, H, W)`` logits of positive RoIs.
-            rois (Tensor): ``(M, 4)`` xyxy RoIs (same frame as the GT).
-            gt_keypoints (Tensor): ``(M, K, 2)`` matched GT keypoints.
-            gt_visible (Tensor): ``(M, K)`` matched GT visibility.
+            heatmaps (Tensor): ``(M, K, H, W)`` logits.
+            labels (Tensor): ``(M, K)`` target cell indices.
+            weights (Tensor): ``(M, K)`` target weights (0 = no target).
 
         Returns:
-            dict: ``loss_keypoint``; zero (still connected to the graph, so
-            distributed training does not hang) when no keypoint is visible.
+            dict: ``loss_keypoint`` times ``loss_weight``; zero (still in the
+            graph, so distributed training does not hang) without targets.
         """
-        self._check_heatmap_size(heatmaps, self.codec, 'codec')
-        num_rois = heatmaps.shape[0]
-        if num_rois == 0:
-            return dict(loss_keypoint=heatmaps.sum() * 0)
-        labels, weights = self.get_targets(rois, gt_keypoints, gt_visible)
+        self._check_heatmap_size(heatmaps)
         valid = weights > 0
-        if not bool(valid.any()):
+        if heatmaps.shape[0] == 0 or not bool(valid.any()):
             return dict(loss_keypoint=heatmaps.sum() * 0)
         logits = heatmaps.flatten(2)[valid]  # (V, H*W)
         loss = F.cross_entropy(logits, labels[valid], reduction='sum') / valid.sum()
         return dict(loss_keypoint=loss * self.loss_weight)
 
-    def roi_predict(self, heatmaps: Tensor, bboxes: Tensor) -> Tuple[Tensor, Tensor]:
-        """Decode heatmaps of detections.
+    def loss_and_target(self, heatmaps: Tensor, targets: dict, forwarded: Tensor) -> dict:
+        """Keypoint loss of the eligible RoIs among those the branch ran on.
+
+        Args:
+            heatmaps (Tensor): ``(M, K, H, W)`` logits on the positive RoIs
+                selected by ``forwarded`` (or on one fallback RoI when
+                ``forwarded`` is all False).
+            targets (dict): Output of :meth:`get_targets`.
+            forwarded (Tensor): ``(P,)`` bool over the positives.
+
+        Returns:
+            dict: ``loss_keypoint`` (see :meth:`loss_by_feat`).
+        """
+        sel = targets['eligible'][forwarded]
+        if not bool(sel.any()):
+            self._check_heatmap_size(heatmaps)
+            return dict(loss_keypoint=heatmaps.sum() * 0)
+        idx = torch.nonzero(forwarded, as_tuple=False)[:, 0][sel]
+        return self.loss_by_feat(heatmaps[sel], targets['labels'][idx], targets['weights'][idx])
+
+    def predict_by_feat(self, heatmaps: Tensor, bboxes: Tensor) -> Tuple[Tensor, Tensor]:
+        """Decode heatmaps of detections with ``coder``.
 
         Args:
             heatmaps (Tensor): ``(M, K, H, W)`` logits.
             bboxes (Tensor): ``(M, 4)`` xyxy boxes the heatmaps were pooled
-                from; results come back in the same frame.
+                from (the network input frame, as detectron2); results come
+                back in the same frame.
 
         Returns:
             tuple: keypoints ``(M, K, 2)`` and scores ``(M, K)``.
         """
-        self._check_heatmap_size(heatmaps, self.codec, 'codec')
-        return self.codec.decode(heatmaps, bboxes)
+        self._check_heatmap_size(heatmaps)
+        return self.coder.decode(heatmaps, bboxes)
 
     # ----------------------------------------------------------- top-down path
     def loss(self, feats: FeatsType, batch_data_samples: Sequence,

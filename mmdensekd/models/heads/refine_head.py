@@ -7,7 +7,7 @@ Shape legend used below:
 * ``Cd, Hd, Wd``: DensePose branch feature channels / size (512, 28, 28)
 * ``Ck, Hk, Wk``: keypoint branch feature channels / size (512, 14, 14)
 """
-from typing import Dict, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +39,8 @@ class DensePoseKeypointRefineHead(BaseModule):
     unchanged (the RoI head calls the predictors).
 
     The paper's weights of the two branch losses in the total loss
-    (``L_dp`` 0.6, ``L_kp`` 0.3) are kept here as config values;
-    :meth:`weight_losses` applies them to a loss dict.
+    (``L_dp`` 0.6, ``L_kp`` 0.3) are not set here: each branch's loss
+    config carries its own ``loss_weight`` (the one place for a weight).
 
     Args:
         dp_channels (int): DensePose feature channels ``Cd``. Defaults to 512.
@@ -48,8 +48,6 @@ class DensePoseKeypointRefineHead(BaseModule):
         fuse (str): ``'sum'`` or ``'concat'``. Defaults to ``'sum'``.
         num_convs (int): Conv blocks per refinement unit. Defaults to 2.
         kernel_size (int): Odd conv kernel size. Defaults to 3.
-        dp_loss_weight (float): Weight of ``loss_densepose*``. Defaults to 0.6.
-        kpt_loss_weight (float): Weight of ``loss_keypoint*``. Defaults to 0.3.
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to Kaiming normal (fan_out, ReLU) with zero bias.
     """
@@ -60,8 +58,6 @@ class DensePoseKeypointRefineHead(BaseModule):
                  fuse: str = 'sum',
                  num_convs: int = 2,
                  kernel_size: int = 3,
-                 dp_loss_weight: float = 0.6,
-                 kpt_loss_weight: float = 0.3,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         if init_cfg is None:
             init_cfg = [
@@ -77,16 +73,10 @@ class DensePoseKeypointRefineHead(BaseModule):
                 raise ValueError(f'`{key}` must be a positive integer, got {value!r}')
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f'`kernel_size` must be a positive odd integer, got {kernel_size!r}')
-        for key, value in (('dp_loss_weight', dp_loss_weight),
-                           ('kpt_loss_weight', kpt_loss_weight)):
-            if value < 0:
-                raise ValueError(f'`{key}` must be >= 0, got {value}')
 
         self.dp_channels = dp_channels
         self.kpt_channels = kpt_channels
         self.fuse = fuse
-        self.dp_loss_weight = float(dp_loss_weight)
-        self.kpt_loss_weight = float(kpt_loss_weight)
 
         # projection of the *other* branch into this branch's channels (sum)
         self.kpt_to_dp = self._projection(kpt_channels, dp_channels)
@@ -143,24 +133,6 @@ class DensePoseKeypointRefineHead(BaseModule):
         dp_refined = self.dp_refine(self._fuse(dp_feats, kpt_feats, self.kpt_to_dp))
         kpt_refined = self.kpt_refine(self._fuse(kpt_feats, dp_feats, self.dp_to_kpt))
         return dp_refined, kpt_refined
-
-    def weight_losses(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Scale ``loss_densepose*`` and ``loss_keypoint*`` entries.
-
-        Args:
-            losses (dict[str, Tensor]): Branch losses.
-
-        Returns:
-            dict[str, Tensor]: A new dict; other entries are unchanged.
-        """
-        out = {}
-        for name, value in losses.items():
-            if name.startswith('loss_densepose'):
-                value = value * self.dp_loss_weight
-            elif name.startswith('loss_keypoint'):
-                value = value * self.kpt_loss_weight
-            out[name] = value
-        return out
 
 
 __all__ = ['DensePoseKeypointRefineHead']

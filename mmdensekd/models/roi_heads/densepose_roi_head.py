@@ -2,46 +2,55 @@
 """RoI head with box, DensePose, keypoint and refinement branches."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
-import torch.nn.functional as F
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox2roi, bbox_overlaps, get_box_tensor, scale_boxes
+from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
 from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmdensekd.registry import MODELS
-from mmdensekd.structures import (
-    DensePoseChartPredictorOutput,
-    DensePoseChartResults,
-    DensePoseTargets,
-)
+
+#: Keys that moved: old config key -> where the value goes now.
+_MOVED_KEYS = {
+    'densepose_loss': 'densepose_predictor.loss_densepose (type DensePoseChartHead)',
+}
+_REMOVED_REFINE_KEYS = {
+    'dp_loss_weight': 'densepose_predictor.loss_densepose.loss_weight',
+    'kpt_loss_weight': 'keypoint_head.loss_weight',
+}
 
 
 @MODELS.register_module()
 class DensePoseRoIHead(StandardRoIHead):
     """mmdet's ``StandardRoIHead`` with DensePose, keypoint and refinement
-    branches (DESIGN section 5).
+    branches (DESIGN section 5). It only routes RoIs: each branch head owns
+    its targets, loss and decoding (mmdet's ``FCNMaskHead`` pattern).
 
-    * DensePose: trained on positive proposals whose IoU with their matched,
-      DensePose-annotated GT box is at least ``train_cfg.densepose_iou_thr``
-      (0.7); predicts charts on the final detections.
-    * Keypoints: trained on positive proposals that contain at least one
-      visible keypoint of their GT.
+    * DensePose (:class:`~mmdensekd.models.heads.DensePoseChartHead`):
+      trained on the positive proposals its ``get_targets`` marks eligible
+      (IoU >= ``train_cfg.densepose_iou_thr`` to a DensePose-annotated GT);
+      predicts charts on the final detections.
+    * Keypoints (:class:`~mmdensekd.models.heads.KeypointRCNNHead`): trained
+      on positive proposals that contain a visible keypoint of their GT.
     * Refinement: the two branches' features are fused by ``refine_head`` and
       each branch's predictor runs on its refined features; both branches
-      then see the union of their training RoIs and each loss keeps its own.
+      then see the union of their training RoIs and each loss keeps only its
+      own eligible RoIs.
 
-    Shape legend: ``M`` RoIs, ``K`` keypoints.
+    Loss weights live in each branch's loss config only
+    (``densepose_predictor.loss_densepose.loss_weight``,
+    ``keypoint_head.loss_weight``).
+
+    Shape legend: ``M`` RoIs, ``P`` positive RoIs, ``K`` keypoints.
 
     Args:
         bbox_roi_extractor, bbox_head, shared_head: as ``StandardRoIHead``.
         densepose_roi_extractor (dict, optional): RoI extractor of the
             DensePose branch (28x28 in the s1x recipe).
-        densepose_head (dict, optional): DensePose feature head.
-        densepose_predictor (dict, optional): Chart predictor.
-        densepose_loss (dict, optional): Chart loss.
+        densepose_head (dict, optional): DensePose feature head (conv tower).
+        densepose_predictor (dict, optional): Chart head with its loss,
+            e.g. ``dict(type='DensePoseChartHead', loss_densepose=...)``.
         keypoint_roi_extractor (dict, optional): RoI extractor of the
             keypoint branch (14x14).
         keypoint_head (dict, optional): Keypoint head, e.g.
@@ -50,6 +59,8 @@ class DensePoseRoIHead(StandardRoIHead):
             needs both branches.
         train_cfg, test_cfg, init_cfg: as ``StandardRoIHead``. ``train_cfg``
             may set ``densepose_iou_thr`` (default 0.7).
+        densepose_loss (dict, optional): Moved into ``densepose_predictor``
+            as ``loss_densepose``; setting it is an error.
     """
 
     def __init__(self,
@@ -58,41 +69,45 @@ class DensePoseRoIHead(StandardRoIHead):
                  densepose_roi_extractor: OptMultiConfig = None,
                  densepose_head: OptConfigType = None,
                  densepose_predictor: OptConfigType = None,
-                 densepose_loss: OptConfigType = None,
                  keypoint_roi_extractor: OptMultiConfig = None,
                  keypoint_head: OptConfigType = None,
                  refine_head: OptConfigType = None,
                  shared_head: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 densepose_loss: OptConfigType = None) -> None:
+        if densepose_loss is not None:
+            raise ValueError('DensePoseRoIHead: `densepose_loss` moved to '
+                             f"{_MOVED_KEYS['densepose_loss']}")
         super().__init__(bbox_roi_extractor=bbox_roi_extractor, bbox_head=bbox_head,
                          shared_head=shared_head, train_cfg=train_cfg, test_cfg=test_cfg,
                          init_cfg=init_cfg)
         if densepose_head is not None:
             self.init_densepose_head(densepose_roi_extractor, densepose_head,
-                                     densepose_predictor, densepose_loss)
+                                     densepose_predictor)
         if keypoint_head is not None:
             self.init_keypoint_head(keypoint_roi_extractor, keypoint_head)
         if refine_head is not None:
-            if not (self.with_densepose and self.with_keypoint):
-                raise ValueError('refine_head needs both densepose_head and keypoint_head')
-            self.refine_head = MODELS.build(refine_head)
+            self.init_refine_head(refine_head)
 
     # ------------------------------------------------------------------ init
     def init_densepose_head(self, densepose_roi_extractor: ConfigType,
-                            densepose_head: ConfigType, densepose_predictor: ConfigType,
-                            densepose_loss: ConfigType) -> None:
-        """Build the DensePose RoI extractor, head, predictor and loss."""
+                            densepose_head: ConfigType,
+                            densepose_predictor: ConfigType) -> None:
+        """Build the DensePose RoI extractor, conv tower and chart head."""
         for key, cfg in (('densepose_roi_extractor', densepose_roi_extractor),
-                         ('densepose_predictor', densepose_predictor),
-                         ('densepose_loss', densepose_loss)):
+                         ('densepose_predictor', densepose_predictor)):
             if cfg is None:
                 raise ValueError(f'densepose_head is set but {key} is missing')
         self.densepose_roi_extractor = MODELS.build(densepose_roi_extractor)
         self.densepose_head = MODELS.build(densepose_head)
         self.densepose_predictor = MODELS.build(densepose_predictor)
-        self.densepose_loss_fn = MODELS.build(densepose_loss)
+        for method in ('get_targets', 'loss_and_target', 'predict_by_feat'):
+            if not callable(getattr(self.densepose_predictor, method, None)):
+                raise TypeError(
+                    f'densepose_predictor must be a chart head with {method}() (e.g. '
+                    f'DensePoseChartHead), got {type(self.densepose_predictor).__name__}')
 
     def init_keypoint_head(self, keypoint_roi_extractor: ConfigType,
                            keypoint_head: ConfigType) -> None:
@@ -101,6 +116,16 @@ class DensePoseRoIHead(StandardRoIHead):
             raise ValueError('keypoint_head is set but keypoint_roi_extractor is missing')
         self.keypoint_roi_extractor = MODELS.build(keypoint_roi_extractor)
         self.keypoint_head = MODELS.build(keypoint_head)
+
+    def init_refine_head(self, refine_head: ConfigType) -> None:
+        """Build the refinement unit (needs both branches)."""
+        if not (self.with_densepose and self.with_keypoint):
+            raise ValueError('refine_head needs both densepose_head and keypoint_head')
+        for key, where in _REMOVED_REFINE_KEYS.items():
+            if key in refine_head:
+                raise ValueError(f'refine_head.{key} was removed: a loss weight is set once, '
+                                 f'in {where}')
+        self.refine_head = MODELS.build(refine_head)
 
     @property
     def with_densepose(self) -> bool:
@@ -115,14 +140,6 @@ class DensePoseRoIHead(StandardRoIHead):
         return getattr(self, 'refine_head', None) is not None
 
     # --------------------------------------------------------------- forward
-    def _densepose_features(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
-        extractor = self.densepose_roi_extractor
-        return self.densepose_head(extractor(x[:extractor.num_inputs], rois))
-
-    def _keypoint_features(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
-        extractor = self.keypoint_roi_extractor
-        return self.keypoint_head.forward_features(extractor(x[:extractor.num_inputs], rois))
-
     def _branch_forward(self, x: Tuple[Tensor], rois: Tensor, densepose: bool = True,
                         keypoint: bool = True) -> Dict[str, object]:
         """Run the requested branches on ``rois`` (both when refining).
@@ -132,16 +149,22 @@ class DensePoseRoIHead(StandardRoIHead):
             (:obj:`DensePoseChartPredictorOutput`) for DensePose;
             ``kpt_feats`` and ``kpt_heatmaps`` (M, K, 56, 56) for keypoints.
         """
-        densepose = densepose and self.with_densepose
-        keypoint = keypoint and self.with_keypoint
-        dp_feats = self._densepose_features(x, rois) if densepose or self.with_refine else None
-        kpt_feats = self._keypoint_features(x, rois) if keypoint or self.with_refine else None
+        run_dp = (densepose and self.with_densepose) or self.with_refine
+        run_kpt = (keypoint and self.with_keypoint) or self.with_refine
+        dp_feats = kpt_feats = None
+        if run_dp:
+            extractor = self.densepose_roi_extractor
+            dp_feats = self.densepose_head(extractor(x[:extractor.num_inputs], rois))
+        if run_kpt:
+            extractor = self.keypoint_roi_extractor
+            kpt_feats = self.keypoint_head.forward_features(
+                extractor(x[:extractor.num_inputs], rois))
         if self.with_refine:
             dp_feats, kpt_feats = self.refine_head(dp_feats, kpt_feats)
         out: Dict[str, object] = {}
-        if densepose or self.with_refine:
+        if run_dp:
             out.update(dp_feats=dp_feats, dp_output=self.densepose_predictor(dp_feats))
-        if keypoint or self.with_refine:
+        if run_kpt:
             out.update(kpt_feats=kpt_feats,
                        kpt_heatmaps=self.keypoint_head.forward_predictor(kpt_feats))
         return out
@@ -225,126 +248,80 @@ class DensePoseRoIHead(StandardRoIHead):
         if self.with_bbox:
             losses.update(self.bbox_loss(x, sampling_results)['loss_bbox'])
         if self.with_densepose or self.with_keypoint:
-            losses.update(self.densepose_keypoint_loss(x, sampling_results, batch_gt_instances))
+            losses.update(self.branch_losses(x, sampling_results, batch_gt_instances))
         return losses
 
-    def _positive_targets(self, sampling_results: list,
-                          batch_gt_instances: InstanceList) -> Dict[str, Tensor]:
-        """Gather positive RoIs with their matched GT and branch eligibility."""
-        rois = bbox2roi([res.pos_priors for res in sampling_results])
-        proposals = rois[:, 1:]
-        gt_bboxes, dp_targets, keypoints, visible = [], [], [], []
-        for res, gt in zip(sampling_results, batch_gt_instances):
-            inds = res.pos_assigned_gt_inds.long()
-            gt_bboxes.append(get_box_tensor(gt.bboxes)[inds])
-            if self.with_densepose:
-                dp = (gt.densepose if 'densepose' in gt else DensePoseTargets.empty(len(gt)).to(
-                    gt.labels.device))
-                dp_targets.append(dp[inds.cpu()])
-            if self.with_keypoint:
-                keypoints.append(gt.keypoints[inds])
-                visible.append(gt.keypoints_visible[inds])
-        gt_bboxes = torch.cat(gt_bboxes) if gt_bboxes else proposals.new_zeros((0, 4))
-        num = len(rois)
-        out = dict(rois=rois, proposals=proposals, gt_bboxes=gt_bboxes)
-        false = torch.zeros(num, dtype=torch.bool, device=rois.device)
-        out['dp_ok'] = out['kpt_ok'] = false
-        if self.with_densepose:
-            dp_targets = DensePoseTargets.cat(dp_targets)
-            thr = self.train_cfg.get('densepose_iou_thr', 0.7) if self.train_cfg else 0.7
-            iou = bbox_overlaps(proposals, gt_bboxes, is_aligned=True)
-            out['dp_targets'] = dp_targets
-            out['dp_ok'] = (iou >= thr) & dp_targets.has_dp.to(rois.device)
-        if self.with_keypoint:
-            keypoints, visible = torch.cat(keypoints), torch.cat(visible)
-            out.update(keypoints=keypoints, keypoints_visible=visible,
-                       kpt_ok=self.keypoint_head.has_visible_keypoints(
-                           proposals, keypoints, visible))
-        return out
-
-    def densepose_keypoint_loss(self, x: Tuple[Tensor], sampling_results: list,
-                                batch_gt_instances: InstanceList) -> dict:
+    def branch_losses(self, x: Tuple[Tensor], sampling_results: list,
+                      batch_gt_instances: InstanceList) -> dict:
         """Losses of the DensePose and keypoint branches (and refinement).
 
-        A branch without any eligible RoI in the batch runs on one sampled
-        RoI with empty targets, so that its loss is zero but still in the
-        graph (DDP never waits for missing gradients).
+        Each branch head says which positive RoIs are eligible; the branch
+        runs on those (with refinement, both run on the union). A branch
+        without any RoI to run on runs on one sampled RoI, so that its loss
+        is zero but still in the graph (DDP never waits for gradients).
         """
-        t = self._positive_targets(sampling_results, batch_gt_instances)
+        pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
+        dp_t = kpt_t = None
+        if self.with_densepose:
+            dp_t = self.densepose_predictor.get_targets(sampling_results, batch_gt_instances,
+                                                        self.train_cfg)
+        if self.with_keypoint:
+            kpt_t = self.keypoint_head.get_targets(sampling_results, batch_gt_instances)
         if self.with_refine:
-            # Both branches run on the union of their RoIs; each loss keeps
-            # its own, and the refine head weights them (paper: 0.6 / 0.3).
-            use = t['dp_ok'] | t['kpt_ok']
-            out = self._branch_forward(x, self._rois_or_fallback(t, use, sampling_results))
-            losses = self.densepose_loss(out, t, use, t['dp_ok'])
-            losses.update(self.keypoint_loss(out, t, use, t['kpt_ok']))
-            return self.refine_head.weight_losses(losses)
+            use = dp_t['eligible'] | kpt_t['eligible']
+            out = self._branch_forward(x, self._rois_or_fallback(pos_rois, use, sampling_results))
+            losses = self.densepose_loss(out, dp_t, use)
+            losses.update(self.keypoint_loss(out, kpt_t, use))
+            return losses
         losses = dict()
         if self.with_densepose:
-            ok = t['dp_ok']
-            out = self._densepose_forward(x, self._rois_or_fallback(t, ok, sampling_results))
-            losses.update(self.densepose_loss(out, t, ok, ok))
+            ok = dp_t['eligible']
+            out = self._densepose_forward(x, self._rois_or_fallback(pos_rois, ok,
+                                                                    sampling_results))
+            losses.update(self.densepose_loss(out, dp_t, ok))
         if self.with_keypoint:
-            ok = t['kpt_ok']
-            out = self._keypoint_forward(x, self._rois_or_fallback(t, ok, sampling_results))
-            losses.update(self.keypoint_loss(out, t, ok, ok))
+            ok = kpt_t['eligible']
+            out = self._keypoint_forward(x, self._rois_or_fallback(pos_rois, ok,
+                                                                   sampling_results))
+            losses.update(self.keypoint_loss(out, kpt_t, ok))
         return losses
 
     @staticmethod
-    def _rois_or_fallback(t: dict, keep: Tensor, sampling_results: list) -> Tensor:
+    def _rois_or_fallback(pos_rois: Tensor, keep: Tensor, sampling_results: list) -> Tensor:
         if bool(keep.any()):
-            return t['rois'][keep]
+            return pos_rois[keep]
         return bbox2roi([res.priors for res in sampling_results])[:1]
 
-    @staticmethod
-    def _loss_indices(forwarded: Tensor, eligible: Tensor) -> Tuple[Tensor, Tensor]:
-        """Which forwarded RoIs are eligible (``sel``) and their indices
-        among all positives (``idx``)."""
-        sel = eligible[forwarded]
-        return sel, torch.nonzero(forwarded, as_tuple=False)[:, 0][sel]
-
-    def densepose_loss(self, out: dict, targets: dict, forwarded: Tensor,
-                       eligible: Tensor) -> Dict[str, Tensor]:
-        """DensePose chart loss.
+    def densepose_loss(self, branch_outputs: dict, targets: dict,
+                       forwarded: Tensor) -> Dict[str, Tensor]:
+        """DensePose chart loss (``loss_densepose_{I,U,V,S}``).
 
         Args:
-            out (dict): Branch outputs on the RoIs ``targets['rois'][forwarded]``
-                (or on one fallback RoI when ``forwarded`` is all False).
-            targets (dict): Output of :meth:`_positive_targets`.
+            branch_outputs (dict): :meth:`_branch_forward` outputs on the
+                positives selected by ``forwarded`` (or one fallback RoI).
+            targets (dict): ``densepose_predictor.get_targets`` output.
             forwarded (Tensor): (P,) bool over all positives.
-            eligible (Tensor): (P,) bool, DensePose-eligible positives.
         """
-        dp_output: DensePoseChartPredictorOutput = out['dp_output']
-        sel, idx = self._loss_indices(forwarded, eligible)
-        if not bool(sel.any()):
-            n = len(dp_output)
-            return self.densepose_loss_fn(dp_output, dp_output.u.new_zeros((n, 4)),
-                                          dp_output.u.new_ones((n, 4)), DensePoseTargets.empty(n))
-        return self.densepose_loss_fn(dp_output[sel], targets['proposals'][idx],
-                                      targets['gt_bboxes'][idx], targets['dp_targets'][idx.cpu()])
+        return self.densepose_predictor.loss_and_target(branch_outputs['dp_output'], targets,
+                                                        forwarded)['loss_densepose']
 
-    def keypoint_loss(self, out: dict, targets: dict, forwarded: Tensor,
-                      eligible: Tensor) -> Dict[str, Tensor]:
-        """Keypoint loss (arguments as :meth:`densepose_loss`)."""
-        heatmaps = out['kpt_heatmaps']
-        sel, idx = self._loss_indices(forwarded, eligible)
-        if not bool(sel.any()):
-            n, k = heatmaps.shape[:2]
-            return self.keypoint_head.roi_loss(heatmaps, heatmaps.new_ones((n, 4)).cumsum(1),
-                                               heatmaps.new_zeros((n, k, 2)),
-                                               heatmaps.new_zeros((n, k)))
-        return self.keypoint_head.roi_loss(heatmaps[sel], targets['proposals'][idx],
-                                           targets['keypoints'][idx],
-                                           targets['keypoints_visible'][idx])
+    def keypoint_loss(self, branch_outputs: dict, targets: dict,
+                      forwarded: Tensor) -> Dict[str, Tensor]:
+        """Keypoint loss (``loss_keypoint``; arguments as
+        :meth:`densepose_loss`, targets from ``keypoint_head.get_targets``)."""
+        return self.keypoint_head.loss_and_target(branch_outputs['kpt_heatmaps'], targets,
+                                                  forwarded)
 
     # --------------------------------------------------------------- predict
     def predict(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
                 batch_data_samples: SampleList, rescale: bool = False) -> InstanceList:
         """Detections with DensePose charts and keypoints.
 
-        Boxes are predicted in the network input frame, the branches run on
-        them there, and then boxes, charts and keypoints are expressed in the
-        original image frame when ``rescale``.
+        Boxes are predicted in the network input frame and the branches run
+        on them there; keypoints are decoded there too and then scaled to
+        the original image (as detectron2); with ``rescale`` the boxes are
+        then expressed in the original image frame and the charts are
+        resized to those boxes.
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         with_branches = self.with_densepose or self.with_keypoint
@@ -355,13 +332,14 @@ class DensePoseRoIHead(StandardRoIHead):
             return results_list
         rois = bbox2roi([res.bboxes for res in results_list])
         out = self._branch_forward(x, rois) if len(rois) else {}
+        if self.with_keypoint:
+            self.predict_keypoint(x, batch_img_metas, results_list, branch_outputs=out,
+                                  rescale=rescale)
         if rescale:
             for res, meta in zip(results_list, batch_img_metas):
                 res.bboxes = scale_boxes(res.bboxes, [1 / s for s in meta['scale_factor']])
         if self.with_densepose:
             self.predict_densepose(x, batch_img_metas, results_list, branch_outputs=out)
-        if self.with_keypoint:
-            self.predict_keypoint(x, batch_img_metas, results_list, branch_outputs=out)
         return results_list
 
     def _outputs_for(self, x: Tuple[Tensor], results_list: InstanceList,
@@ -378,7 +356,8 @@ class DensePoseRoIHead(StandardRoIHead):
 
         The charts are resized to each box of ``results_list`` (in whatever
         frame those boxes are): labels = coarse foreground x argmax of the
-        fine parts, U and V read from the label's channel.
+        fine parts, U and V read from the label's channel
+        (``densepose_predictor.predict_by_feat``).
 
         Args:
             x (tuple[Tensor]): FPN features (used when ``branch_outputs`` is
@@ -389,28 +368,25 @@ class DensePoseRoIHead(StandardRoIHead):
                 :meth:`_branch_forward` outputs on all boxes of the batch.
         """
         dp_output = self._outputs_for(x, results_list, branch_outputs, 'dp_output')
-        start = 0
-        for res in results_list:
-            n = len(res)
-            boxes = get_box_tensor(res.bboxes)
-            labels, uvs = [], []
-            for i in range(n):
-                lb, uv = charts_to_box(dp_output[start + i], boxes[i])
-                labels.append(lb)
-                uvs.append(uv)
-            res.densepose = DensePoseChartResults(labels, uvs)
-            start += n
-        return results_list
+        return self.densepose_predictor.predict_by_feat(dp_output, results_list)
 
     def predict_keypoint(self, x: Tuple[Tensor], batch_img_metas: List[dict],
-                         results_list: InstanceList,
-                         branch_outputs: Optional[dict] = None) -> InstanceList:
-        """Add ``keypoints`` (N, K, 2) and ``keypoint_scores`` (N, K) decoded
-        in the frame of each result's boxes (arguments as
-        :meth:`predict_densepose`)."""
+                         results_list: InstanceList, branch_outputs: Optional[dict] = None,
+                         rescale: bool = False) -> InstanceList:
+        """Add ``keypoints`` (N, K, 2) and ``keypoint_scores`` (N, K).
+
+        Heatmaps are decoded in the frame of each result's boxes (the network
+        input frame, as detectron2); with ``rescale`` the keypoints are then
+        divided by the image's ``scale_factor`` (the boxes are not changed).
+
+        Args:
+            x, batch_img_metas, results_list, branch_outputs: as
+                :meth:`predict_densepose`.
+            rescale (bool): Scale the keypoints to the original image.
+        """
         heatmaps = self._outputs_for(x, results_list, branch_outputs, 'kpt_heatmaps')
         start = 0
-        for res in results_list:
+        for res, meta in zip(results_list, batch_img_metas):
             n = len(res)
             boxes = get_box_tensor(res.bboxes)
             if n == 0:
@@ -418,33 +394,9 @@ class DensePoseRoIHead(StandardRoIHead):
                 res.keypoints = boxes.new_zeros((0, k, 2))
                 res.keypoint_scores = boxes.new_zeros((0, k))
                 continue
-            kpts, scores = self.keypoint_head.roi_predict(heatmaps[start:start + n], boxes)
+            kpts, scores = self.keypoint_head.predict_by_feat(heatmaps[start:start + n], boxes)
+            if rescale:
+                kpts = kpts / kpts.new_tensor(meta['scale_factor'][:2])
             res.keypoints, res.keypoint_scores = kpts, scores
             start += n
         return results_list
-
-
-def charts_to_box(dp_output: DensePoseChartPredictorOutput,
-                  box: Tensor) -> Tuple[Tensor, Tensor]:
-    """Turn the predictor output of one RoI into the chart of its box.
-
-    Args:
-        dp_output (DensePoseChartPredictorOutput): Output of one RoI
-            (tensors with a leading dimension of 1).
-        box (Tensor): (4,) xyxy box in the frame of the result.
-
-    Returns:
-        tuple[Tensor, Tensor]: (h, w) uint8 labels in 0..24 and (2, h, w) U, V
-        in [0, 1], with ``h = max(int(y1 - y0), 1)``, ``w = max(int(x1 - x0), 1)``.
-    """
-    w = max(int(box[2] - box[0]), 1)
-    h = max(int(box[3] - box[1]), 1)
-    # One resize of all channels: [coarse (C) | fine (25) | U (25) | V (25)].
-    maps = torch.cat([dp_output.coarse_segm, dp_output.fine_segm, dp_output.u, dp_output.v], 1)
-    maps = F.interpolate(maps, (h, w), mode='bilinear', align_corners=False)[0]
-    c, n = dp_output.coarse_segm.shape[1], dp_output.fine_segm.shape[1]
-    coarse, fine, u, v = maps.split([c, n, n, n])
-    labels = fine.argmax(dim=0) * (coarse.argmax(dim=0) > 0)
-    index = labels[None]
-    uv = torch.cat([u.gather(0, index), v.gather(0, index)]).clamp(0, 1)
-    return labels.to(torch.uint8), uv

@@ -80,6 +80,23 @@ def test_uses_the_models_check_teacher_frozen():
     distiller = TeacherStudentDistiller.__new__(TeacherStudentDistiller)
     nn.Module.__init__(distiller)
     distiller.teacher = _Model().teacher
+    distiller.extra_teachers = nn.ModuleList()
     distiller.teacher[0].train()
     with pytest.raises(RuntimeError, match=r"teacher modules are in train mode.*'0'"):
         TeacherFrozenCheckHook().before_train(_runner(distiller))
+
+
+def test_checksum_covers_every_teacher():
+    """A model with extra (pseudo-label) teachers: a change in any of them
+    is caught."""
+    model = _Model()
+    model.extra = _Model().teacher
+    model.teachers = lambda: {'teacher': model.teacher, 'extra_teachers.0': model.extra}
+    runner = _runner(model)
+    hook = TeacherFrozenCheckHook(interval=1)
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0)
+    with torch.no_grad():
+        model.extra[1].running_var.mul_(2.0)
+    with pytest.raises(RuntimeError, match='teacher parameters/buffers changed'):
+        hook.after_train_iter(runner, 0)

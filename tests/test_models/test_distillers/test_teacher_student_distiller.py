@@ -14,7 +14,7 @@ from torch import nn
 import mmdensekd.models  # noqa: F401
 from mmdensekd.models.distillers import TeacherStudentDistiller
 from mmdensekd.registry import MODELS
-from mmdensekd.structures import DensePoseChartPredictorOutput
+from mmdensekd.structures import DensePoseChartPredictorOutput, DensePoseChartResults
 
 
 class _Neck(nn.Module):
@@ -25,6 +25,9 @@ class _Neck(nn.Module):
 
 
 class _FakeRoIHead(nn.Module):
+    """Implements the public branch contract ``forward_branches``."""
+
+    BRANCH_OUTPUTS = ('densepose', 'densepose_feats', 'keypoint', 'keypoint_feats')
 
     def __init__(self, channels: int, size: int = 8) -> None:
         super().__init__()
@@ -33,42 +36,23 @@ class _FakeRoIHead(nn.Module):
         self.kpt = nn.Conv2d(channels, 17, 1)
         self.calls = []
 
-    def _pool(self, x, rois):
-        feats = x[0][rois[:, 0].long()]
-        return F.adaptive_avg_pool2d(feats, self.size)
-
-    def _densepose_forward(self, x, rois):
-        self.calls.append(('densepose', rois.clone()))
-        f = self._pool(x, rois)
+    def forward_branches(self, x, rois, names):
+        self.calls.append((tuple(names), rois.clone()))
+        f = F.adaptive_avg_pool2d(x[0][rois[:, 0].long()], self.size)
         out = self.dp(f)
-        return dict(dp_feats=f,
-                    dp_output=DensePoseChartPredictorOutput(out[:, :2], out[:, 2:27],
-                                                            out[:, 27:52].sigmoid(),
-                                                            out[:, 52:].sigmoid()))
-
-    def _keypoint_forward(self, x, rois):
-        f = self._pool(x, rois)
-        return dict(kpt_feats=f, kpt_heatmaps=self.kpt(f))
-
-    def predict(self, x, rpn_results_list, data_samples, rescale=False):
-        return rpn_results_list
-
-
-class _FakeRPN(nn.Module):
-
-    def predict(self, x, data_samples, rescale=False):
-        out = []
-        for _ in data_samples:
-            out.append(InstanceData(bboxes=torch.tensor([[2., 2., 12., 14.], [0., 0., 4., 4.]]),
-                                    scores=torch.tensor([0.9, 0.2]),
-                                    labels=torch.zeros(2, dtype=torch.long)))
-        return out
+        all_out = dict(
+            densepose=DensePoseChartPredictorOutput(out[:, :2], out[:, 2:27],
+                                                    out[:, 27:52].sigmoid(),
+                                                    out[:, 52:].sigmoid()),
+            densepose_feats=f, keypoint=self.kpt(f), keypoint_feats=f)
+        return {n: all_out[n] for n in names}
 
 
 @MODELS.register_module(force=True)
 class FakeDistillDetector(BaseModel):
     """Conv + BN backbone, a two-level 'neck', a RoI head with the
-    DensePose/keypoint forward contract; records what it is given."""
+    ``forward_branches`` contract; predicts two fixed boxes (scores 0.9 and
+    0.2); records what it is given."""
 
     def __init__(self, in_channels: int = 3, channels: int = 4, data_preprocessor=None,
                  init_cfg=None) -> None:
@@ -76,7 +60,6 @@ class FakeDistillDetector(BaseModel):
         self.backbone = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1),
                                       nn.BatchNorm2d(channels), nn.ReLU())
         self.neck = _Neck()
-        self.rpn_head = _FakeRPN()
         self.roi_head = _FakeRoIHead(channels)
         self.seen_inputs = []
         self.seen_samples = []
@@ -97,9 +80,11 @@ class FakeDistillDetector(BaseModel):
                     loss_keypoint=feats[1].pow(2).mean(), acc=torch.tensor(50.))
 
     def predict(self, x, data_samples, rescale=True):
-        feats = self.extract_feat(x)
+        self.extract_feat(x)
         for ds in data_samples:
-            ds.pred_instances = InstanceData(scores=feats[0].mean().reshape(1))
+            ds.pred_instances = InstanceData(
+                bboxes=torch.tensor([[2., 2., 12., 14.], [0., 0., 4., 4.]]),
+                scores=torch.tensor([0.9, 0.2]), labels=torch.zeros(2, dtype=torch.long))
         return data_samples
 
     def _forward(self, x, data_samples=None):
@@ -129,11 +114,18 @@ FEAT = dict(type='FeatureMSELoss', loss_weight=0.1, student=['neck.0', 'neck.1']
             teacher=['neck.0', 'neck.1'])
 
 
-def _build(**kwargs):
+BRANCHES = dict(branch_head='roi_head', branch_inputs='neck')
+
+
+def _build(distill_losses=None, distiller=None, **kwargs):
+    """The algorithm on fake detectors; ``distill_losses`` (default: the
+    transfer term) and ``distiller`` extras go into the distiller config."""
+    distiller = dict(distiller or {})
+    distiller['distill_losses'] = (dict(loss_transfer=FEAT)
+                                   if distill_losses is None else distill_losses)
     cfg = dict(student=dict(type='FakeDistillDetector', channels=4),
                teacher=dict(type='FakeDistillDetector', channels=4),
-               allow_uninitialized_teacher=True,
-               distill_losses=dict(loss_transfer=FEAT))
+               allow_uninitialized_teacher=True, distiller=distiller)
     cfg.update(kwargs)
     torch.manual_seed(0)
     return TeacherStudentDistiller(**cfg)
@@ -154,16 +146,17 @@ def _paired(n=2):
     return dict(img=torch.randn(n, 3, 16, 16), csi=torch.randn(n, 2, 3, 4))
 
 
-def test_losses_are_prefixed_and_weighted():
-    model = _build(student_loss_weights=dict(loss_densepose=0.6, loss_keypoint=0.3))
+def test_losses_are_prefixed_not_reweighted():
+    """The student's losses keep the weights of its own loss configs: the
+    algorithm only prefixes them."""
+    model = _build()
     inputs = torch.randn(2, 3, 16, 16)
     losses = model.loss(inputs, _samples())
     assert set(losses) == {'student.loss_cls', 'student.loss_densepose_I',
                            'student.loss_keypoint', 'student.acc', 'distill.loss_transfer'}
     raw = model.student.loss(inputs, _samples())
-    torch.testing.assert_close(losses['student.loss_densepose_I'], 0.6 * raw['loss_densepose_I'])
-    torch.testing.assert_close(losses['student.loss_keypoint'], 0.3 * raw['loss_keypoint'])
-    torch.testing.assert_close(losses['student.loss_cls'], raw['loss_cls'])
+    for key in ('loss_densepose_I', 'loss_keypoint', 'loss_cls'):
+        torch.testing.assert_close(losses[f'student.{key}'], raw[key])
     assert losses['student.acc'].item() == 50.0
     # the transfer loss by hand: sum over the two levels of MSE * 0.1
     s = model.student.extract_feat(inputs)
@@ -199,8 +192,10 @@ def test_teacher_gets_image_student_gets_csi_through_mtn():
 def test_teacher_frozen_grads_stay_none():
     model = _build(distill_losses=dict(
         loss_transfer=FEAT,
-        loss_dp_kl=dict(type='DensePoseKLLoss', student='densepose', teacher='densepose'),
-        loss_kpt=dict(type='HeatmapDistillLoss', student='keypoint', teacher='keypoint')))
+        loss_dp_kl=dict(type='DensePoseKLLoss', student=dict(branch='densepose'),
+                        teacher=dict(branch='densepose')),
+        loss_kpt=dict(type='HeatmapDistillLoss', student=dict(branch='keypoint'),
+                      teacher=dict(branch='keypoint'))), distiller=BRANCHES)
     model.train()
     assert not model.teacher.training
     assert not model.teacher.backbone[1].training  # BatchNorm in eval
@@ -215,7 +210,9 @@ def test_teacher_frozen_grads_stay_none():
     assert model.student.roi_head.dp.weight.grad is not None
     assert torch.equal(model.teacher.backbone[1].running_mean, bn_mean)
     model.check_teacher_frozen()
-    # both heads ran on the same RoIs (GT boxes, batch index prepended)
+    # both heads ran once, on the same RoIs (GT boxes, batch index prepended)
+    assert model.student.roi_head.calls[-1][0] == ('densepose', 'keypoint')
+    assert len(model.teacher.roi_head.calls) == 1
     s_rois = model.student.roi_head.calls[-1][1]
     t_rois = model.teacher.roi_head.calls[-1][1]
     assert torch.equal(s_rois, t_rois)
@@ -236,7 +233,27 @@ def test_miswired_feature_name_raises_naming_key():
         _build(distill_losses=dict(loss_x=dict(type='FeatureMSELoss', student='neck.0')))
     with pytest.raises(ValueError, match='same output'):
         _build(distill_losses=dict(
-            loss_x=dict(type='DensePoseKLLoss', student='densepose', teacher='keypoint')))
+            loss_x=dict(type='DensePoseKLLoss', student=dict(branch='densepose'),
+                        teacher=dict(branch='keypoint'))), distiller=BRANCHES)
+    with pytest.raises(ValueError, match='same output'):
+        _build(distill_losses=dict(
+            loss_x=dict(type='DensePoseKLLoss', student=dict(branch='densepose'),
+                        teacher='neck.0')), distiller=BRANCHES)
+    # branch terms name the head and its inputs: nothing is assumed
+    dp_kl = dict(type='DensePoseKLLoss', student=dict(branch='densepose'),
+                 teacher=dict(branch='densepose'))
+    with pytest.raises(ValueError, match='set branch_head'):
+        _build(distill_losses=dict(loss_x=dp_kl))
+    with pytest.raises(ValueError, match="no module 'rpn_head'"):
+        _build(distill_losses=dict(loss_x=dp_kl),
+               distiller=dict(branch_head='rpn_head', branch_inputs='neck'))
+    with pytest.raises(ValueError, match='has no forward_branches'):
+        _build(distill_losses=dict(loss_x=dp_kl),
+               distiller=dict(branch_head='backbone', branch_inputs='neck'))
+    with pytest.raises(ValueError, match="loss_x.*no branch output 'densepos'"):
+        _build(distill_losses=dict(loss_x=dict(dp_kl, student=dict(branch='densepos'),
+                                               teacher=dict(branch='densepos'))),
+               distiller=BRANCHES)
 
 
 def test_miswired_inputs_and_weights_raise_naming_key():
@@ -245,9 +262,20 @@ def test_miswired_inputs_and_weights_raise_naming_key():
         model.loss(dict(img=torch.randn(1, 3, 16, 16)), _samples(1))
     with pytest.raises(KeyError, match="student_input_key 'csi'.*single tensor"):
         model.loss(torch.randn(1, 3, 16, 16), _samples(1))
-    model = _build(student_loss_weights=dict(loss_densepos=0.6))
-    with pytest.raises(KeyError, match="'loss_densepos' matches none"):
-        model.loss(torch.randn(1, 3, 16, 16), _samples(1))
+
+
+def test_weight_set_twice_is_an_error():
+    """Each weight has one home: the student's branch loss configs and each
+    term's loss_weight."""
+    with pytest.raises(ValueError, match="'student_loss_weights'.*twice"):
+        _build(student_loss_weights=dict(loss_densepose=0.6))
+    with pytest.raises(ValueError, match="loss_transfer.*sets 'weight'"):
+        _build(distill_losses=dict(loss_transfer=dict(FEAT, weight=0.1)))
+    # former top-level distiller keys name their new place
+    with pytest.raises(ValueError, match="'distill_rois'.*roi_source"):
+        _build(distill_rois='gt')
+    with pytest.raises(TypeError, match='unexpected keys'):
+        _build(student_los_weights=dict(loss_densepose=0.6))
 
 
 def test_channel_mismatch_and_connector():
@@ -259,7 +287,7 @@ def test_channel_mismatch_and_connector():
         loss_transfer=dict(FEAT, connector=dict(in_channels=2, out_channels=4))))
     losses = model.loss(torch.randn(1, 3, 16, 16), _samples(1))
     losses['distill.loss_transfer'].backward()
-    assert model.connectors['loss_transfer'][0].weight.grad is not None
+    assert model.distiller.connectors['loss_transfer'][0].weight.grad is not None
 
 
 def test_zero_scale_keeps_connectors_in_graph():
@@ -274,7 +302,7 @@ def test_zero_scale_keeps_connectors_in_graph():
     assert losses['distill.loss_transfer'].item() == 0.0
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
-    for conv in model.connectors['loss_transfer']:
+    for conv in model.distiller.connectors['loss_transfer']:
         for p in conv.parameters():
             assert p.grad is not None
             assert p.grad.abs().sum().item() == 0.0
@@ -323,9 +351,9 @@ def test_stopped_distillation_skips_teacher():
 
 def test_teacher_pseudo_label_supervision():
     model = _build(supervision='teacher', pseudo_label_cfg=dict(score_thr=0.5),
-                   distill_rois='teacher', distill_losses=dict(
-                       loss_dp_kl=dict(type='DensePoseKLLoss', student='densepose',
-                                       teacher='densepose')))
+                   distiller=dict(BRANCHES, roi_source='teacher'), distill_losses=dict(
+                       loss_dp_kl=dict(type='DensePoseKLLoss', student=dict(branch='densepose'),
+                                       teacher=dict(branch='densepose'))))
     model.loss(torch.randn(2, 3, 16, 16), _samples())
     seen = model.student.seen_samples[-1]
     # the student is supervised by the teacher's confident detection, not the GT box
@@ -347,16 +375,18 @@ def test_real_densepose_rcnn_teacher_and_student():
                  'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py')).model.to_dict()
     det.pop('data_preprocessor')
     torch.manual_seed(0)
+    dp = dict(branch='densepose')
     model = TeacherStudentDistiller(
         teacher=det, student=copy.deepcopy(det), allow_uninitialized_teacher=True,
-        student_loss_weights=dict(loss_densepose=0.6),
-        distill_losses=dict(
-            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1,
-                               student=['neck.0', 'neck.1', 'neck.2', 'neck.3'],
-                               teacher=['neck.0', 'neck.1', 'neck.2', 'neck.3']),
-            loss_dp_kl=dict(type='DensePoseKLLoss', student='densepose', teacher='densepose'),
-            loss_dp_uv=dict(type='DensePoseUVLoss', fg_thr=0.0, part_thr=0.0,
-                            student='densepose', teacher='densepose')))
+        distiller=dict(
+            type='ConfigurableDistiller', branch_head='roi_head', branch_inputs='neck',
+            distill_losses=dict(
+                loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1,
+                                   student=['neck.0', 'neck.1', 'neck.2', 'neck.3'],
+                                   teacher=['neck.0', 'neck.1', 'neck.2', 'neck.3']),
+                loss_dp_kl=dict(type='DensePoseKLLoss', student=dp, teacher=dp),
+                loss_dp_uv=dict(type='DensePoseUVLoss', fg_thr=0.0, part_thr=0.0,
+                                student=dp, teacher=dp))))
     model.init_weights()
     model.train()
     ds = DetDataSample(metainfo=dict(img_shape=(96, 128), batch_input_shape=(96, 128),
@@ -382,3 +412,83 @@ def test_real_densepose_rcnn_teacher_and_student():
     assert all(p.grad is None for p in model.teacher.parameters())
     assert model.student.roi_head.densepose_predictor.fine_segm_lowres.weight.grad.abs().sum() > 0
     model.check_teacher_frozen()
+
+
+@MODELS.register_module(force=True)
+class FakePseudoLabelTeacher(FakeDistillDetector):
+    """Predicts one person at ``box`` with keypoints and/or a DensePose chart
+    (fine part 3 everywhere), like a Keypoint R-CNN / DensePose R-CNN."""
+
+    def __init__(self, box=(2., 2., 12., 14.), with_keypoints=False, with_densepose=False,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.box = box
+        self.with_keypoints = with_keypoints
+        self.with_densepose = with_densepose
+
+    def predict(self, x, data_samples, rescale=True):
+        self.extract_feat(x)
+        for ds in data_samples:
+            pred = InstanceData(bboxes=torch.tensor([self.box]), scores=torch.tensor([0.9]),
+                                labels=torch.zeros(1, dtype=torch.long))
+            if self.with_keypoints:
+                pred.keypoints = torch.full((1, 17, 2), 5.0)
+                pred.keypoint_scores = torch.ones(1, 17)
+            if self.with_densepose:
+                w, h = int(self.box[2] - self.box[0]), int(self.box[3] - self.box[1])
+                pred.densepose = DensePoseChartResults([torch.full((h, w), 3, dtype=torch.uint8)],
+                                                       [torch.full((2, h, w), 0.5)])
+            ds.pred_instances = pred
+        return data_samples
+
+
+def test_online_pseudo_labels_from_two_teachers():
+    """A DensePose teacher and a keypoint teacher, merged by box matching:
+    the student's ground truth has keypoints and DensePose on one person."""
+    kpt_teacher = dict(type='FakePseudoLabelTeacher', box=(3., 2., 12., 15.),
+                       with_keypoints=True)
+    model = _build(teacher=dict(type='FakePseudoLabelTeacher', with_densepose=True),
+                   extra_teachers=[dict(model=kpt_teacher)], supervision='teacher',
+                   pseudo_label_cfg=dict(score_thr=0.5, match_iou_thr=0.5, num_points=20))
+    model.train()
+    model.loss(torch.randn(2, 3, 16, 16), _samples())
+    gt = model.student.seen_samples[-1][0].gt_instances
+    assert gt.bboxes.tolist() == [[2., 2., 12., 14.]]  # the first teacher's box
+    assert gt.keypoints_visible.tolist() == [[1.0] * 17]
+    assert gt.keypoints[0, 0].tolist() == [5.0, 5.0]
+    assert gt.densepose.has_dp.tolist() == [True]
+    assert set(gt.densepose.points[0][:, 2].tolist()) == {3.0}
+    # both teachers saw the image, both stay frozen and are checked
+    assert len(model.extra_teachers[0].seen_inputs) == 1
+    assert set(model.teachers()) == {'teacher', 'extra_teachers.0'}
+    model.extra_teachers[0].backbone[1].train()
+    with pytest.raises(RuntimeError, match='extra_teachers.0 modules are in train mode'):
+        model.check_teacher_frozen()
+    model.train()
+    model.check_teacher_frozen()
+    # no match (IoU below the threshold): the person has no visible keypoint
+    model.merge_cfg['match_iou_thr'] = 0.95
+    model.loss(torch.randn(2, 3, 16, 16), _samples())
+    gt = model.student.seen_samples[-1][0].gt_instances
+    assert gt.keypoints_visible.sum().item() == 0 and gt.densepose.has_dp.tolist() == [True]
+    with pytest.raises(ValueError, match="extra_teachers only make pseudo-labels"):
+        _build(extra_teachers=[dict(model=kpt_teacher)])
+    with pytest.raises(ValueError, match=r"extra_teachers\[0\]: unknown keys \['ckpt_path'\]"):
+        _build(extra_teachers=[dict(model=kpt_teacher, ckpt_path='x')], supervision='teacher')
+
+
+def test_version1_checkpoint_connectors_load():
+    """Before the algorithm/distiller split the connectors were top-level
+    (``connectors.*``); such state dicts still load."""
+    student = dict(type='FakeDistillDetector', channels=2)
+    losses = dict(loss_transfer=dict(FEAT, connector=dict(in_channels=2, out_channels=4)))
+    model = _build(student=student, distill_losses=losses)
+    state = model.state_dict()
+    old = type(state)((k.replace('distiller.connectors.', 'connectors.'), v.clone() + 1)
+                      for k, v in state.items())
+    old._metadata = type(state)({'': dict(version=1)})
+    fresh = _build(student=student, distill_losses=losses)
+    fresh.load_state_dict(old)
+    conv = fresh.distiller.connectors['loss_transfer'][0]
+    torch.testing.assert_close(conv.weight, state['distiller.connectors.loss_transfer.0.weight']
+                               + 1)

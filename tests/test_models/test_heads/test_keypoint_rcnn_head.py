@@ -45,23 +45,30 @@ def test_build_from_registries_and_mmdet_scope():
         head = POSE_MODELS.build(dict(type='KeypointRCNNHead', in_channels=8, num_convs=1,
                                       conv_channels=8, num_keypoints=2))
     assert isinstance(head, KeypointRCNNHead)
-    # an mmdet-scoped config names it 'mmpose.KeypointRCNNHead'; its codec and
-    # loss (mmpose names) must still resolve
+    # an mmdet-scoped config names it 'mmpose.KeypointRCNNHead'; its coder
+    # (mmdet TASK_UTILS) and loss (mmpose names) must still resolve
     with DefaultScope.overwrite_default_scope('mmdet'):
         head = MODELS.build(dict(type='mmpose.KeypointRCNNHead', in_channels=8, num_convs=1,
                                  conv_channels=8, num_keypoints=2,
-                                 codec=dict(type='RCNNKeypointCodec', use_dark=True)))
-    assert isinstance(head, KeypointRCNNHead) and head.codec.use_dark
+                                 coder=dict(type='RCNNKeypointCoder', use_dark=True)))
+    assert isinstance(head, KeypointRCNNHead) and head.coder.use_dark
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        head = POSE_MODELS.build(dict(type='KeypointRCNNHead', in_channels=8, num_convs=1,
+                                      conv_channels=8, num_keypoints=2,
+                                      coder=dict(type='RCNNKeypointCoder', use_udp=True)))
+    assert head.coder.use_udp
 
 
 def test_config_validation():
     with pytest.raises(ValueError, match='num_keypoints'):
         _tiny_head(num_keypoints=0)
-    with pytest.raises(TypeError, match='codec'):
-        _tiny_head(codec=dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16),
+    with pytest.raises(KeyError, match='MSRAHeatmap'):
+        _tiny_head(coder=dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16),
                               sigma=2))
-    with pytest.raises(TypeError, match='codec'):
-        _tiny_head(codec='RCNNKeypointCodec')
+    with pytest.raises(TypeError, match='coder'):
+        _tiny_head(coder='RCNNKeypointCoder')
+    with pytest.raises(ValueError, match='renamed `coder`'):
+        _tiny_head(codec=dict(type='RCNNKeypointCodec'))
 
 
 def _roi_case():
@@ -72,12 +79,29 @@ def _roi_case():
     return rois, kpts, visible
 
 
+def _targets(head, rois, kpts, visible):
+    """``get_targets`` of one image whose positives are ``rois``, RoI i
+    matched to GT instance i."""
+    from types import SimpleNamespace
+    res = SimpleNamespace(pos_priors=rois, pos_assigned_gt_inds=torch.arange(len(rois)))
+    gt = InstanceData(keypoints=kpts, keypoints_visible=visible)
+    return head.get_targets([res], [gt])
+
+
+def _roi_loss(head, heatmaps, rois, kpts, visible):
+    targets = _targets(head, rois, kpts, visible)
+    forwarded = torch.ones(len(rois), dtype=torch.bool)
+    if not bool(targets['eligible'].any()):
+        return head.loss_and_target(heatmaps, targets, forwarded)
+    return head.loss_by_feat(heatmaps, targets['labels'], targets['weights'])
+
+
 def test_roi_loss_is_mean_ce_over_visible_keypoints():
     torch.manual_seed(0)
     head = _tiny_head()
     rois, kpts, visible = _roi_case()
     logits = torch.randn(2, 3, 56, 56)
-    loss = head.roi_loss(logits, rois, kpts, visible)['loss_keypoint']
+    loss = _roi_loss(head, logits, rois, kpts, visible)['loss_keypoint']
     # valid: (0,0) cell (7,5); (0,1) invisible; (0,2) outside roi 0; roi 1
     # scales x by 0.5: (1,0) cell (0,0), (1,1) (25,20), (1,2) (45,50)
     targets = {(0, 0): 7 * 56 + 5, (1, 0): 0, (1, 1): 20 * 56 + 25, (1, 2): 50 * 56 + 45}
@@ -89,10 +113,10 @@ def test_roi_loss_is_mean_ce_over_visible_keypoints():
     logits2 = logits.clone()
     logits2[0, 1] += torch.randn(56, 56) * 10
     logits2[0, 2] += torch.randn(56, 56) * 10
-    torch.testing.assert_close(head.roi_loss(logits2, rois, kpts, visible)['loss_keypoint'],
+    torch.testing.assert_close(_roi_loss(head, logits2, rois, kpts, visible)['loss_keypoint'],
                                loss)
     # loss_weight scales it
-    weighted = _tiny_head(loss_weight=0.3).roi_loss(logits, rois, kpts, visible)
+    weighted = _roi_loss(_tiny_head(loss_weight=0.3), logits, rois, kpts, visible)
     torch.testing.assert_close(weighted['loss_keypoint'], loss * 0.3)
 
 
@@ -101,13 +125,13 @@ def test_roi_loss_without_visible_keypoints_is_zero_in_graph():
     x = torch.randn(2, 8, 14, 14)
     heatmaps = head(x)
     rois, kpts, _ = _roi_case()
-    loss = head.roi_loss(heatmaps, rois, kpts, torch.zeros(2, 3))['loss_keypoint']
+    loss = _roi_loss(head, heatmaps, rois, kpts, torch.zeros(2, 3))['loss_keypoint']
     assert loss.item() == 0.0 and loss.requires_grad
     loss.backward()
     assert head.deconv.weight.grad is not None
     assert float(head.deconv.weight.grad.abs().sum()) == 0.0
-    empty = head.roi_loss(head(torch.randn(0, 8, 14, 14)), torch.zeros(0, 4),
-                          torch.zeros(0, 3, 2), torch.zeros(0, 3))['loss_keypoint']
+    empty = _roi_loss(head, head(torch.randn(0, 8, 14, 14)), torch.zeros(0, 4),
+                      torch.zeros(0, 3, 2), torch.zeros(0, 3))['loss_keypoint']
     assert empty.item() == 0.0 and empty.requires_grad
 
 
@@ -115,17 +139,17 @@ def test_has_visible_keypoints_and_size_check():
     head = _tiny_head()
     rois, kpts, visible = _roi_case()
     visible[1] = 0
-    assert head.has_visible_keypoints(rois, kpts, visible).tolist() == [True, False]
-    with pytest.raises(ValueError, match='codec.heatmap_size'):
-        head.roi_loss(torch.zeros(2, 3, 28, 28), rois, kpts, visible)
+    assert _targets(head, rois, kpts, visible)['eligible'].tolist() == [True, False]
+    with pytest.raises(ValueError, match='coder.heatmap_size'):
+        _roi_loss(head, torch.zeros(2, 3, 28, 28), rois, kpts, visible)
 
 
 def test_roi_predict_decodes_into_the_box():
     head = _tiny_head()
     rois, kpts, visible = _roi_case()
-    labels, _ = head.get_targets(rois, kpts, torch.ones(2, 3))
+    labels = _targets(head, rois, kpts, torch.ones(2, 3))['labels']
     logits = torch.zeros(2, 3, 56 * 56).scatter_(2, labels[..., None], 8.0).view(2, 3, 56, 56)
-    pts, scores = head.roi_predict(logits, rois)
+    pts, scores = head.predict_by_feat(logits, rois)
     assert pts.shape == (2, 3, 2) and scores.shape == (2, 3)
     # inside-box GT keypoints come back within one cell
     inside = torch.tensor([[True, True, False], [True, True, True]])

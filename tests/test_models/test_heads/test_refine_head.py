@@ -73,14 +73,11 @@ def test_refine_validation():
         head(dp[:2], _feats()[1])
 
 
-def test_refine_loss_weights_from_config():
+def test_refine_head_carries_no_loss_weights():
+    """The paper's 0.6 / 0.3 live in the branch losses' ``loss_weight``
+    only; the refinement unit has no weight to set a second time."""
     head = DensePoseKeypointRefineHead(dp_channels=4, kpt_channels=4)
-    assert (head.dp_loss_weight, head.kpt_loss_weight) == (0.6, 0.3)
-    losses = dict(loss_densepose_I=torch.tensor(1.0), loss_densepose_S=torch.tensor(2.0),
-                  loss_keypoint=torch.tensor(3.0), loss_cls=torch.tensor(4.0))
-    out = head.weight_losses(losses)
-    assert {k: round(float(v), 6) for k, v in out.items()} == dict(
-        loss_densepose_I=0.6, loss_densepose_S=1.2, loss_keypoint=0.9, loss_cls=4.0)
-    head = DensePoseKeypointRefineHead(dp_channels=4, kpt_channels=4, dp_loss_weight=1.0,
-                                       kpt_loss_weight=0.5)
-    assert float(head.weight_losses(dict(loss_keypoint=torch.tensor(3.0)))['loss_keypoint']) == 1.5
+    assert not hasattr(head, 'weight_losses')
+    for key in ('dp_loss_weight', 'kpt_loss_weight'):
+        with pytest.raises(TypeError, match=key):
+            DensePoseKeypointRefineHead(dp_channels=4, kpt_channels=4, **{key: 0.6})

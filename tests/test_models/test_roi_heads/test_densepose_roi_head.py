@@ -30,8 +30,8 @@ def _roi_head_cfg(**overrides):
             out_channels=C, featmap_strides=[4, 8]),
         densepose_head=dict(type='DensePoseV1ConvXHead', in_channels=C, num_convs=2,
                             conv_channels=C),
-        densepose_predictor=dict(type='DensePoseChartPredictor', in_channels=C),
-        densepose_loss=dict(type='DensePoseChartLoss'),
+        densepose_predictor=dict(type='DensePoseChartHead', in_channels=C,
+                                 loss_densepose=dict(type='DensePoseChartLoss')),
         train_cfg=ConfigDict(
             assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
                           min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
@@ -126,22 +126,30 @@ def test_refine_needs_both_branches():
 
 
 def test_missing_densepose_component_is_named():
-    with pytest.raises(ValueError, match='densepose_loss'):
-        MODELS.build(_roi_head_cfg(densepose_loss=None))
+    with pytest.raises(ValueError, match='densepose_predictor'):
+        MODELS.build(_roi_head_cfg(densepose_predictor=None))
+    # the loss moved into the chart head: the old key is an error naming it
+    with pytest.raises(ValueError, match='densepose_predictor.loss_densepose'):
+        MODELS.build(_roi_head_cfg(densepose_loss=dict(type='DensePoseChartLoss')))
+    with pytest.raises(TypeError, match='chart head'):
+        MODELS.build(_roi_head_cfg(densepose_predictor=dict(type='DensePoseChartPredictor',
+                                                            in_channels=C)))
 
 
-def _keypoint_cfg(fuse=None):
+def _keypoint_cfg(fuse=None, dp_weight=1.0, kpt_weight=1.0):
     extra = dict(
+        densepose_predictor=dict(type='DensePoseChartHead', in_channels=C,
+                                 loss_densepose=dict(type='DensePoseChartLoss',
+                                                     loss_weight=dp_weight)),
         keypoint_roi_extractor=dict(
             type='SingleRoIExtractor',
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
             out_channels=C, featmap_strides=[4, 8]),
         keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=C, num_convs=2,
-                           conv_channels=C))
+                           conv_channels=C, loss_weight=kpt_weight))
     if fuse is not None:
         extra['refine_head'] = dict(type='DensePoseKeypointRefineHead', dp_channels=C,
-                                    kpt_channels=C, fuse=fuse, dp_loss_weight=0.6,
-                                    kpt_loss_weight=0.3)
+                                    kpt_channels=C, fuse=fuse)
     return _roi_head_cfg(**extra)
 
 
@@ -164,19 +172,28 @@ def test_keypoint_and_refine_branches(fuse):
     assert torch.all(res.keypoints[..., 0] <= res.bboxes[:, None, 2] + 1e-3)
 
 
-def test_refine_applies_paper_weights():
-    """With refinement the branch losses are scaled by 0.6 / 0.3."""
+def test_refine_paper_weights_come_from_the_branch_losses():
+    """0.6 / 0.3 set in the branch losses scale those losses once."""
     torch.manual_seed(0)
-    head = MODELS.build(_keypoint_cfg('sum'))
+    weighted = MODELS.build(_keypoint_cfg('sum', dp_weight=0.6, kpt_weight=0.3))
+    raw = MODELS.build(_keypoint_cfg('sum'))
+    raw.load_state_dict(weighted.state_dict())
     torch.manual_seed(3)
-    weighted = head.loss(_feats(), [_proposals()], [_sample(True)])
-    head.refine_head.dp_loss_weight = head.refine_head.kpt_loss_weight = 1.0
+    w = weighted.loss(_feats(), [_proposals()], [_sample(True)])
     torch.manual_seed(3)
-    raw = head.loss(_feats(), [_proposals()], [_sample(True)])
-    assert weighted['loss_densepose_I'].item() == pytest.approx(
-        0.6 * raw['loss_densepose_I'].item(), rel=1e-5)
-    assert weighted['loss_keypoint'].item() == pytest.approx(
-        0.3 * raw['loss_keypoint'].item(), rel=1e-5)
+    r = raw.loss(_feats(), [_proposals()], [_sample(True)])
+    for key in ('loss_densepose_I', 'loss_densepose_U', 'loss_densepose_V', 'loss_densepose_S'):
+        assert w[key].item() == pytest.approx(0.6 * r[key].item(), rel=1e-5), key
+    assert w['loss_keypoint'].item() == pytest.approx(0.3 * r['loss_keypoint'].item(), rel=1e-5)
+    assert w['loss_cls'].item() == pytest.approx(r['loss_cls'].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('key', ['dp_loss_weight', 'kpt_loss_weight'])
+def test_weight_set_twice_is_an_error(key):
+    cfg = _keypoint_cfg('sum', dp_weight=0.6, kpt_weight=0.3)
+    cfg['refine_head'][key] = 0.6
+    with pytest.raises(ValueError, match=f'refine_head.{key} was removed'):
+        MODELS.build(cfg)
 
 
 def test_tensor_forward_returns_branch_outputs():
@@ -187,3 +204,98 @@ def test_tensor_forward_returns_branch_outputs():
     assert [tuple(t.shape) for t in out[2:]] == [(4, 2, 32, 32), (4, 25, 32, 32),
                                                  (4, 25, 32, 32), (4, 25, 32, 32),
                                                  (4, 17, 56, 56)]
+
+
+def _two_person_case():
+    """GT 0 has DensePose and no visible keypoint, GT 1 has both. Positive 0
+    is GT 0's box (IoU 1); positive 1 overlaps GT 1 with IoU 0.6 (a box
+    positive, not DensePose-eligible) and holds GT 1's visible keypoints."""
+    from types import SimpleNamespace
+    g = torch.Generator().manual_seed(5)
+
+    def points(n):
+        return torch.cat([torch.rand(n, 2, generator=g) * 255,
+                          torch.randint(1, 25, (n, 1), generator=g).float(),
+                          torch.rand(n, 2, generator=g)], dim=1)
+
+    segms = torch.zeros((2, 256, 256), dtype=torch.uint8)
+    segms[:, 50:200, 60:180] = 1
+    kpts = torch.zeros(2, 17, 2)
+    kpts[1, :, 0] = torch.linspace(15, 55, 17)
+    kpts[1, :, 1] = torch.linspace(12, 38, 17)
+    gt = InstanceData(bboxes=torch.tensor([[0., 0., 40., 40.], [10., 10., 60., 60.]]),
+                      labels=torch.tensor([0, 0]), keypoints=kpts,
+                      keypoints_visible=torch.tensor([[0.] * 17, [1.] * 17]),
+                      densepose=DensePoseTargets([points(40), points(40)], segms,
+                                                 torch.tensor([True, True])))
+    pos = torch.tensor([[0., 0., 40., 40.], [10., 10., 60., 40.]])
+    res = SimpleNamespace(pos_priors=pos, priors=pos, pos_assigned_gt_inds=torch.tensor([0, 1]))
+    return [res], [gt]
+
+
+@pytest.mark.parametrize('fuse', [None, 'sum'])
+def test_each_branch_trains_only_on_its_own_eligible_rois(fuse):
+    from mmdet.structures.bbox import bbox2roi
+    torch.manual_seed(0)
+    head = MODELS.build(_keypoint_cfg(fuse))
+    sampling, gts = _two_person_case()
+    dp_t = head.densepose_predictor.get_targets(sampling, gts, head.train_cfg)
+    kpt_t = head.keypoint_head.get_targets(sampling, gts)
+    assert dp_t['eligible'].tolist() == [True, False]
+    assert kpt_t['eligible'].tolist() == [False, True]
+    losses = head.branch_losses(_feats(), sampling, gts)
+
+    # with refinement both branches run on the union of the two RoIs; without,
+    # each branch runs on its own RoI only: the outputs per RoI are the same
+    out = head._branch_forward(_feats(), bbox2roi([sampling[0].pos_priors]))
+    dp_ref = head.densepose_predictor.loss_densepose(
+        out['dp_output'][[0]], dp_t['proposals'][[0]], dp_t['gt_bboxes'][[0]],
+        dp_t['densepose'][[0]])
+    kpt_ref = head.keypoint_head.loss_by_feat(out['kpt_heatmaps'][[1]], kpt_t['labels'][[1]],
+                                              kpt_t['weights'][[1]])
+    for key, value in {**dp_ref, **kpt_ref}.items():
+        torch.testing.assert_close(losses[key], value, rtol=1e-5, atol=1e-6)
+    # training DensePose on the union would change its loss (RoI 1 holds points)
+    union = head.densepose_predictor.loss_densepose(
+        out['dp_output'], dp_t['proposals'], dp_t['gt_bboxes'], dp_t['densepose'])
+    assert abs(union['loss_densepose_I'].item() - losses['loss_densepose_I'].item()) > 1e-4
+
+
+def test_keypoints_decoded_in_network_frame_then_scaled():
+    """detectron2 decodes heatmaps on the boxes the RoI head saw and scales
+    the keypoints afterwards; decoding on the rescaled boxes differs."""
+    head = MODELS.build(_keypoint_cfg()).eval()
+    coder = head.keypoint_head.coder
+    boxes = torch.tensor([[10., 12., 30.6, 40.2]])
+    scale = torch.tensor([0.5, 0.4])
+    flat = torch.zeros(1, 17, 56, 56)
+    g = torch.Generator().manual_seed(0)
+    peaky = torch.zeros(1, 17, 56 * 56).scatter_(
+        2, torch.randint(0, 56 * 56, (1, 17, 1), generator=g), 12.0).view(1, 17, 56, 56)
+    for name, heatmaps in (('flat', flat), ('peaky', peaky)):
+        res = InstanceData(bboxes=boxes.clone())
+        head.predict_keypoint(None, [dict(scale_factor=(0.5, 0.4))], [res],
+                              branch_outputs=dict(kpt_heatmaps=heatmaps), rescale=True)
+        expected = coder.decode(heatmaps, boxes)[0] / scale
+        torch.testing.assert_close(res.keypoints, expected)
+        torch.testing.assert_close(res.bboxes, boxes)  # predict() rescales the boxes
+        in_original_frame = coder.decode(heatmaps, boxes / scale.repeat(2))[0]
+        gap = (in_original_frame - res.keypoints).abs().max().item()
+        if name == 'flat':
+            assert gap > 0.4, gap
+
+
+def test_predict_keypoints_scale_with_the_image():
+    torch.manual_seed(0)
+    head = MODELS.build(_keypoint_cfg()).eval()
+    sample = _sample(True)
+    sample.set_metainfo(dict(scale_factor=(0.5, 0.4)))
+    with torch.no_grad():
+        net = head.predict(_feats(), [_proposals()], [sample], rescale=False)[0]
+        orig = head.predict(_feats(), [_proposals()], [sample], rescale=True)[0]
+    assert len(net) == len(orig) > 0
+    torch.testing.assert_close(orig.keypoints, net.keypoints / torch.tensor([0.5, 0.4]))
+    torch.testing.assert_close(orig.bboxes, net.bboxes / torch.tensor([0.5, 0.4, 0.5, 0.4]))
+    # charts follow the rescaled boxes
+    for box, labels in zip(orig.bboxes, orig.densepose.labels):
+        assert labels.shape == (max(int(box[3] - box[1]), 1), max(int(box[2] - box[0]), 1))

@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from mmdensekd.utils import TINY_SPLITS, build_tiny_densepose_coco
+from mmdensekd.testing.tiny_densepose import TINY_SPLITS, build_tiny_densepose_coco
 
 DATA = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
 COCO_DIR = osp.join(DATA, 'coco_tiny')

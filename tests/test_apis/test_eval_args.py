@@ -2,7 +2,7 @@
 import pytest
 from mmengine.config import Config
 
-from mmdensekd.utils import eval_to_evaluators, find_ann_file, parse_eval_names
+from mmdensekd.apis.eval_args import eval_to_evaluators, find_ann_file, parse_eval_names
 
 
 def _cfg(**kwargs):

@@ -4,7 +4,7 @@
 Inputs (shipped in ``tests/data``): the 4 COCO val2017 images and person
 keypoint annotations of ``coco_tiny/`` and the real DensePose R-CNN
 predictions of ``densepose_real/example_results.json``. The prediction on
-image 785 is converted (:mod:`mmdensekd.utils.iuv_conversion`) and merged into
+image 785 is converted (:mod:`mmdensekd.datasets.iuv_conversion`) and merged into
 the matching ground-truth person, which keeps its real keypoints, box and
 polygon; the other 13 persons have no dp fields (they train boxes and
 keypoints only).
@@ -21,8 +21,8 @@ import os.path as osp
 import shutil
 from typing import Dict
 
-from .iuv_conversion import load_challenge_results, merge_instances_into_coco
-from .misc import atomic_write_text
+from mmdensekd.datasets.iuv_conversion import load_challenge_results, merge_instances_into_coco
+from mmdensekd.utils.misc import atomic_write_text
 
 __all__ = ['build_tiny_densepose_coco', 'TINY_SPLITS']
 

@@ -5,8 +5,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 import pytest
 
-from mmdensekd.structures import FINE_TO_COARSE, encode_iuv_png
-from mmdensekd.utils import (
+from mmdensekd.datasets.iuv_conversion import (
     box_iou_xywh,
     coarse_masks_to_rle,
     instances_from_iuv_image,
@@ -17,6 +16,7 @@ from mmdensekd.utils import (
     resample_iuv,
     sample_dp_points,
 )
+from mmdensekd.structures import FINE_TO_COARSE, encode_iuv_png
 
 DATA = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
 RESULTS = osp.join(DATA, 'densepose_real', 'example_results.json')

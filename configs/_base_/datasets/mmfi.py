@@ -1,0 +1,54 @@
+# MM-Fi (Yang et al., 2023) paired WiFi CSI + camera frames in the layout of
+# ../../distill/kd_densepose-rcnn_img-to-wifi_mtn-r50_fpn_8xb2-145k_mmfi.py:
+#   data/mmfi/annotations/mmfi_pseudo_{train,val}.json  (teacher pseudo labels,
+#       tools/misc/generate_pseudo_labels.py)
+#   frames and CSI .mat files (CSIamp, CSIphase: 3 antennas x 114
+#       subcarriers x 10 packets) at the paths the annotations give.
+# The frames go to the teacher at its test scale; the CSI (phase sanitised)
+# goes to the student's modality translation network.
+dataset_type = 'MMFiDensePoseDataset'
+data_root = 'data/mmfi/'
+csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
+img_scale = (1333, 800)  # the teacher's test scale (W, H)
+
+train_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
+         with_densepose=True),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize'),
+    dict(type='PackCSI'),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs',
+         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
+                    'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=2, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/mmfi_pseudo_train.json',
+                 data_prefix=dict(img='', csi=''),
+                 filter_cfg=dict(filter_empty_gt=True, min_size=16), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/mmfi_pseudo_val.json', data_prefix=dict(img='', csi=''),
+                 test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_ann_file = data_root + 'annotations/mmfi_pseudo_val.json'
+val_evaluator = [
+    dict(type='CocoMetric', ann_file=val_ann_file, metric='bbox'),
+    dict(type='CocoKeypointMetric', ann_file=val_ann_file),
+    dict(type='DensePoseMetric', ann_file=val_ann_file, eval_data_dir=data_root + 'eval_data/')
+]
+test_evaluator = val_evaluator

@@ -1,0 +1,14 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+from .fast_inference import (
+    convert_to_channels_last,
+    fuse_batch_norms,
+    inference_autocast,
+    optimize_for_inference,
+    swap_roi_align,
+)
+from .roi_align import FastRoIAlign, roi_align_cpu
+
+__all__ = [
+    'FastRoIAlign', 'roi_align_cpu', 'fuse_batch_norms', 'convert_to_channels_last',
+    'inference_autocast', 'optimize_for_inference', 'swap_roi_align'
+]
