@@ -21,6 +21,9 @@ fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 student = _base_.model
 student.pop('data_preprocessor')
+# the paper's 0.6 L_dp and 0.3 L_kp live in the student's branch losses
+student.roi_head.densepose_predictor.loss_densepose.loss_weight = 0.6
+student.roi_head.keypoint_head.loss_weight = 0.3
 
 model = dict(
     _delete_=True,
@@ -40,10 +43,11 @@ model = dict(
         fusion_dims=(256, ), fusion_size=24, conv_channels=(32, 64), out_size=(240, 320),
         norm_cfg=dict(type='BN')),
     student=student,
-    student_loss_weights=dict(loss_densepose=0.6, loss_keypoint=0.3),
-    distill_losses=dict(
-        loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
-                           teacher=fpn_levels)),
+    distiller=dict(
+        type='ConfigurableDistiller',
+        distill_losses=dict(
+            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
+                               teacher=fpn_levels))),
     supervision='gt')
 
 paired_train_pipeline = [

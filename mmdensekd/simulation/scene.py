@@ -214,8 +214,41 @@ def build_people(people: List[PersonState]):
     return joints, Primitives.concat(prims), props
 
 
+def layout_stations(layout: RoomLayout, num: int, min_dist: float = 0.9) -> np.ndarray:
+    """``num`` fixed standing spots ("stations") in the layout's activity area.
+
+    Recorded activity datasets (MM-Fi, Person-in-WiFi) have their subjects
+    act at a few marked spots of each room; with stations, people stand at
+    one of these (plus a small jitter) instead of anywhere. The spots are a
+    function of the layout alone.
+
+    Args:
+        layout (RoomLayout): The room.
+        num (int): Number of stations.
+        min_dist (float): Smallest distance between two stations (m).
+
+    Returns:
+        np.ndarray: (num, 2) floor positions.
+    """
+    rng = np.random.default_rng([int(layout.texture_seed), 104729, int(num)])
+    x0, x1, y0, y1 = layout.area
+    spots: List[np.ndarray] = []
+    for _ in range(1000 * max(num, 1)):
+        if len(spots) == num:
+            break
+        p = np.array([rng.uniform(x0 + 0.3, x1 - 0.3), rng.uniform(y0 + 0.2, y1 - 0.2)])
+        if all(np.hypot(*(p - q)) >= min_dist for q in spots):
+            spots.append(p)
+    if len(spots) < num:
+        raise ValueError(f'cannot place {num} stations {min_dist} m apart in the activity '
+                         f'area {layout.area} of layout {layout.layout_id}')
+    return np.stack(spots)
+
+
 def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
-                 width: int, height: int, max_tries: int = 60) -> FrameScene:
+                 width: int, height: int, max_tries: int = 60,
+                 stations: Optional[np.ndarray] = None,
+                 station_jitter: float = 0.05) -> FrameScene:
     """Place ``num_people`` random people in the layout's activity area.
 
     People stand at least 0.75 m apart, fully inside the image (all joints
@@ -230,6 +263,10 @@ def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
         width (int): Image width.
         height (int): Image height.
         max_tries (int): Placement attempts per person.
+        stations (np.ndarray, optional): (S, 2) standing spots (see
+            :func:`layout_stations`); each person takes a free one, moved by
+            ``station_jitter``. None = anywhere in the activity area.
+        station_jitter (float): Std (m) of a person's offset from its station.
 
     Returns:
         FrameScene: The frame.
@@ -242,7 +279,11 @@ def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
             shape = BodyShape.sample(rng)
             pose = sample_pose(rng)
             yaw = float(rng.uniform(-np.pi, np.pi))
-            pos = (float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1)))
+            if stations is None:
+                pos = (float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1)))
+            else:
+                c = stations[int(rng.integers(len(stations)))] + rng.normal(0, station_jitter, 2)
+                pos = (float(c[0]), float(c[1]))
             if any(np.hypot(pos[0] - q.position[0], pos[1] - q.position[1]) < 0.75
                    for q in people):
                 continue

@@ -43,7 +43,7 @@ from .annotations import annotate_frame
 from .appearance import render_frame, sample_light
 from .body import COCO_JOINTS
 from .eval_data import savemat_bytes, write_eval_data
-from .scene import make_layout, sample_frame
+from .scene import layout_stations, make_layout, sample_frame
 from .wifi_channel import CSI_LAYOUTS, ChannelConfig, simulate_csi
 
 SPLITS = ('train', 'val', 'heldout')
@@ -70,7 +70,8 @@ def frame_layout(split: str, index: int, layouts: int) -> int:
 
 def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[int, int],
                min_people: int, max_people: int, csi_layout: str,
-               snr_db: Optional[float], channel: Optional[ChannelConfig] = None):
+               snr_db: Optional[float], channel: Optional[ChannelConfig] = None,
+               stations: int = 0, station_jitter: float = 0.05):
     """Scene, image, labels, annotations and CSI of one frame (in memory).
 
     Args:
@@ -84,6 +85,9 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
         csi_layout (str): Key of :data:`CSI_LAYOUTS`.
         snr_db (float, optional): CSI SNR; None = noise free.
         channel (ChannelConfig, optional): Channel gains.
+        stations (int): People stand at one of this many fixed spots of
+            each room (:func:`layout_stations`); 0 = anywhere.
+        station_jitter (float): Std (m) of a person's offset from its spot.
 
     Returns:
         dict: ``scene``, ``camera``, ``image`` (H, W, 3) uint8, ``labels``,
@@ -93,7 +97,9 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
     width, height = img_size
     layout = make_layout(seed, frame_layout(split, index, layouts))
     num = int(rng.integers(min_people, max_people + 1))
-    scene = sample_frame(layout, rng, num, width, height)
+    spots = layout_stations(layout, stations) if stations > 0 else None
+    scene = sample_frame(layout, rng, num, width, height, stations=spots,
+                         station_jitter=station_jitter)
     light = sample_light(rng)
     image, labels, static_depth = render_frame(scene, width, height, light, rng)
     camera = layout.camera(width, height)
@@ -108,7 +114,8 @@ def _write_frame(task: tuple) -> Tuple[dict, List[dict]]:
     channel = ChannelConfig(**opts['channel']) if opts.get('channel') else None
     frame = make_frame(opts['seed'], split, index, opts['layouts'], tuple(opts['img_size']),
                        opts['min_people'], opts['max_people'], opts['csi_layout'],
-                       opts['snr_db'], channel)
+                       opts['snr_db'], channel, opts.get('stations', 0),
+                       opts.get('station_jitter', 0.05))
     name = f'{index:06d}'
     img_file = f'images/{split}/{name}.jpg'
     csi_file = f'csi/{split}/{name}.mat'
@@ -167,7 +174,8 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                      max_people: int = 3, min_people: int = 1, layouts: int = 3,
                      csi_layout: str = 'person-in-wifi', snr_db: Optional[float] = 25.0,
                      seed: int = 0, workers: int = 2, progress: bool = True,
-                     channel: Optional[dict] = None) -> dict:
+                     channel: Optional[dict] = None, stations: int = 0,
+                     station_jitter: float = 0.05) -> dict:
     """Generate the synthetic paired dataset (see the module docstring).
 
     Args:
@@ -187,6 +195,9 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
         progress (bool): Show an mmengine progress bar.
         channel (dict, optional): Overrides of :class:`ChannelConfig`
             (e.g. ``dict(body_gain=3.0)``); recorded in ``meta.json``.
+        stations (int): Fixed standing spots per room (0 = people stand
+            anywhere in the activity area); recorded in ``meta.json``.
+        station_jitter (float): Std (m) of a person's offset from its spot.
 
     Returns:
         dict: The content of ``meta.json``.
@@ -204,6 +215,11 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                 max_people=int(max_people), min_people=int(min_people), layouts=int(layouts),
                 csi_layout=csi_layout, snr_db=None if snr_db is None else float(snr_db),
                 seed=int(seed))
+    if stations < 0 or station_jitter < 0:
+        raise ValueError(f'stations and station_jitter must be >= 0, got {stations}, '
+                         f'{station_jitter}')
+    if stations:
+        opts.update(stations=int(stations), station_jitter=float(station_jitter))
     if channel:
         ChannelConfig(**channel)  # unknown keys raise a TypeError naming them
         opts['channel'] = {k: float(channel[k]) for k in sorted(channel)}

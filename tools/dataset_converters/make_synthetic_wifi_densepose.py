@@ -36,6 +36,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='room layouts; the last one is held out')
     parser.add_argument('--csi-layout', default='person-in-wifi', choices=sorted(CSI_LAYOUTS),
                         help='person-in-wifi: 150x3x3 at 2.4 GHz; mmfi: 3x114x10 at 5 GHz')
+    parser.add_argument('--stations', type=int, default=0,
+                        help='fixed standing spots per room, as in recorded activity data '
+                        '(0: people stand anywhere in the activity area)')
+    parser.add_argument('--station-jitter', type=float, default=0.05,
+                        help='std (m) of a person\'s offset from its standing spot')
     parser.add_argument('--snr-db', type=float, default=25.0, help='CSI thermal-noise SNR')
     parser.add_argument('--seed', type=int, default=0, help='seed (same flags, same bytes)')
     parser.add_argument('--workers', type=int, default=2, help='processes')
@@ -65,7 +70,8 @@ def main(argv=None) -> dict:
         num_test_layout=args.num_test_layout, img_size=tuple(args.img_size),
         max_people=args.max_people, min_people=args.min_people, layouts=args.layouts,
         csi_layout=args.csi_layout, snr_db=args.snr_db, seed=args.seed, workers=args.workers,
-        channel=_channel(args.channel))
+        channel=_channel(args.channel), stations=args.stations,
+        station_jitter=args.station_jitter)
     counts = ', '.join(f"{k}: {v['images']} images / {v['instances']} persons"
                        for k, v in meta['splits'].items())
     print(f'wrote {args.out_dir} in {time.time() - start:.1f}s ({counts}); '

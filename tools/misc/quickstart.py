@@ -58,6 +58,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-val', type=int, default=100)
     p.add_argument('--num-heldout', type=int, default=100)
     p.add_argument('--max-people', type=int, default=2)
+    p.add_argument('--stations', type=int, default=6,
+                   help='standing spots per room (0: anywhere in the activity area)')
     p.add_argument('--teacher-iters', type=int, default=800)
     p.add_argument('--student-iters', type=int, default=800)
     p.add_argument('--pseudo-score-thr', type=float, default=0.5)
@@ -159,32 +161,16 @@ def shuffle_csi(ann_file: str, out_file: str, seed: int) -> Dict[int, str]:
     return {img['id']: img['csi_file'] for img in images}
 
 
-def csi_statistics(ann_file: str, data_root: str, cfg_file: str) -> dict:
-    """Per-channel mean / std of amplitude and phase as the student's
-    pipeline feeds them (loading and phase sanitisation, before packing)."""
-    from mmengine.config import Config
-    from mmengine.dataset import Compose
-
-    from mmdensekd.utils import register_all_modules
-    register_all_modules()
-    cfg = Config.fromfile(osp.join(ROOT, cfg_file))
-    steps = []
-    for t in cfg.train_dataloader.dataset.pipeline:
-        if t['type'] == 'PackCSI':
-            break
-        if 'CSI' in t['type']:
-            steps.append(t)
-    pipeline = Compose(steps)
-    with open(ann_file) as f:
-        images = json.load(f)['images']
-    amp, pha = [], []
-    for img in images:
-        out = pipeline(dict(csi_path=osp.join(data_root, img['csi_file'])))
-        amp.append(np.asarray(out['csi_amplitude'], np.float64).ravel())
-        pha.append(np.asarray(out['csi_phase'], np.float64).ravel())
-    amp, pha = np.concatenate(amp), np.concatenate(pha)
-    return dict(csi_mean=[float(amp.mean()), float(pha.mean())],
-                csi_std=[float(amp.std()), float(pha.std())], num_frames=len(images))
+def csi_statistics(cfg_file: str) -> dict:
+    """CSI amplitude / phase statistics of the training split as the
+    student's pipeline feeds them (``tools/analysis/compute_csi_stats.py``)."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    from compute_csi_stats import compute_csi_stats  # noqa: E402
+    stats = compute_csi_stats(
+        osp.join(ROOT, cfg_file),
+        cfg_options={'train_dataloader.dataset.ann_file': 'annotations/densepose_train.json'})
+    return dict(csi_mean=[float(v) for v in stats['csi_mean']],
+                csi_std=[float(v) for v in stats['csi_std']], num_frames=stats['num_samples'])
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -318,7 +304,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     gen_flags = ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
                  str(args.num_val), '--num-test-layout', str(args.num_heldout),
-                 '--max-people', str(args.max_people), '--csi-layout', 'person-in-wifi',
+                 '--max-people', str(args.max_people), '--stations', str(args.stations),
+                 '--csi-layout', 'person-in-wifi',
                  '--seed', str(args.seed), '--workers', '2']
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
     stages.run('data', k_data, lambda: run_cmd(
@@ -326,7 +313,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     train_ann = osp.join(data, 'annotations', 'densepose_train.json')
     k_stats = digest('stats', k_data, STUDENT_CFG)
-    stats = stages.run('stats', k_stats, lambda: csi_statistics(train_ann, data, STUDENT_CFG))
+    stats = stages.run('stats', k_stats, lambda: csi_statistics(STUDENT_CFG))
     print(f"  CSI statistics (train split, after sanitisation): mean {stats['csi_mean']}, "
           f"std {stats['csi_std']}", flush=True)
 

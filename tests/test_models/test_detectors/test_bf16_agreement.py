@@ -149,9 +149,14 @@ def test_autocast_stages(tiny):
     partial.set_inference_dtype('bf16')
     partial.autocast_stages = ('backbone', 'roi_head')  # neck and RPN head in fp32
     seen = {}
-    hooks = [getattr(partial, name).register_forward_hook(
-        lambda m, a, out, name=name: seen.setdefault(name, out[0].dtype))
-        for name in ('backbone', 'neck')]
+
+    def record(name):
+        def hook(module, args, out):
+            seen[name] = out[0].dtype  # returns None: the output is kept
+        return hook
+
+    hooks = [getattr(partial, name).register_forward_hook(record(name))
+             for name in ('backbone', 'neck')]
     agg = prediction_agreement(ref, _predict(partial, batch))
     for h in hooks:
         h.remove()

@@ -492,3 +492,18 @@ def test_version1_checkpoint_connectors_load():
     conv = fresh.distiller.connectors['loss_transfer'][0]
     torch.testing.assert_close(conv.weight, state['distiller.connectors.loss_transfer.0.weight']
                                + 1)
+
+
+def test_teacher_paths_resolve_from_the_working_directory(tmp_path, monkeypatch):
+    """teacher_cfg / teacher_ckpt resolve as every mmengine config path
+    (``load_from``): relative to the working directory, nothing else."""
+    (tmp_path / 'cfgs').mkdir()
+    (tmp_path / 'cfgs' / 't.py').write_text("model = dict(type='FakeDistillDetector')\n")
+    torch.save(dict(state_dict=FakeDistillDetector().state_dict()), tmp_path / 't.pth')
+    monkeypatch.chdir(tmp_path)
+    model = _build(teacher=None, teacher_cfg='cfgs/t.py', teacher_ckpt='t.pth',
+                   allow_uninitialized_teacher=False)
+    assert isinstance(model.teacher, FakeDistillDetector)
+    monkeypatch.chdir(tmp_path / 'cfgs')
+    with pytest.raises(FileNotFoundError, match=r'teacher_cfg: config file not found: cfgs/t.py'):
+        _build(teacher=None, teacher_cfg='cfgs/t.py', teacher_ckpt='t.pth')
