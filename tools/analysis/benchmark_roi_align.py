@@ -50,8 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def random_rois(num: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
-    """(num, 5) RoIs of image 0 with log-uniform sides from 8 to 600 pixels."""
-    side = torch.exp(torch.empty(num, 2).uniform_(2.08, 6.4, generator=generator))
+    """(num, 5) RoIs of image 0 like RPN proposals: ``sqrt(w * h)``
+    log-uniform in [16, 600] pixels, aspect ratio log-uniform in [1/3, 3]."""
+    scale = torch.exp(torch.empty(num).uniform_(2.77, 6.4, generator=generator))
+    aspect = torch.exp(torch.empty(num).uniform_(-1.1, 1.1, generator=generator))
+    side = torch.stack([scale * aspect.sqrt(), scale / aspect.sqrt()], dim=1)
     xy = torch.rand(num, 2, generator=generator) * torch.tensor([width, height])
     x2y2 = torch.minimum(xy + side, torch.tensor([width, height], dtype=torch.float32))
     return torch.cat([torch.zeros(num, 1), xy, x2y2], dim=1)

@@ -39,9 +39,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb4-800i_synthetic-wifi.py'
+TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-500i_synthetic-wifi.py'
 STUDENT_CFG = ('configs/distill/'
-               'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb4-800i_synthetic-wifi.py')
+               'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-500i_synthetic-wifi.py')
 DATA_ROOT = 'work_dirs/quickstart/data'  # the configs' data_root
 SPLITS = ('val', 'heldout')
 #: (summary column, metric key) in the order of the table.
@@ -57,11 +57,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-train', type=int, default=600)
     p.add_argument('--num-val', type=int, default=100)
     p.add_argument('--num-heldout', type=int, default=100)
-    p.add_argument('--max-people', type=int, default=2)
+    p.add_argument('--max-people', type=int, default=1)
     p.add_argument('--stations', type=int, default=6,
                    help='standing spots per room (0: anywhere in the activity area)')
-    p.add_argument('--teacher-iters', type=int, default=800)
-    p.add_argument('--student-iters', type=int, default=800)
+    p.add_argument('--teacher-iters', type=int, default=500)
+    p.add_argument('--student-iters', type=int, default=500)
     p.add_argument('--pseudo-score-thr', type=float, default=0.5)
     p.add_argument('--num-pictures', type=int, default=4)
     p.add_argument('--python', default=sys.executable)
@@ -187,6 +187,14 @@ def read_test_metrics(work_dir: str) -> dict:
         return json.loads(f.read().strip().splitlines()[-1])
 
 
+def schedule_options(iters: int) -> List[str]:
+    """``--cfg-options`` that train for ``iters`` iterations with the
+    configs' step (x0.1) at 80 % and one checkpoint at the end."""
+    return [f'train_cfg.max_iters={iters}', f'param_scheduler.1.end={iters}',
+            f'param_scheduler.1.milestones=[{int(iters * 0.8)}]',
+            f'default_hooks.checkpoint.interval={iters}']
+
+
 def split_options(split: str) -> List[str]:
     ann = f'annotations/densepose_{split}.json'
     full = f'{DATA_ROOT}/{ann}'
@@ -305,7 +313,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     gen_flags = ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
                  str(args.num_val), '--num-test-layout', str(args.num_heldout),
                  '--max-people', str(args.max_people), '--stations', str(args.stations),
-                 '--csi-layout', 'person-in-wifi',
+                 '--img-size', '256', '192', '--csi-layout', 'person-in-wifi',
                  '--seed', str(args.seed), '--workers', '2']
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
     stages.run('data', k_data, lambda: run_cmd(
@@ -321,9 +329,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t_dir = osp.join(wd, 'teacher')
     k_teacher = digest('teacher', k_data, TEACHER_CFG, args.teacher_iters, args.seed)
     stages.run('teacher', k_teacher, lambda: run_cmd(
-        [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options',
-         f'train_cfg.max_iters={args.teacher_iters}',
-         f'default_hooks.checkpoint.interval={args.teacher_iters}'] + common,
+        [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options']
+        + schedule_options(args.teacher_iters) + common,
         log=osp.join(t_dir, 'train.log')))
     t_ckpt = last_checkpoint(t_dir)
 
@@ -336,8 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log=osp.join(wd, 'pseudo_labels.log')))
     shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
 
-    student_opts = [f'model.teacher_ckpt={t_ckpt}', f'train_cfg.max_iters={args.student_iters}',
-                    f'default_hooks.checkpoint.interval={args.student_iters}',
+    student_opts = [f'model.teacher_ckpt={t_ckpt}'] + schedule_options(args.student_iters) + [
                     'model.data_preprocessor.csi_mean=' + json.dumps(stats['csi_mean']),
                     'model.data_preprocessor.csi_std=' + json.dumps(stats['csi_std'])] + common
     ckpts = {'teacher': t_ckpt}

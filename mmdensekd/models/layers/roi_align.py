@@ -33,7 +33,7 @@ def _pair(size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
     return int(h), int(w)
 
 
-def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: int,
+def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: Tensor,
                   length: int) -> Tuple[Tensor, Tensor]:
     """Separable interpolation weights along one axis.
 
@@ -43,7 +43,7 @@ def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: int,
         start (Tensor): (R,) RoI start in feature pixels.
         bin_size (Tensor): (R,) bin size in feature pixels.
         bins (int): Output bins ``P`` along the axis.
-        grid (int): Samples per bin along the axis (the same for all RoIs).
+        grid (Tensor): (R,) int64 samples per bin along the axis (> 0).
         length (int): Feature map size along the axis.
 
     Returns:
@@ -53,12 +53,18 @@ def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: int,
         the window and for samples more than a pixel outside the map).
     """
     num = start.numel()
+    most = int(grid.max())
     p = torch.arange(bins, dtype=start.dtype).view(1, bins, 1)
-    i = torch.arange(grid, dtype=start.dtype).view(1, 1, grid)
+    i = torch.arange(most, dtype=start.dtype).view(1, 1, most)
     b = bin_size.view(num, 1, 1)
+    g = grid.to(start.dtype).view(num, 1, 1)
     # Same operation order as mmcv: start + p * bin + (i + .5) * bin / grid.
-    coord = start.view(num, 1, 1) + p * b + (i + 0.5) * b / grid
-    valid = (coord >= -1.0) & (coord <= length)
+    coord = start.view(num, 1, 1) + p * b + (i + 0.5) * b / g
+    # RoIs with fewer samples than ``most``: the extra ones weigh nothing
+    # and sit on the first sample (they do not widen the window).
+    sampled = (i < g).expand_as(coord)
+    coord = torch.where(sampled, coord, coord[..., :1])
+    valid = (coord >= -1.0) & (coord <= length) & sampled
     coord = coord.clamp(min=0)
     low = coord.floor().long()
     at_end = low >= length - 1
@@ -66,15 +72,15 @@ def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: int,
     high = torch.where(at_end, low, low + 1)
     coord = torch.where(at_end, low.to(coord.dtype), coord)
     frac = coord - low.to(coord.dtype)
-    w_high = torch.where(valid, frac, torch.zeros_like(frac)) / grid
-    w_low = torch.where(valid, 1 - frac, torch.zeros_like(frac)) / grid
+    w_high = torch.where(valid, frac, torch.zeros_like(frac)) / g
+    w_low = torch.where(valid, 1 - frac, torch.zeros_like(frac)) / g
     first = low.amin(dim=-1, keepdim=True)  # bins of negative size run backwards
     window = int((high - first).max().item()) + 1 if high.numel() else 1
-    if window > 2 * grid:
+    if window > 2 * most:
         # Sparse samples in wide bins: keep one entry per sample corner
         # (a repeated index is summed by the product) instead of the window.
-        index = torch.stack((low, high), dim=-1).view(num, bins, 2 * grid)
-        weight = torch.stack((w_low, w_high), dim=-1).view(num, bins, 2 * grid)
+        index = torch.stack((low, high), dim=-1).view(num, bins, 2 * most)
+        weight = torch.stack((w_low, w_high), dim=-1).view(num, bins, 2 * most)
         return index, weight
     weight = coord.new_zeros((num, bins, window))
     weight.scatter_add_(2, low - first, w_low)
@@ -85,8 +91,8 @@ def _axis_weights(start: Tensor, bin_size: Tensor, bins: int, grid: int,
 
 def _group_weights(height: int, width: int, batch: Tensor, y0: Tensor, x0: Tensor,
                    bin_h: Tensor, bin_w: Tensor, out_size: Tuple[int, int],
-                   grid: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
-    """Sparse RoIAlign weights of RoIs that share their sampling grid.
+                   grid: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
+    """Sparse RoIAlign weights of RoIs with similar sampling grids.
 
     Shape legend: ``R`` RoIs, ``K`` entries per output bin.
 
@@ -96,7 +102,7 @@ def _group_weights(height: int, width: int, batch: Tensor, y0: Tensor, x0: Tenso
         batch (Tensor): (R,) int64 image index of each RoI.
         y0, x0, bin_h, bin_w (Tensor): (R,) RoI start and bin size.
         out_size (tuple[int, int]): Output bins (PH, PW).
-        grid (tuple[int, int]): Samples per bin (GH, GW), both > 0.
+        grid (tuple[Tensor, Tensor]): (R,) samples per bin (GH, GW), > 0.
 
     Returns:
         tuple[Tensor, Tensor]: ``cols`` (R * PH * PW, K) int64 pixel indices
@@ -195,14 +201,14 @@ def roi_align_cpu(input: Tensor,
             raise ValueError(f'roi_align_cpu: RoI batch indices must be in [0, {b}), got '
                              f'{batch.unique().tolist()}')
         pieces, cols, vals = [], [], []
-        for (g_h, g_w), idx in _grid_groups(gh, gw):
-            if g_h == 0 or g_w == 0:  # no sample: the output stays zero
-                continue
+        for idx in _grid_groups(gh, gw):
+            g_h, g_w = int(gh[idx].max()), int(gw[idx].max())
             per_roi = ph * pw * (min(int(bin_h[idx].max().ceil()) + 2, 2 * g_h) *
                                  min(int(bin_w[idx].max().ceil()) + 2, 2 * g_w))
             for chunk in idx.split(max(1, MAX_NNZ_PER_CHUNK // max(per_roi, 1))):
                 col, val = _group_weights(h, w, batch[chunk], y0[chunk], x0[chunk],
-                                          bin_h[chunk], bin_w[chunk], (ph, pw), (g_h, g_w))
+                                          bin_h[chunk], bin_w[chunk], (ph, pw),
+                                          (gh[chunk], gw[chunk]))
                 pieces.append(chunk)
                 cols.append(col)
                 vals.append(val)
@@ -222,14 +228,15 @@ def roi_align_cpu(input: Tensor,
     return out.permute(0, 3, 1, 2).to(input.dtype)
 
 
-def _grid_groups(gh: Tensor, gw: Tensor) -> List[Tuple[Tuple[int, int], Tensor]]:
-    """Indices of the RoIs per distinct (GH, GW) sampling grid."""
-    key = gh * (int(gw.max()) + 1) + gw
-    groups = []
-    for k in key.unique().tolist():
-        idx = torch.nonzero(key == k, as_tuple=False)[:, 0]
-        groups.append(((int(gh[idx[0]]), int(gw[idx[0]])), idx))
-    return groups
+def _grid_groups(gh: Tensor, gw: Tensor) -> List[Tensor]:
+    """Indices of the RoIs with samples, grouped by ``ceil(log2(grid))``
+    per axis (a group pads its grids to its largest, at most 2x)."""
+    has = (gh > 0) & (gw > 0)  # RoIs without samples stay zero
+    octave_h = torch.log2(gh.clamp(min=1).double()).ceil().long()
+    octave_w = torch.log2(gw.clamp(min=1).double()).ceil().long()
+    key = torch.where(has, octave_h * 64 + octave_w, torch.full_like(gh, -1))
+    return [torch.nonzero(key == k, as_tuple=False)[:, 0]
+            for k in key.unique().tolist() if k >= 0]
 
 
 @MODELS.register_module()

@@ -4,11 +4,11 @@
 # (`tools/dataset_converters/make_synthetic_wifi_densepose.py`, default
 # `work_dirs/quickstart/data`). GPS/GPSm are computed on the synthetic body
 # surface written by the generator (`eval_data/`). Run by
-# `bash tools/misc/run_quickstart.sh`; CPU-sized (about 4 minutes on 2 cores).
+# `bash tools/misc/run_quickstart.sh`; CPU-sized.
 _base_ = ['../../_base_/default_runtime.py']
 
 data_root = 'work_dirs/quickstart/data/'
-img_scale = (320, 240)
+img_scale = (256, 192)
 
 model = dict(
     type='DensePoseRCNN',
@@ -96,7 +96,7 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
+    batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='annotations/densepose_train.json', data_prefix=dict(img=''),
@@ -117,19 +117,19 @@ val_evaluator = [
 ]
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=800, val_interval=100000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=500, val_interval=100000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', begin=0, end=800, by_epoch=False, milestones=[650], gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=500, by_epoch=False, milestones=[400], gamma=0.1)
 ]
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
                      clip_grad=dict(max_norm=10.0))
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=800, max_keep_ckpts=1),
+    checkpoint=dict(interval=500, max_keep_ckpts=1),
     visualization=dict(draw=False))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 log_processor = dict(window_size=20)
