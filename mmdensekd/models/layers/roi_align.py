@@ -129,7 +129,9 @@ def _channels_last_pixels(input: Tensor, cols: List[Tensor],
     than transposing the whole map).
     """
     b, c, h, w = input.shape
-    if input.is_contiguous(memory_format=torch.channels_last) or not cols:
+    # the number of weights bounds the number of distinct pixels from above
+    if (input.is_contiguous(memory_format=torch.channels_last) or not cols
+            or sum(col.numel() for col in cols) * 2 > b * h * w):
         return input.permute(0, 2, 3, 1).to(dtype).reshape(b * h * w, c), cols
     used = torch.zeros(b * h * w, dtype=torch.bool)
     for col in cols:
@@ -223,7 +225,7 @@ def roi_align_cpu(input: Tensor,
             if len(pieces) == 1 and done == rois.size(0):
                 out = res.view(len(chunk), ph, pw, c)
             else:
-                out[chunk] = res.view(len(chunk), ph, pw, c)
+                out.index_copy_(0, chunk, res.view(len(chunk), ph, pw, c))
     # a channels-last (R, C, PH, PW) view
     return out.permute(0, 3, 1, 2).to(input.dtype)
 
