@@ -21,7 +21,7 @@ DATA = osp.join(ROOT, 'tests', 'data', 'wifi_captures')
 INTEL = osp.join(DATA, 'sample_0x1_ap.dat')
 ESP32 = osp.join(DATA, 'example_csi.csv')
 PIW_CFG = osp.join(ROOT, 'configs', 'distill',
-                   'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-500i_synthetic-wifi.py')
+                   'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py')
 TOOL = 'dataset_converters/csi_capture_to_frames.py'
 
 

@@ -526,14 +526,15 @@ def main(argv=None) -> Optional[dict]:
     if args.check_agreement and len(variants) > 1:
         result['agreement'] = {}
         ref_name = main_name
-        rows = [('agreement with ' + ref_name, 'matched', 'max box dev px', 'label agree',
-                 'U/V mad (fg)', 'U/V mad (all)')]
+        rows = [('agreement with ' + ref_name, 'matched', 'within 1 px', 'max box dev px',
+                 'label agree', 'U/V mad (fg)', 'U/V mad (all)')]
         for name in list(variants)[1:]:
             agg = prediction_agreement(outputs[ref_name][0].pred_instances,
                                        outputs[name][0].pred_instances)
             result['agreement'][name] = agg
             rows.append((name, f'{int(agg["matched"])}/{int(agg["num_ref"])}',
-                         f'{agg["max_box_dev"]:.3f}', f'{agg.get("label_agreement", 1):.4f}',
+                         f'{int(agg["within_1px"])}', f'{agg["max_box_dev"]:.3f}',
+                         f'{agg.get("label_agreement", 1):.4f}',
                          f'{agg.get("uv_mad", 0):.4f}', f'{agg.get("uv_mad_all", 0):.4f}'))
         print(format_table(rows))
 

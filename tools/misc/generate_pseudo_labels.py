@@ -38,6 +38,7 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.utils import track_iter_progress
 
@@ -70,6 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='approximate DensePose points per person')
     parser.add_argument('--seed', type=int, default=0, help='point sampling seed')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='overrides of every teacher config, e.g. '
+                        'model.test_cfg.rcnn.score_thr=0.3')
     return parser.parse_args(argv)
 
 
@@ -159,7 +163,8 @@ def main(argv=None) -> dict:
         for kind, path in (('config', cfg_path), ('checkpoint', ckpt)):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'teacher {kind} not found: {path}')
-    models = [init_model(c, k, device=args.device) for c, k in teachers]
+    models = [init_model(c, k, device=args.device, cfg_options=args.cfg_options)
+              for c, k in teachers]
     rng = np.random.default_rng(args.seed)
     annotations: List[dict] = []
     empty = []

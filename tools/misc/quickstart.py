@@ -39,9 +39,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-500i_synthetic-wifi.py'
+TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py'
 STUDENT_CFG = ('configs/distill/'
-               'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-500i_synthetic-wifi.py')
+               'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py')
 DATA_ROOT = 'work_dirs/quickstart/data'  # the configs' data_root
 SPLITS = ('val', 'heldout')
 #: (summary column, metric key) in the order of the table.
@@ -60,8 +60,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--max-people', type=int, default=1)
     p.add_argument('--stations', type=int, default=6,
                    help='standing spots per room (0: anywhere in the activity area)')
-    p.add_argument('--teacher-iters', type=int, default=500)
-    p.add_argument('--student-iters', type=int, default=500)
+    p.add_argument('--teacher-iters', type=int, default=1000)
+    p.add_argument('--student-iters', type=int, default=1000)
     p.add_argument('--pseudo-score-thr', type=float, default=0.5)
     p.add_argument('--num-pictures', type=int, default=4)
     p.add_argument('--python', default=sys.executable)
@@ -190,7 +190,9 @@ def read_test_metrics(work_dir: str) -> dict:
 def schedule_options(iters: int) -> List[str]:
     """``--cfg-options`` that train for ``iters`` iterations with the
     configs' step (x0.1) at 80 % and one checkpoint at the end."""
-    return [f'train_cfg.max_iters={iters}', f'param_scheduler.1.end={iters}',
+    # no validation inside training: the eval stage scores every model
+    return ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+            f'train_cfg.max_iters={iters}', f'param_scheduler.1.end={iters}',
             f'param_scheduler.1.milestones=[{int(iters * 0.8)}]',
             f'default_hooks.checkpoint.interval={iters}']
 
@@ -339,7 +341,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       'tools/misc/generate_pseudo_labels.py')
     stages.run('pseudo', k_pseudo, lambda: run_cmd(
         [py, 'tools/misc/generate_pseudo_labels.py', TEACHER_CFG, t_ckpt, '--img-dir', data,
-         '--ann-file', train_ann, '--out', pseudo, '--score-thr', str(args.pseudo_score_thr)],
+         '--ann-file', train_ann, '--out', pseudo, '--score-thr', str(args.pseudo_score_thr),
+         '--cfg-options', f'model.test_cfg.rcnn.score_thr={args.pseudo_score_thr}'],
         log=osp.join(wd, 'pseudo_labels.log')))
     shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
 

@@ -1,6 +1,6 @@
 # The quickstart's cross-modal distillation (DensePose From WiFi, CPU-sized):
 # the frozen image teacher of
-# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-500i_synthetic-wifi.py` sees
+# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py` sees
 # the camera frame; the student sees only the Person-in-WiFi-layout CSI of the
 # same simulated scene (150x3x3 amplitude + phase: 5 packets x 30
 # subcarriers, 3x3 antennas) through the modality translation network, and
@@ -10,10 +10,10 @@
 # L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr (FPN P2-P5 MSE).
 # The control run of the quickstart is this config on a training file whose
 # CSI is permuted across frames.
-_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-500i_synthetic-wifi.py']
+_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py']
 
-teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-500i_synthetic-wifi.py'
-teacher_ckpt = 'work_dirs/quickstart/teacher/iter_500.pth'
+teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py'
+teacher_ckpt = 'work_dirs/quickstart/teacher/iter_1000.pth'
 csi_shape = (150, 3, 3)
 # rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
 sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
