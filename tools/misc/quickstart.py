@@ -393,7 +393,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         plot_curves([logs['student'], logs['control']],
                     ['student.loss_densepose', 'distill.loss_transfer'],
                     osp.join(wd, 'curves_student_vs_control.png'),
-                    legend=['student', 'control'])
+                    legend=['student: loss_densepose', 'student: loss_transfer',
+                            'control: loss_densepose', 'control: loss_transfer'])
         pictures = draw_pictures(wd, ckpts, args.num_pictures)
         return dict(pictures=pictures)
 
