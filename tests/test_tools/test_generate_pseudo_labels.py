@@ -91,7 +91,7 @@ def test_two_teachers_merged_by_box_matching(load_tool, tmp_path, monkeypatch, c
         sample.pred_instances = preds[model]
         return sample
 
-    monkeypatch.setattr(tool, 'init_model', lambda cfg, ckpt, device: cfg)
+    monkeypatch.setattr(tool, 'init_model', lambda cfg, ckpt, device, cfg_options=None: cfg)
     monkeypatch.setattr(tool, 'inference_model', fake_inference)
     out = tmp_path / 'pseudo.json'
     tool.main([str(files['dp.py']), str(files['dp.pth']), '--teacher', str(files['kpt.py']),

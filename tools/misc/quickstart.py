@@ -251,11 +251,12 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     """frame | ground truth | teacher | CSI student for ``num`` val frames."""
     import cv2
     import torch
+    from mmdet.registry import VISUALIZERS
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
     from mmengine.runner import load_checkpoint
 
-    from mmdensekd.registry import DATASETS, MODELS, VISUALIZERS
+    from mmdensekd.registry import DATASETS, MODELS
     from mmdensekd.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(osp.join(ROOT, STUDENT_CFG))
@@ -382,7 +383,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     f'{k} {v:.3f}' for k, v in summary[split][run].items()), flush=True)
         return summary
 
-    summary = stages.run('eval', digest('eval', ckpts, SPLITS), evaluate)
+    summary = stages.run('eval', digest('eval', SPLITS, *[ckpts[r] for r in sorted(ckpts)]),
+                         evaluate)
 
     def report() -> dict:
         sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -391,10 +393,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 for r in ('teacher', 'student', 'control')}
         plot_curves([logs['teacher']], ['loss'], osp.join(wd, 'curves_teacher.png'))
         plot_curves([logs['student'], logs['control']],
-                    ['student.loss_densepose', 'distill.loss_transfer'],
+                    ['student.loss_densepose_I', 'distill.loss_transfer'],
                     osp.join(wd, 'curves_student_vs_control.png'),
-                    legend=['student: loss_densepose', 'student: loss_transfer',
-                            'control: loss_densepose', 'control: loss_transfer'])
+                    legend=['student: loss_densepose_I', 'student: loss_transfer',
+                            'control: loss_densepose_I', 'control: loss_transfer'])
         pictures = draw_pictures(wd, ckpts, args.num_pictures)
         return dict(pictures=pictures)
 
