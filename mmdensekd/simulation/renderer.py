@@ -136,8 +136,25 @@ def _empty_labels(n: int) -> Dict[str, np.ndarray]:
                 q=np.zeros((n, 3)))
 
 
-def _finish(labels: Dict[str, np.ndarray], prims: Primitives) -> Dict[str, np.ndarray]:
-    """Person, part, I, U, V and world normal from the nearest hits."""
+def _keep_nearer(labels: Dict[str, np.ndarray], rays: np.ndarray, p: int, t: np.ndarray,
+                 q: np.ndarray) -> None:
+    """Record the hits (depth ``t``, capsule point ``q``) of capsule ``p`` on
+    the rays at indices ``rays`` where they are nearer than the current ones."""
+    closer = t < labels['depth'][rays]
+    sel = rays[closer]
+    labels['depth'][sel] = t[closer]
+    labels['prim'][sel] = p
+    labels['q'][sel] = q[closer]
+
+
+def _finish(labels: Dict[str, np.ndarray], prims: Primitives,
+            max_depth: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+    """Person, part, I, U, V and world normal from the nearest hits; hits at
+    or behind ``max_depth`` (the static scene, flat) are dropped first."""
+    if max_depth is not None:
+        hidden = labels['depth'] >= np.asarray(max_depth, dtype=np.float64).reshape(-1)
+        labels['depth'][hidden] = FAR
+        labels['prim'][hidden] = -1
     n = len(labels['prim'])
     hit = labels['prim'] >= 0
     idx = labels['prim'][hit]
@@ -181,15 +198,8 @@ def cast_points(camera: Camera, prims: Primitives, xy: np.ndarray,
     for p in range(len(prims)):
         t, q = intersect_capsule(camera.position, dirs, prims.a[p], prims.rot[p],
                                  prims.radii[p], float(prims.h[p]))
-        closer = t < labels['depth']
-        labels['depth'] = np.where(closer, t, labels['depth'])
-        labels['prim'][closer] = p
-        labels['q'][closer] = q[closer]
-    if max_depth is not None:
-        hidden = labels['depth'] >= np.asarray(max_depth, dtype=np.float64).reshape(-1)
-        labels['depth'][hidden] = FAR
-        labels['prim'][hidden] = -1
-    return _finish(labels, prims)
+        _keep_nearer(labels, np.arange(len(xy)), p, t, q)
+    return _finish(labels, prims, max_depth)
 
 
 def _pixel_box(camera: Camera, centre: np.ndarray, radius: float):
@@ -238,14 +248,6 @@ def render_labels(camera: Camera, prims: Primitives,
         xy = np.stack([gx.reshape(-1) + 0.5, gy.reshape(-1) + 0.5], axis=1)
         t, q = intersect_capsule(camera.position, camera.ray_dirs(xy), prims.a[p],
                                  prims.rot[p], prims.radii[p], float(prims.h[p]))
-        closer = t < labels['depth'][flat]
-        sel = flat[closer]
-        labels['depth'][sel] = t[closer]
-        labels['prim'][sel] = p
-        labels['q'][sel] = q[closer]
-    if max_depth is not None:
-        hidden = labels['depth'] >= np.asarray(max_depth, dtype=np.float64).reshape(-1)
-        labels['depth'][hidden] = FAR
-        labels['prim'][hidden] = -1
-    out = _finish(labels, prims)
+        _keep_nearer(labels, flat, p, t, q)
+    out = _finish(labels, prims, max_depth)
     return {k: v.reshape((h, w) + v.shape[1:]) for k, v in out.items()}

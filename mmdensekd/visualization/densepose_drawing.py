@@ -281,16 +281,7 @@ def draw_coarse_segm(img: np.ndarray, segm: np.ndarray, box: Sequence[float],
     if not segm.any():
         return img
     labels = cv2.resize(segm, (w, h), interpolation=cv2.INTER_NEAREST)
-    win = chart_window(box, labels.shape, img.shape[:2])
-    if win is None:
-        return img
-    iy, ix, cy, cx = win
-    lab = labels[cy, cx].astype(np.int64)
-    fg = lab > 0
-    region = img[iy, ix]
-    _blend(region, fg, palette[np.clip(lab[fg], 0, len(palette) - 1)], alpha)
-    img[iy, ix] = region
-    return img
+    return draw_densepose_parts(img, labels, box, alpha, palette)
 
 
 def draw_dp_points(img: np.ndarray, points: np.ndarray, box: Sequence[float],

@@ -13,20 +13,8 @@ from mmengine.visualization import Visualizer
 from mmdensekd.structures import DensePoseTargets
 from mmdensekd.utils.misc import to_numpy
 
+from . import densepose_drawing as drawing
 from .backend_check import check_tensorboard_available
-from .densepose_drawing import (
-    COCO_SKELETON,
-    coarse_part_palette,
-    draw_box,
-    draw_coarse_segm,
-    draw_densepose_parts,
-    draw_densepose_texture,
-    draw_densepose_uv,
-    draw_dp_points,
-    draw_keypoints,
-    fine_part_palette,
-    split_texture_atlas,
-)
 
 VIS_MODES = ('parts', 'u', 'v', 'texture')
 
@@ -94,7 +82,7 @@ class DensePoseVisualizer(Visualizer):
                  draw_bbox: bool = True,
                  draw_keypoints: bool = True,
                  bbox_color: Tuple[int, int, int] = (255, 64, 64),
-                 skeleton: Sequence[Tuple[int, int]] = COCO_SKELETON,
+                 skeleton: Sequence[Tuple[int, int]] = drawing.COCO_SKELETON,
                  line_width: int = 2,
                  radius: int = 3,
                  num_contours: int = 10,
@@ -117,8 +105,8 @@ class DensePoseVisualizer(Visualizer):
         self.line_width = int(line_width)
         self.radius = int(radius)
         self.num_contours = int(num_contours)
-        self.palette = fine_part_palette()
-        self.coarse_palette = coarse_part_palette(self.palette)
+        self.palette = drawing.fine_part_palette()
+        self.coarse_palette = drawing.coarse_part_palette(self.palette)
         self.texture_tiles: Optional[np.ndarray] = None
         if texture is not None:
             self.set_texture(texture)
@@ -140,7 +128,7 @@ class DensePoseVisualizer(Visualizer):
             atlas = cv2.cvtColor(atlas, cv2.COLOR_BGR2RGB)
         else:
             atlas = np.asarray(texture, np.uint8)
-        self.texture_tiles = split_texture_atlas(atlas)
+        self.texture_tiles = drawing.split_texture_atlas(atlas)
 
     def _draw_densepose_gt(self, img: np.ndarray, targets: DensePoseTargets, boxes: np.ndarray,
                            order: np.ndarray, vis_mode: str) -> None:
@@ -150,11 +138,11 @@ class DensePoseVisualizer(Visualizer):
         color_by = vis_mode if vis_mode in ('u', 'v') else 'parts'
         for i in order:
             if bool(targets.has_segm[i]):
-                draw_coarse_segm(img, to_numpy(targets.segms[i]), boxes[i], self.gt_alpha,
-                                 self.coarse_palette)
+                drawing.draw_coarse_segm(img, to_numpy(targets.segms[i]), boxes[i],
+                                         self.gt_alpha, self.coarse_palette)
         for i in order:
-            draw_dp_points(img, to_numpy(targets.points[i]), boxes[i], color_by,
-                           self.point_radius, self.palette)
+            drawing.draw_dp_points(img, to_numpy(targets.points[i]), boxes[i], color_by,
+                                   self.point_radius, self.palette)
 
     def _draw_densepose(self, img: np.ndarray, densepose, boxes: np.ndarray, order: np.ndarray,
                         vis_mode: str) -> None:
@@ -167,12 +155,13 @@ class DensePoseVisualizer(Visualizer):
             labels = to_numpy(densepose.labels[i])
             uv = to_numpy(densepose.uv[i])
             if vis_mode == 'parts':
-                draw_densepose_parts(img, labels, boxes[i], self.alpha, self.palette)
+                drawing.draw_densepose_parts(img, labels, boxes[i], self.alpha, self.palette)
             elif vis_mode in ('u', 'v'):
-                draw_densepose_uv(img, labels, uv, boxes[i], 0 if vis_mode == 'u' else 1,
-                                  self.alpha, self.num_contours)
+                drawing.draw_densepose_uv(img, labels, uv, boxes[i],
+                                          0 if vis_mode == 'u' else 1, self.alpha,
+                                          self.num_contours)
             else:
-                draw_densepose_texture(img, labels, uv, boxes[i], self.texture_tiles)
+                drawing.draw_densepose_texture(img, labels, uv, boxes[i], self.texture_tiles)
 
     def draw_instances(self,
                        image: np.ndarray,
@@ -220,7 +209,7 @@ class DensePoseVisualizer(Visualizer):
                 name = (classes[int(labels[i])] if classes is not None
                         and 0 <= int(labels[i]) < len(classes) else f'class {int(labels[i])}')
                 text = f'{name} {scores[i]:.2f}' if 'scores' in instances else name
-                draw_box(img, boxes[i], self.bbox_color, text, self.line_width)
+                drawing.draw_box(img, boxes[i], self.bbox_color, text, self.line_width)
         if self.draw_kpts and 'keypoints' in instances:
             keypoints = to_numpy(instances.keypoints)
             if 'keypoint_scores' in instances:
@@ -230,8 +219,8 @@ class DensePoseVisualizer(Visualizer):
             else:
                 kpt_scores = np.ones(keypoints.shape[:2], np.float32)
             for i in order:
-                draw_keypoints(img, keypoints[i], kpt_scores[i], kpt_thr, self.skeleton,
-                               self.radius, self.line_width)
+                drawing.draw_keypoints(img, keypoints[i], kpt_scores[i], kpt_thr,
+                                       self.skeleton, self.radius, self.line_width)
         return img
 
     def add_datasample(self,
