@@ -17,23 +17,17 @@
 # linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k, 145k iterations.
 _base_ = [
     '../_base_/models/densepose-rcnn_r50_fpn.py',
+    '../_base_/datasets/mmfi.py',
+    '../_base_/schedules/schedule_s1x.py',
     '../_base_/default_runtime.py',
 ]
 
-data_root = 'data/mmfi/'
 teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py'
 teacher_ckpt = 'data/checkpoints/densepose-rcnn_r50_fpn_s1x_densepose-coco.pth'
 # the second pseudo-label teacher: keypoints (the DensePose teacher has none)
 kpt_teacher_cfg = 'configs/keypoint_rcnn/keypoint-rcnn_r50_fpn_1x_coco.py'
 kpt_teacher_ckpt = 'data/checkpoints/keypoint-rcnn_r50_fpn_1x_coco.pth'
-csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
 frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
-# the teacher's test scale (W, H): frames are resized as the teacher was trained
-# (this also puts img_shape / scale_factor into the metainfo, which rescaled
-# predictions need); the MTN output is resized to the teacher's batch shape.
-# CSI-only samples (no image in the pipeline) get img_shape = ori_shape =
-# csi_image_shape and scale_factor (1, 1) from PairedDataPreprocessor.
-img_scale = (1333, 800)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 # The student: the base R50-FPN DensePose R-CNN (the distiller owns the data
@@ -69,7 +63,7 @@ model = dict(
     teacher_ckpt=teacher_ckpt,
     teacher_input_key='img',
     student_input_key='csi',
-    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=csi_shape,
+    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape,
                      out_size=frame_size),
     student=student,
     distiller=dict(
@@ -85,60 +79,23 @@ model = dict(
                           match_iou_thr=0.5))
 
 # training frames need no annotation: the teachers label them online
-train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
-dataset_type = 'MMFiDensePoseDataset'
+train_pipeline = [t for t in _base_.train_pipeline if t.type != 'LoadDensePoseAnnotations']
 train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/mmfi_frames_train.json',  # the frames (images list)
-                 data_prefix=dict(img='', csi=''),
-                 filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/mmfi_pseudo_val.json', data_prefix=dict(img='', csi=''),
-                 test_mode=True, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_ann_file = data_root + 'annotations/mmfi_pseudo_val.json'
-val_evaluator = [
-    dict(type='CocoMetric', ann_file=val_ann_file, metric='bbox'),
-    dict(type='CocoKeypointMetric', ann_file=val_ann_file),
-    dict(type='DensePoseMetric', ann_file=val_ann_file, eval_data_dir=data_root + 'eval_data/')
-]
-test_evaluator = val_evaluator
+    dataset=dict(ann_file='annotations/mmfi_frames_train.json',  # the frames (images list)
+                 filter_cfg=dict(_delete_=True, filter_empty_gt=False), pipeline=train_pipeline))
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=145000, val_interval=10000)
+# the s1x loops and SGD with the paper's schedule
+train_cfg = dict(max_iters=145000)
 # the image teacher has no keypoint branch: it is scored on boxes and DensePose
-val_cfg = dict(type='DistillValLoop',
-               teacher_evaluator=[m for m in val_evaluator if m['type'] != 'CocoKeypointMetric'])
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(
+    type='DistillValLoop',
+    teacher_evaluator=[m for m in _base_.val_evaluator if m['type'] != 'CocoKeypointMetric'])
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=2000),
     dict(type='MultiStepLR', begin=0, end=145000, by_epoch=False,
          milestones=[48000, 96000, 144000], gamma=0.1)
 ]
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=0.0001))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 custom_hooks = [
     dict(type='DistillLossWeightHook', schedule='constant'),
     dict(type='TeacherFrozenCheckHook', interval=5000),

@@ -13,6 +13,7 @@
 # End to end: `bash tools/misc/run_tiny_distill.sh`.
 _base_ = [
     '../_base_/models/densepose-rcnn_r18-tiny_fpn.py',
+    '../_base_/datasets/mmfi.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -22,7 +23,6 @@ teacher_ckpt = 'work_dirs/tiny_distill/teacher/iter_20.pth'
 kpt_teacher_cfg = 'configs/keypoint_rcnn/keypoint-rcnn_tiny_cpu_coco-tiny.py'
 kpt_teacher_ckpt = 'work_dirs/tiny_distill/kpt_teacher/iter_20.pth'
 img_scale = (320, 192)
-csi_shape = (3, 114, 10)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 # The student is the tiny teacher's architecture (so its 64-channel FPN matches
@@ -54,7 +54,7 @@ model = dict(
     teacher_input_key='img',
     student_input_key='csi',
     student_mtn=dict(
-        type='ModalityTranslationNetwork', amp_shape=csi_shape, encoder_dims=(128, 64),
+        type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape, encoder_dims=(128, 64),
         fusion_dims=(128, ), fusion_size=24, conv_channels=(16, 32), out_size=(192, 288),
         norm_cfg=dict(type='BN')),
     student=student,
@@ -69,46 +69,22 @@ model = dict(
     extra_teachers=[dict(cfg=kpt_teacher_cfg, ckpt=kpt_teacher_ckpt)],
     pseudo_label_cfg=dict(score_thr=0.05, num_points=50, match_iou_thr=0.5))
 
-train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
-dataset_type = 'MMFiDensePoseDataset'
+# the MM-Fi pipelines at the tiny scale, without worker processes
+train_pipeline = [dict(t, scale=img_scale) if 'scale' in t else t for t in _base_.train_pipeline]
+test_pipeline = [dict(t, scale=img_scale) if 'scale' in t else t for t in _base_.test_pipeline]
 train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/mmfi_tiny_train.json',
-                 data_prefix=dict(img='', csi=''),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=train_pipeline))
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, ann_file='annotations/mmfi_tiny_train.json',
+                 filter_cfg=dict(min_size=8), pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/mmfi_tiny_val.json', data_prefix=dict(img='', csi=''),
-                 test_mode=True, pipeline=test_pipeline))
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, ann_file='annotations/mmfi_tiny_val.json',
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
+val_ann_file = data_root + 'annotations/mmfi_tiny_val.json'
 val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/mmfi_tiny_val.json',
-         metric='bbox'),
-    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/mmfi_tiny_val.json',
-         eval_data_dir=None)
+    dict(type='CocoMetric', ann_file=val_ann_file, metric='bbox'),
+    dict(type='DensePoseMetric', ann_file=val_ann_file, eval_data_dir=None)
 ]
 test_evaluator = val_evaluator
 

@@ -9,7 +9,6 @@
 _base_ = ['./kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py']
 
 data_root = 'work_dirs/tiny_densepose_coco/'
-img_scale = (320, 192)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']
 
 model = dict(
@@ -35,33 +34,22 @@ model = dict(
     extra_teachers=None,
     pseudo_label_cfg=None)
 
-train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
+# the WiFi config's pipelines (same image scale) without their CSI steps
+train_pipeline = [t for t in _base_.train_pipeline if 'CSI' not in t.type]
 test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+    dict(t, meta_keys=tuple(k for k in t.meta_keys if k != 'csi_path'))
+    if t.type == 'PackDensePoseInputs' else t
+    for t in _base_.test_pipeline if 'CSI' not in t.type
 ]
 train_dataloader = dict(
-    dataset=dict(_delete_=True, type='DensePoseCocoDataset', data_root=data_root,
+    dataset=dict(type='DensePoseCocoDataset', data_root=data_root,
                  ann_file='annotations/densepose_tiny_train.json',
-                 data_prefix=dict(img='images/'),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=train_pipeline))
+                 data_prefix=dict(_delete_=True, img='images/'), pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(_delete_=True, type='DensePoseCocoDataset', data_root=data_root,
+    dataset=dict(type='DensePoseCocoDataset', data_root=data_root,
                  ann_file='annotations/densepose_tiny_val.json',
-                 data_prefix=dict(img='images/'), test_mode=True, pipeline=test_pipeline))
+                 data_prefix=dict(_delete_=True, img='images/'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/densepose_tiny_val.json',
-         metric='bbox'),
-    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/densepose_tiny_val.json',
-         eval_data_dir=None)
-]
+val_ann_file = data_root + 'annotations/densepose_tiny_val.json'
+val_evaluator = [dict(m, ann_file=val_ann_file) for m in _base_.val_evaluator]
 test_evaluator = val_evaluator

@@ -46,27 +46,13 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    batch_sampler=None,
-    dataset=dict(
-        data_root=data_root,
-        ann_file=ann_file,
-        data_prefix=dict(img=''),
-        filter_cfg=dict(filter_empty_gt=True, min_size=8),
-        pipeline=train_pipeline,
-        backend_args=None))
+    num_workers=0, persistent_workers=False, batch_sampler=None,
+    dataset=dict(data_root=data_root, ann_file=ann_file, data_prefix=dict(img=''),
+                 filter_cfg=dict(min_size=8), pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root=data_root,
-        ann_file=ann_file,
-        data_prefix=dict(img=''),
-        pipeline=test_pipeline,
-        backend_args=None))
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, ann_file=ann_file, data_prefix=dict(img=''),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='CocoMetric', ann_file=data_root + ann_file, metric='bbox'),

@@ -10,26 +10,13 @@ codec = dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sig
 
 model = dict(
     type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        num_stages=3,
-        strides=(1, 2, 2),
-        dilations=(1, 1, 1),
-        out_indices=(2, )),
-    head=dict(
-        type='KeypointRCNNHead',
-        in_channels=256,
-        num_convs=2,
-        conv_channels=32,
-        num_keypoints=17,
-        topdown_loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(type='ResNet', depth=18, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+                  out_indices=(2, )),
+    head=dict(type='KeypointRCNNHead', in_channels=256, num_convs=2, conv_channels=32,
+              num_keypoints=17, topdown_loss=dict(type='KeypointMSELoss', use_target_weight=True),
+              decoder=codec),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 # data: the real COCO images and keypoints copied into tests/data/coco_tiny
@@ -51,31 +38,14 @@ val_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
+    batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_mode=data_mode,
-        ann_file='test_coco.json',
-        data_prefix=dict(img=''),
-        pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
+                 ann_file='test_coco.json', data_prefix=dict(img=''), pipeline=train_pipeline))
+# validation: the same images, in order, without augmentation
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_mode=data_mode,
-        ann_file='test_coco.json',
-        data_prefix=dict(img=''),
-        test_mode=True,
-        pipeline=val_pipeline))
+    train_dataloader, drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(train_dataloader['dataset'], test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'test_coco.json')
 test_evaluator = val_evaluator

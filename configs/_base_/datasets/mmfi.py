@@ -5,11 +5,17 @@
 #   frames and CSI .mat files (CSIamp, CSIphase: 3 antennas x 114
 #       subcarriers x 10 packets) at the paths the annotations give.
 # The frames go to the teacher at its test scale; the CSI (phase sanitised)
-# goes to the student's modality translation network.
+# goes to the student's modality translation network. The WiFi distillation
+# configs (../../distill/*mmfi*.py) extend it.
 dataset_type = 'MMFiDensePoseDataset'
 data_root = 'data/mmfi/'
 csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
-img_scale = (1333, 800)  # the teacher's test scale (W, H)
+# the teacher's test scale (W, H): frames are resized as the teacher was trained
+# (this also puts img_shape / scale_factor into the metainfo, which rescaled
+# predictions need); the MTN output is resized to the teacher's batch shape.
+# CSI-only samples (no image in the pipeline) get img_shape = ori_shape =
+# csi_image_shape and scale_factor (1, 1) from PairedDataPreprocessor.
+img_scale = (1333, 800)
 
 train_pipeline = [
     dict(type='LoadImageFromFileWithId'),

@@ -1,0 +1,45 @@
+# The camera frames of the simulated camera + WiFi world with their exact
+# DensePose and keypoint ground truth, written by
+#   python tools/dataset_converters/make_synthetic_wifi_densepose.py
+# (default work_dirs/quickstart/data: annotations/densepose_{train,val}.json,
+# frames at the paths they give). GPS/GPSm are computed on the synthetic body
+# surface the generator writes to eval_data/. No flip, no worker processes.
+# The paired CSI of the same frames: the quickstart student config.
+dataset_type = 'DensePoseCocoDataset'
+data_root = 'work_dirs/quickstart/data/'
+img_scale = (256, 192)
+
+train_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
+         with_densepose=True),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFileWithId'),
+    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
+    dict(type='PackDensePoseInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/densepose_train.json', data_prefix=dict(img=''),
+                 filter_cfg=dict(filter_empty_gt=True, min_size=8), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file='annotations/densepose_val.json', data_prefix=dict(img=''),
+                 test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='CocoMetric', ann_file=data_root + 'annotations/densepose_val.json',
+         metric='bbox'),
+    dict(type='CocoKeypointMetric', ann_file=data_root + 'annotations/densepose_val.json'),
+    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/densepose_val.json',
+         eval_data_dir=data_root + 'eval_data'),
+]
+test_evaluator = val_evaluator
