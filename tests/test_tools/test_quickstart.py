@@ -66,3 +66,36 @@ def test_stages_skip_when_inputs_unchanged(quickstart, tmp_path):
     stages.run('a', 'k2', lambda: calls.append(3))
     quickstart.Stages(str(tmp_path), force=['a']).run('a', 'k2', lambda: calls.append(4))
     assert calls == [1, 3, 4]
+
+
+def test_parallel_stages_run_together_and_skip_alone(quickstart, tmp_path):
+    import threading
+    barrier = threading.Barrier(2, timeout=10)
+
+    def job(value):
+        def fn():
+            barrier.wait()  # both must be running at once, or this times out
+            return {'v': value}
+        return fn
+
+    stages = quickstart.Stages(str(tmp_path), force=[])
+    items = [('s', 'k', job(1)), ('c', 'k', job(2))]
+    assert stages.run_parallel(items, jobs=2) == [{'v': 1}, {'v': 2}]
+    assert set(stages.times) == {'s+c'}  # the group's wall time, booked once
+    # a finished stage is skipped; only the changed one runs
+    calls = []
+    again = quickstart.Stages(str(tmp_path), force=[])
+    out = again.run_parallel([('s', 'k', lambda: calls.append('s')),
+                              ('c', 'k2', lambda: calls.append('c') or {'v': 3})], jobs=2)
+    assert calls == ['c'] and out == [{'v': 1}, {'v': 3}]
+    assert set(again.times) == {'s', 'c'}
+
+
+def test_parallel_stage_failure_is_not_recorded(quickstart, tmp_path):
+    def boom():
+        raise SystemExit('[quickstart] command failed')
+
+    stages = quickstart.Stages(str(tmp_path), force=[])
+    with pytest.raises(SystemExit, match='command failed'):
+        stages.run_parallel([('ok', 'k', lambda: {'v': 1}), ('bad', 'k', boom)], jobs=2)
+    assert not (tmp_path / 'stages' / 'bad.json').exists()

@@ -34,6 +34,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -62,7 +63,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='standing spots per room (0: anywhere in the activity area)')
     p.add_argument('--teacher-iters', type=int, default=1000)
     p.add_argument('--student-iters', type=int, default=1000)
-    p.add_argument('--pseudo-score-thr', type=float, default=0.5)
+    p.add_argument('--pseudo-score-thr', type=float, default=0.8,
+                   help='teacher detections kept as pseudo ground truth')
+    p.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
+                   help='trainings / evaluations run at once (student and control '
+                   'train side by side, each on cpu_count / jobs threads)')
     p.add_argument('--num-pictures', type=int, default=4)
     p.add_argument('--python', default=sys.executable)
     p.add_argument('--force', nargs='*', default=[], help='stages to rerun')
@@ -92,37 +97,79 @@ class Stages:
         self.times: Dict[str, float] = {}
         self.total = time.time()
 
-    def run(self, name: str, key: str, fn) -> dict:
+    def _done(self, name: str, key: str) -> Optional[dict]:
+        """The marker of ``name`` if it was finished with ``key``."""
         marker = osp.join(self.dir, f'{name}.json')
-        if name not in self.force and osp.isfile(marker):
-            with open(marker) as f:
-                done = json.load(f)
-            if done.get('key') == key:
-                print(f'[quickstart] {name}: up to date, skipped', flush=True)
-                self.times[name] = done.get('seconds', 0.0)
-                return done.get('result', {})
-        print(f'[quickstart] {name}: running', flush=True)
-        start = time.time()
-        result = fn() or {}
-        seconds = time.time() - start
-        self.times[name] = seconds
+        if name in self.force or not osp.isfile(marker):
+            return None
+        with open(marker) as f:
+            done = json.load(f)
+        return done if done.get('key') == key else None
+
+    def _record(self, name: str, key: str, seconds: float, result: dict) -> None:
+        marker = osp.join(self.dir, f'{name}.json')
         with open(marker + '.tmp', 'w') as f:
             json.dump(dict(key=key, seconds=seconds, result=result), f, indent=1)
         os.replace(marker + '.tmp', marker)
-        print(f'[quickstart] {name}: done in {seconds:.0f} s', flush=True)
-        return result
+
+    def run(self, name: str, key: str, fn) -> dict:
+        return self.run_parallel([(name, key, fn)], jobs=1)[0]
+
+    def run_parallel(self, items: Sequence[tuple], jobs: int) -> List[dict]:
+        """Run the out-of-date ``(name, key, fn)`` items, ``jobs`` at a
+        time (threads that wait on subprocesses); the wall time of the group
+        is booked under the names joined by ``+``."""
+        results: Dict[str, dict] = {}
+        todo = []
+        for name, key, fn in items:
+            done = self._done(name, key)
+            if done is None:
+                todo.append((name, key, fn))
+            else:
+                print(f'[quickstart] {name}: up to date, skipped', flush=True)
+                self.times[name] = done.get('seconds', 0.0)
+                results[name] = done.get('result', {})
+        start = time.time()
+
+        def one(item):
+            name, key, fn = item
+            print(f'[quickstart] {name}: running', flush=True)
+            t0 = time.time()
+            result = fn() or {}
+            seconds = time.time() - t0
+            self._record(name, key, seconds, result)
+            print(f'[quickstart] {name}: done in {seconds:.0f} s', flush=True)
+            return result
+
+        if len(todo) > 1 and jobs > 1:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for (name, _, _), result in zip(todo, pool.map(one, todo)):
+                    results[name] = result
+            for name, _, _ in todo:  # booked once, as the group's wall time
+                self.times.pop(name, None)
+            self.times['+'.join(n for n, _, _ in todo)] = time.time() - start
+        else:
+            for item in todo:
+                t0 = time.time()
+                results[item[0]] = one(item)
+                self.times[item[0]] = time.time() - t0
+        return [results[name] for name, _, _ in items]
 
 
-def run_cmd(cmd: List[str], log: Optional[str] = None) -> None:
+def run_cmd(cmd: List[str], log: Optional[str] = None, threads: Optional[int] = None) -> None:
     """Run a command from the repository root; its output goes to ``log``
-    (and the last lines to the console when it fails)."""
+    (and the last lines to the console when it fails). ``threads`` caps the
+    CPU threads of torch / OpenMP / MKL in the command (for parallel jobs)."""
     print('  $ ' + ' '.join(cmd), flush=True)
+    env = None
+    if threads:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     if log is None:
-        subprocess.run(cmd, cwd=ROOT, check=True)
+        subprocess.run(cmd, cwd=ROOT, check=True, env=env)
         return
     os.makedirs(osp.dirname(log), exist_ok=True)
     with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         with open(log) as f:
             tail = f.readlines()[-30:]
@@ -218,8 +265,8 @@ def check_bars(summary: dict) -> List[str]:
     bar(d50 >= 0.2, f"student box AP50 - control = {d50:.3f} (>= 0.2)")
     bar(s['box AP50'] >= 2 * c['box AP50'],
         f"student box AP50 {s['box AP50']:.3f} >= 2 x control {c['box AP50']:.3f}")
-    bar(s['kpt AP'] > c['kpt AP'], f"student kpt AP {s['kpt AP']:.3f} > control {c['kpt AP']:.3f}")
-    bar(s['GPS AP'] > c['GPS AP'], f"student GPS AP {s['GPS AP']:.3f} > control {c['GPS AP']:.3f}")
+    bar(s['kpt AP'] > c['kpt AP'], f"student kpt AP {s['kpt AP']:.4f} > control {c['kpt AP']:.4f}")
+    bar(s['GPS AP'] > c['GPS AP'], f"student GPS AP {s['GPS AP']:.4f} > control {c['GPS AP']:.4f}")
     bar(t['box AP50'] >= 0.8, f"teacher box AP50 {t['box AP50']:.3f} >= 0.8")
     return lines
 
@@ -347,40 +394,51 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log=osp.join(wd, 'pseudo_labels.log')))
     shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
 
-    student_opts = [f'model.teacher_ckpt={t_ckpt}'] + schedule_options(args.student_iters) + [
+    # the student starts from the teacher's weights (same architecture): the
+    # MTN then has to produce features the teacher's heads already read
+    student_opts = [f'model.teacher_ckpt={t_ckpt}', f'model.student.init_cfg.checkpoint={t_ckpt}'
+                    ] + schedule_options(args.student_iters) + [
                     'model.data_preprocessor.csi_mean=' + json.dumps(stats['csi_mean']),
                     'model.data_preprocessor.csi_std=' + json.dumps(stats['csi_std'])] + common
+    threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1)) if args.jobs > 1 else None
     ckpts = {'teacher': t_ckpt}
+    runs = []
     for run, ann in (('student', 'annotations/pseudo_train.json'),
                      ('control', 'annotations/pseudo_train_csi-shuffled.json')):
         r_dir = osp.join(wd, run)
 
         def train(run=run, ann=ann, r_dir=r_dir):
-            if run == 'control':
-                shuffle_csi(pseudo, shuffled, args.seed)
             run_cmd([py, 'tools/train.py', STUDENT_CFG, '--work-dir', r_dir, '--cfg-options',
                      f'train_dataloader.dataset.ann_file={ann}'] + student_opts,
-                    log=osp.join(r_dir, 'train.log'))
+                    log=osp.join(r_dir, 'train.log'), threads=threads)
 
-        stages.run(run, digest(run, k_pseudo, STUDENT_CFG, student_opts), train)
-        ckpts[run] = last_checkpoint(r_dir)
+        runs.append((run, digest(run, k_pseudo, STUDENT_CFG, student_opts), train))
+    shuffle_csi(pseudo, shuffled, args.seed)
+    stages.run_parallel(runs, args.jobs)
+    for run in ('student', 'control'):
+        ckpts[run] = last_checkpoint(osp.join(wd, run))
 
     def evaluate() -> dict:
         summary: Dict[str, Dict[str, dict]] = {s: {} for s in SPLITS}
-        for split in SPLITS:
-            for run in ('teacher', 'student', 'control'):
-                cfg = TEACHER_CFG if run == 'teacher' else STUDENT_CFG
-                e_dir = osp.join(wd, 'eval', f'{run}_{split}')
-                opts = split_options(split)
-                if run != 'teacher':
-                    opts.append(f'model.teacher_ckpt={t_ckpt}')
-                run_cmd([py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
-                         '--cfg-options'] + opts, log=osp.join(e_dir, 'test.log'))
-                metrics = read_test_metrics(e_dir)
-                summary[split][run] = {name: float(metrics.get(key, float('nan')))
-                                       for name, key in METRICS}
+        tasks = [(split, run) for split in SPLITS for run in ('teacher', 'student', 'control')]
+
+        def one(task):
+            split, run = task
+            cfg = TEACHER_CFG if run == 'teacher' else STUDENT_CFG
+            e_dir = osp.join(wd, 'eval', f'{run}_{split}')
+            opts = split_options(split)
+            if run != 'teacher':
+                opts.append(f'model.teacher_ckpt={t_ckpt}')
+            run_cmd([py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
+                     '--cfg-options'] + opts, log=osp.join(e_dir, 'test.log'), threads=threads)
+            metrics = read_test_metrics(e_dir)
+            return {name: float(metrics.get(key, float('nan'))) for name, key in METRICS}
+
+        with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+            for (split, run), row in zip(tasks, pool.map(one, tasks)):
+                summary[split][run] = row
                 print(f'  {run:8s} {split:8s} ' + '  '.join(
-                    f'{k} {v:.3f}' for k, v in summary[split][run].items()), flush=True)
+                    f'{k} {v:.3f}' for k, v in row.items()), flush=True)
         return summary
 
     summary = stages.run('eval', digest('eval', SPLITS, *[ckpts[r] for r in sorted(ckpts)]),
