@@ -142,3 +142,116 @@ def test_snapshot_comparison_catches_a_changed_weight():
     new['model']['roi_head']['keypoint_head']['loss_weight'] = 0.09  # weighted twice
     assert dict_differences(old, new) == [('model.roi_head.keypoint_head.loss_weight', 0.3,
                                            0.09)]
+
+
+# ---------------------------------------------------------------------------
+# The GPU full-size pair of the quickstart's recipe (not run on a GPU yet):
+# the recipe as configured, and one CPU training step of each model on a
+# tiny generated set (about 30 s on the 2-core development CPU).
+GPU_SYNTHETIC_TEACHER = 'distill/teachers/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi.py'
+GPU_SYNTHETIC_STUDENT = (
+    'distill/kd_densepose-kprcnn_img-to-wifi_mtn-r50_fpn_8xb2-48k_synthetic-wifi.py')
+
+
+def test_gpu_synthetic_wifi_pair_recipe():
+    teacher_path = CONFIG_ROOT / GPU_SYNTHETIC_TEACHER
+    student_path = CONFIG_ROOT / GPU_SYNTHETIC_STUDENT
+    teacher, student = Config.fromfile(str(teacher_path)), Config.fromfile(str(student_path))
+    # the student extends its teacher: two levels, the most allowed
+    assert _inheritance_depth(teacher_path) == 1 and _inheritance_depth(student_path) == 2
+    # the names state the schedule: 8 GPUs x 2 images, 24k / 48k iterations
+    for cfg, iters in ((teacher, 24000), (student, 48000)):
+        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.train_cfg.max_iters == iters
+        assert cfg.param_scheduler[-1].end == iters
+    assert teacher.optim_wrapper.optimizer.type == 'SGD'
+    assert student.optim_wrapper.optimizer.type == 'AdamW'
+    # R50-FPN DensePose + keypoint R-CNN teacher, ImageNet backbone from a local file
+    assert teacher.model.backbone.depth == 50
+    assert teacher.model.backbone.init_cfg.type == 'Pretrained'
+    assert not teacher.model.backbone.init_cfg.checkpoint.startswith(('http', 'torchvision'))
+    assert teacher.model.roi_head.keypoint_head.num_keypoints == 17
+    # full-size frames of data/synthetic_wifi; val = training rooms, test = unseen room
+    assert teacher.img_scale == (640, 480)
+    for cfg in (teacher, student):
+        for split, ann in (('train', None), ('val', 'densepose_val'),
+                           ('test', 'densepose_heldout')):
+            ds = cfg[f'{split}_dataloader'].dataset
+            assert ds.data_root == 'data/synthetic_wifi/'
+            if ann:
+                assert ds.ann_file == f'annotations/{ann}.json'
+                assert all(m.ann_file == f'data/synthetic_wifi/annotations/{ann}.json'
+                           for m in cfg[f'{split}_evaluator'])
+    # the student: MTN on 150x3x3 CSI up to the frame size, the paper's losses,
+    # the teacher's pseudo labels, initialised from the teacher's checkpoint
+    m = student.model
+    assert m.type == 'TeacherStudentDistiller' and m.supervision == 'gt'
+    assert m.teacher_cfg == f'configs/{GPU_SYNTHETIC_TEACHER}'
+    assert m.teacher_ckpt.endswith(
+        f'{teacher_path.stem}/iter_{teacher.train_cfg.max_iters}.pth')
+    assert m.student_mtn.amp_shape == (150, 3, 3)
+    assert m.student_mtn.out_size == (480, 640) == m.data_preprocessor.csi_image_shape
+    assert m.student.roi_head.densepose_predictor.loss_densepose.loss_weight == 0.6
+    assert m.student.roi_head.keypoint_head.loss_weight == 0.3
+    transfer = m.distiller.distill_losses.loss_transfer
+    assert transfer.loss_weight == 0.1
+    assert transfer.student == transfer.teacher == ['neck.0', 'neck.1', 'neck.2', 'neck.3']
+    assert student.train_dataloader.dataset.ann_file == 'annotations/pseudo_train.json'
+    assert m.student.init_cfg == dict(type='Pretrained', checkpoint=m.teacher_ckpt)
+    assert m.student.backbone.init_cfg is None  # all of it comes from the teacher
+
+
+def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
+    """The teacher on a generated frame with its ground truth, then the
+    student (without the teacher checkpoint) on the paired CSI: one
+    optimiser step each, finite losses, the teacher untouched."""
+    import copy
+
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DATASETS, MODELS
+
+    from mmdensekd.simulation import generate_dataset
+    monkeypatch.chdir(CONFIG_ROOT.parent)  # teacher_cfg is relative to the repository
+    register_all_modules()
+    data_root = str(tmp_path / 'synthetic_wifi')
+    generate_dataset(data_root, num_train=2, num_val=0, num_test_layout=0, img_size=(160, 120),
+                     max_people=1, layouts=1, workers=1, progress=False, seed=0)
+    torch.manual_seed(0)
+
+    def one_step(cfg, ann_file):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        model.train()
+        ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+        ds_cfg.update(data_root=data_root, ann_file=ann_file)
+        dataset = DATASETS.build(ds_cfg)
+        data = pseudo_collate([dataset[0], dataset[1]])
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        log = model.train_step(data, build_optim_wrapper(model, cfg.optim_wrapper))
+        assert all(torch.isfinite(torch.as_tensor(v)).all() for v in log.values()), log
+        changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+        return data, log, changed
+
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        teacher = Config.fromfile(str(CONFIG_ROOT / GPU_SYNTHETIC_TEACHER))
+        teacher.model.backbone.init_cfg = None  # no ImageNet file in tests
+        data, log, changed = one_step(teacher, 'annotations/densepose_train.json')
+        assert data['inputs'][0].shape[-2:] == (480, 640)  # frames resized to full size
+        assert {'loss_keypoint', 'loss_densepose_I', 'loss_cls'} <= set(log)
+        assert any(n.startswith('roi_head.keypoint_head.') for n in changed)
+
+        student = Config.fromfile(str(CONFIG_ROOT / GPU_SYNTHETIC_STUDENT))
+        student.model.update(teacher_ckpt=None, allow_uninitialized_teacher=True)
+        student.model.student.init_cfg = None  # no teacher checkpoint in tests
+        # the generator's ground truth stands in for the pseudo labels (same format)
+        data, log, changed = one_step(student, 'annotations/densepose_train.json')
+        assert data['inputs']['csi'][0].shape == (2, 150, 3, 3)
+        assert {'distill.loss_transfer', 'student.loss_keypoint',
+                'student.loss_densepose_I'} <= set(log)
+        assert log['distill.loss_transfer'] > 0
+        # the MTN and the student's first conv learn; the teacher does not
+        assert any(n.startswith('student_mtn.') for n in changed)
+        assert 'student.backbone.conv1.weight' in changed
+        assert not any(n.startswith('teacher.') for n in changed)
