@@ -36,11 +36,11 @@
 #       --csi-layout person-in-wifi --seed 0 --workers 16
 #   # 2. the teacher (this config; it writes $T_CKPT)
 #   bash tools/dist_train.sh $T 8
-#   # 3. its pseudo labels on the training frames: the student's supervision
+#   # 3. its pseudo labels on the training frames (score >= 0.8, as the quickstart)
 #   python tools/misc/generate_pseudo_labels.py $T $T_CKPT --img-dir $D \
 #       --ann-file $D/annotations/densepose_train.json \
-#       --out $D/annotations/pseudo_train.json --score-thr 0.5 --device cuda \
-#       --cfg-options model.test_cfg.rcnn.score_thr=0.5
+#       --out $D/annotations/pseudo_train.json --score-thr 0.8 --device cuda \
+#       --cfg-options model.test_cfg.rcnn.score_thr=0.8
 #   # 4. CSI statistics of the training split through the student's pipeline
 #   python tools/analysis/compute_csi_stats.py $S --out $D/csi_stats.json
 #   MEAN=$(python -c "import json; print(json.load(open('$D/csi_stats.json'))['csi_mean'])")
