@@ -1,6 +1,6 @@
 # The quickstart's cross-modal distillation (DensePose From WiFi, CPU-sized):
 # the frozen image teacher of
-# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py` sees
+# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py` sees
 # the camera frame; the student sees only the Person-in-WiFi-layout CSI of the
 # same simulated scene (150x3x3 amplitude + phase: 5 packets x 30
 # subcarriers, 3x3 antennas) through the modality translation network, and
@@ -11,10 +11,10 @@
 # Unlike the paper, the student is initialised from the teacher (see below).
 # The control run of the quickstart is this config on a training file whose
 # CSI is permuted across frames.
-_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py']
+_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py']
 
-teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py'
-teacher_ckpt = 'work_dirs/quickstart/teacher/iter_1000.pth'
+teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py'
+teacher_ckpt = 'work_dirs/quickstart/teacher/iter_2000.pth'
 csi_shape = (150, 3, 3)
 # rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
 sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
@@ -27,7 +27,8 @@ student.roi_head.densepose_predictor.loss_densepose.loss_weight = 0.6
 student.roi_head.keypoint_head.loss_weight = 0.3
 # the student (the teacher's architecture) starts from the teacher's weights,
 # so its heads already read teacher-like FPN features and the MTN learns to
-# produce them (box AP50 0.40 vs 0.08 from scratch after 1000 iterations);
+# produce them (box AP50 0.40 vs 0.08 from scratch after 1000 iterations,
+# 1000-iteration teacher);
 # the control run starts from the same weights
 student.init_cfg = dict(type='Pretrained', checkpoint=teacher_ckpt)
 

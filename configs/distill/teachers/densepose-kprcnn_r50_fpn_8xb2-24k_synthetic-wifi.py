@@ -1,5 +1,5 @@
 # The GPU full-size image teacher of the quickstart's recipe (the CPU pair is
-# `densepose-kprcnn_r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py` and
+# `densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py` and
 # `../kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py`):
 # the R50-FPN DensePose R-CNN (`_base_/models/densepose-rcnn_r50_fpn.py`,
 # ImageNet-pretrained backbone) plus the Keypoint R-CNN branch of
