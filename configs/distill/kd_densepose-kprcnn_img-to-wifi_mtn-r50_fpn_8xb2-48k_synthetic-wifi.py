@@ -125,6 +125,9 @@ param_scheduler = [
 optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, weight_decay=0.0001),
-    clip_grad=dict(max_norm=10.0))
+    clip_grad=dict(max_norm=10.0),
+    # as the CPU recipe: the teacher-initialised student at a tenth of the
+    # MTN's rate
+    paramwise_cfg=dict(custom_keys={'student.': dict(lr_mult=0.1)}))
 default_hooks = dict(checkpoint=dict(interval=8000))
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=1000)]
