@@ -88,7 +88,11 @@ def test_parallel_stages_run_together_and_skip_alone(quickstart, tmp_path):
     out = again.run_parallel([('s', 'k', lambda: calls.append('s')),
                               ('c', 'k2', lambda: calls.append('c') or {'v': 3})], jobs=2)
     assert calls == ['c'] and out == [{'v': 1}, {'v': 3}]
-    assert set(again.times) == {'s', 'c'}
+    # the skipped stage books its group's wall time, the re-run one its own
+    assert set(again.times) == {'s+c', 'c'}
+    both = quickstart.Stages(str(tmp_path), force=[])
+    both.run_parallel([('s', 'k', None), ('c', 'k2', None)], jobs=2)
+    assert set(both.times) == {'s+c', 'c'}
 
 
 def test_parallel_stage_failure_is_not_recorded(quickstart, tmp_path):

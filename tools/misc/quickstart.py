@@ -112,11 +112,20 @@ class Stages:
             done = json.load(f)
         return done if done.get('key') == key else None
 
-    def _record(self, name: str, key: str, seconds: float, result: dict) -> None:
+    def _record(self, name: str, key: str, seconds: float, result: dict,
+                group: Optional[str] = None) -> None:
         marker = osp.join(self.dir, f'{name}.json')
         with open(marker + '.tmp', 'w') as f:
-            json.dump(dict(key=key, seconds=seconds, result=result), f, indent=1)
+            json.dump(dict(key=key, seconds=seconds, result=result, group=group), f, indent=1)
         os.replace(marker + '.tmp', marker)
+
+    def _book(self, name: str, marker: dict) -> None:
+        """Book a skipped stage's time (a parallel group's wall time once)."""
+        group = marker.get('group')
+        if group:
+            self.times[group] = max(self.times.get(group, 0.0), marker.get('seconds', 0.0))
+        else:
+            self.times[name] = marker.get('seconds', 0.0)
 
     def run(self, name: str, key: str, fn) -> dict:
         return self.run_parallel([(name, key, fn)], jobs=1)[0]
@@ -133,9 +142,10 @@ class Stages:
                 todo.append((name, key, fn))
             else:
                 say(f'[quickstart] {name}: up to date, skipped')
-                self.times[name] = done.get('seconds', 0.0)
+                self._book(name, done)
                 results[name] = done.get('result', {})
         start = time.time()
+        group = '+'.join(n for n, _, _ in todo) if len(todo) > 1 and jobs > 1 else None
 
         def one(item):
             name, key, fn = item
@@ -143,17 +153,15 @@ class Stages:
             t0 = time.time()
             result = fn() or {}
             seconds = time.time() - t0
-            self._record(name, key, seconds, result)
+            self._record(name, key, seconds, result, group)
             say(f'[quickstart] {name}: done in {seconds:.0f} s')
             return result
 
-        if len(todo) > 1 and jobs > 1:
+        if group:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 for (name, _, _), result in zip(todo, pool.map(one, todo)):
                     results[name] = result
-            for name, _, _ in todo:  # booked once, as the group's wall time
-                self.times.pop(name, None)
-            self.times['+'.join(n for n, _, _ in todo)] = time.time() - start
+            self.times[group] = time.time() - start  # booked once
         else:
             for item in todo:
                 t0 = time.time()
@@ -224,6 +232,15 @@ def csi_statistics(cfg_file: str) -> dict:
         cfg_options={'train_dataloader.dataset.ann_file': 'annotations/densepose_train.json'})
     return dict(csi_mean=[float(v) for v in stats['csi_mean']],
                 csi_std=[float(v) for v in stats['csi_std']], num_frames=stats['num_samples'])
+
+
+def trained_config(work_dir: str, cfg_file: str) -> str:
+    """The config a training run in ``work_dir`` wrote: ``cfg_file`` with
+    the run's ``--cfg-options`` applied (CSI statistics, teacher path)."""
+    path = osp.join(work_dir, osp.basename(cfg_file))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: the training run of {cfg_file} wrote no config')
+    return path
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -312,8 +329,7 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     from mmdensekd.registry import DATASETS, MODELS
     from mmdensekd.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(osp.join(ROOT, STUDENT_CFG))
-    cfg.model.teacher_ckpt = ckpts['teacher']
+    cfg = Config.fromfile(trained_config(osp.join(work_dir, 'student'), STUDENT_CFG))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, ckpts['student'], map_location='cpu', logger='silent')
     model.eval()
@@ -430,13 +446,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         def one(task):
             split, run = task
-            cfg = TEACHER_CFG if run == 'teacher' else STUDENT_CFG
+            # each model is tested with the config its training run wrote
+            # (the student's carries the CSI statistics and teacher path)
+            cfg = trained_config(osp.join(wd, run), TEACHER_CFG if run == 'teacher'
+                                 else STUDENT_CFG)
             e_dir = osp.join(wd, 'eval', f'{run}_{split}')
-            opts = split_options(split)
-            if run != 'teacher':
-                opts.append(f'model.teacher_ckpt={t_ckpt}')
             run_cmd([py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
-                     '--cfg-options'] + opts, log=osp.join(e_dir, 'test.log'), threads=threads)
+                     '--cfg-options'] + split_options(split),
+                    log=osp.join(e_dir, 'test.log'), threads=threads)
             metrics = read_test_metrics(e_dir)
             return {name: float(metrics.get(key, float('nan'))) for name, key in METRICS}
 
@@ -447,7 +464,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     f'{k} {v:.3f}' for k, v in row.items()))
         return summary
 
-    summary = stages.run('eval', digest('eval', SPLITS, *[ckpts[r] for r in sorted(ckpts)]),
+    summary = stages.run('eval', digest('eval', SPLITS, *[ckpts[r] for r in sorted(ckpts)],
+                                        *[trained_config(osp.join(wd, r), STUDENT_CFG)
+                                          for r in ('student', 'control')]),
                          evaluate)
 
     def report() -> dict:
