@@ -1,6 +1,6 @@
 # The quickstart's cross-modal distillation (DensePose From WiFi, CPU-sized):
 # the frozen image teacher of
-# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py` sees
+# `teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py` sees
 # the camera frame; the student sees only the Person-in-WiFi-layout CSI of the
 # same simulated scene (150x3x3 amplitude + phase: 5 packets x 30
 # subcarriers, 3x3 antennas) through the modality translation network, and
@@ -11,10 +11,10 @@
 # Unlike the paper, the student is initialised from the teacher (see below).
 # The control run of the quickstart is this config on a training file whose
 # CSI is permuted across frames.
-_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py']
+_base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py']
 
-teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py'
-teacher_ckpt = 'work_dirs/quickstart/teacher/iter_2000.pth'
+teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py'
+teacher_ckpt = 'work_dirs/quickstart/teacher/iter_1600.pth'
 csi_shape = (150, 3, 3)
 # rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
 sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
@@ -88,7 +88,7 @@ test_dataloader = val_dataloader
 # the new MTN learns at the full rate, the teacher-initialised student at a
 # tenth (AdamW would otherwise move every pretrained weight by about lr per
 # step while the MTN still feeds it noise): box AP50 on val 0.39 vs 0.23 with
-# one rate, same teacher and seed
+# one rate, same 2000-iteration teacher and seed
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'student.': dict(lr_mult=0.1)}))
 
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=100)]

@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-2000i_synthetic-wifi.py'
+TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py'
 STUDENT_CFG = ('configs/distill/'
                'kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py')
 DATA_ROOT = 'work_dirs/quickstart/data'  # the configs' data_root
@@ -61,7 +61,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--max-people', type=int, default=1)
     p.add_argument('--stations', type=int, default=6,
                    help='standing spots per room (0: anywhere in the activity area)')
-    p.add_argument('--teacher-iters', type=int, default=2000)
+    p.add_argument('--teacher-iters', type=int, default=1600)
     p.add_argument('--student-iters', type=int, default=1000)
     p.add_argument('--pseudo-score-thr', type=float, default=0.8,
                    help='teacher detections kept as pseudo ground truth')

@@ -86,19 +86,10 @@ model = dict(
     test_cfg=dict(rcnn=dict(max_per_img=20)))
 
 # the pipelines of _base_/datasets/synthetic_wifi.py at the full frame size
-train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+train_pipeline = [dict(t, scale=img_scale) if t['type'] == 'DensePoseResize' else t
+                  for t in _base_.train_pipeline]
+test_pipeline = [dict(t, scale=img_scale) if t['type'] == 'DensePoseResize' else t
+                 for t in _base_.test_pipeline]
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
@@ -120,13 +111,8 @@ val_evaluator = [
     dict(type='DensePoseMetric', ann_file=data_root + 'annotations/densepose_val.json',
          eval_data_dir=data_root + 'eval_data'),
 ]
-test_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/densepose_heldout.json',
-         metric='bbox'),
-    dict(type='CocoKeypointMetric', ann_file=data_root + 'annotations/densepose_heldout.json'),
-    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/densepose_heldout.json',
-         eval_data_dir=data_root + 'eval_data'),
-]
+test_evaluator = [dict(e, ann_file=data_root + 'annotations/densepose_heldout.json')
+                  for e in val_evaluator]
 
 # SGD at batch 16 (8 GPUs x 2) as detectron2's Keypoint R-CNN R50-FPN 1x (lr
 # 0.02, warm-up from 0.001 x lr over 1000 iterations); 24k iterations are
