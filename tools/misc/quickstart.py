@@ -18,10 +18,13 @@ last successful run is skipped, so re-running resumes where it stopped):
 3. ``teacher``: the image DensePose + keypoint R-CNN on the frames.
 4. ``pseudo``: the teacher's pseudo ground truth on the training frames
    (``tools/misc/generate_pseudo_labels.py``), as in the paper.
-5. ``student``: the CSI student distilled from the frozen teacher.
-6. ``control``: the same, but each frame's CSI is that of another frame.
-7. ``eval``: teacher (image), student and control (CSI) on ``val`` and
-   ``heldout``: box AP, keypoint AP, DensePose GPS / GPSm / IOU AP.
+5. ``student``: the CSI student distilled from the frozen teacher (initialised
+   from the teacher's weights).
+6. ``control``: the same, but each frame's CSI is that of another frame;
+   student and control train side by side (``--jobs``).
+7. ``eval``: teacher (image), student and control (CSI), each with the config
+   its training run wrote, on ``val`` and ``heldout``: box AP, keypoint AP,
+   DensePose GPS / GPSm / IOU AP.
 8. ``report``: ``summary.md`` / ``summary.json``, loss curves and
    frame | ground truth | teacher | CSI student pictures.
 """
