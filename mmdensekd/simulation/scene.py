@@ -9,7 +9,7 @@ walls, out of the activity area. Everything of a layout is a function of
 ``(seed, layout_id)`` only.
 """
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -245,10 +245,18 @@ def layout_stations(layout: RoomLayout, num: int, min_dist: float = 0.9) -> np.n
     return np.stack(spots)
 
 
+def facing_yaw(position: Sequence[float], target: Sequence[float]) -> float:
+    """The heading (see :func:`build_body`: 0 faces +y) of a person at floor
+    ``position`` who faces the floor point under ``target``."""
+    dx, dy = target[0] - position[0], target[1] - position[1]
+    return float(np.arctan2(-dx, dy))
+
+
 def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
                  width: int, height: int, max_tries: int = 60,
                  stations: Optional[np.ndarray] = None,
-                 station_jitter: float = 0.05) -> FrameScene:
+                 station_jitter: float = 0.05,
+                 heading_jitter: Optional[float] = None) -> FrameScene:
     """Place ``num_people`` random people in the layout's activity area.
 
     People stand at least 0.75 m apart, fully inside the image (all joints
@@ -267,6 +275,9 @@ def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
             :func:`layout_stations`); each person takes a free one, moved by
             ``station_jitter``. None = anywhere in the activity area.
         station_jitter (float): Std (m) of a person's offset from its station.
+        heading_jitter (float, optional): People face the camera, turned by
+            a normal angle of this std (radians), as subjects of recorded
+            activity data face the sensors. None = any heading.
 
     Returns:
         FrameScene: The frame.
@@ -278,12 +289,15 @@ def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
         for _ in range(max_tries):
             shape = BodyShape.sample(rng)
             pose = sample_pose(rng)
-            yaw = float(rng.uniform(-np.pi, np.pi))
+            turn = (rng.uniform(-np.pi, np.pi) if heading_jitter is None
+                    else rng.normal(0.0, heading_jitter))
             if stations is None:
                 pos = (float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1)))
             else:
                 c = stations[int(rng.integers(len(stations)))] + rng.normal(0, station_jitter, 2)
                 pos = (float(c[0]), float(c[1]))
+            yaw = float(turn if heading_jitter is None else turn + facing_yaw(
+                pos, layout.camera_position))
             if any(np.hypot(pos[0] - q.position[0], pos[1] - q.position[1]) < 0.75
                    for q in people):
                 continue

@@ -71,7 +71,8 @@ def frame_layout(split: str, index: int, layouts: int) -> int:
 def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[int, int],
                min_people: int, max_people: int, csi_layout: str,
                snr_db: Optional[float], channel: Optional[ChannelConfig] = None,
-               stations: int = 0, station_jitter: float = 0.05):
+               stations: int = 0, station_jitter: float = 0.05,
+               heading_jitter: Optional[float] = None):
     """Scene, image, labels, annotations and CSI of one frame (in memory).
 
     Args:
@@ -88,6 +89,8 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
         stations (int): People stand at one of this many fixed spots of
             each room (:func:`layout_stations`); 0 = anywhere.
         station_jitter (float): Std (m) of a person's offset from its spot.
+        heading_jitter (float, optional): People face the camera, turned by
+            a normal angle of this std (radians); None = any heading.
 
     Returns:
         dict: ``scene``, ``camera``, ``image`` (H, W, 3) uint8, ``labels``,
@@ -99,7 +102,7 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
     num = int(rng.integers(min_people, max_people + 1))
     spots = layout_stations(layout, stations) if stations > 0 else None
     scene = sample_frame(layout, rng, num, width, height, stations=spots,
-                         station_jitter=station_jitter)
+                         station_jitter=station_jitter, heading_jitter=heading_jitter)
     light = sample_light(rng)
     image, labels, static_depth = render_frame(scene, width, height, light, rng)
     camera = layout.camera(width, height)
@@ -112,10 +115,12 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
 def _write_frame(task: tuple) -> Tuple[dict, List[dict]]:
     out_dir, split, index, opts = task
     channel = ChannelConfig(**opts['channel']) if opts.get('channel') else None
+    heading = opts.get('heading_jitter_deg')
+    heading = None if heading is None else np.deg2rad(heading)
     frame = make_frame(opts['seed'], split, index, opts['layouts'], tuple(opts['img_size']),
                        opts['min_people'], opts['max_people'], opts['csi_layout'],
                        opts['snr_db'], channel, opts.get('stations', 0),
-                       opts.get('station_jitter', 0.05))
+                       opts.get('station_jitter', 0.05), heading)
     name = f'{index:06d}'
     img_file = f'images/{split}/{name}.jpg'
     csi_file = f'csi/{split}/{name}.mat'
@@ -175,7 +180,8 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                      csi_layout: str = 'person-in-wifi', snr_db: Optional[float] = 25.0,
                      seed: int = 0, workers: int = 2, progress: bool = True,
                      channel: Optional[dict] = None, stations: int = 0,
-                     station_jitter: float = 0.05) -> dict:
+                     station_jitter: float = 0.05,
+                     heading_jitter_deg: Optional[float] = None) -> dict:
     """Generate the synthetic paired dataset (see the module docstring).
 
     Args:
@@ -198,6 +204,9 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
         stations (int): Fixed standing spots per room (0 = people stand
             anywhere in the activity area); recorded in ``meta.json``.
         station_jitter (float): Std (m) of a person's offset from its spot.
+        heading_jitter_deg (float, optional): People face the camera,
+            turned by a normal angle of this std (degrees); None = any
+            heading. Recorded in ``meta.json``.
 
     Returns:
         dict: The content of ``meta.json``.
@@ -220,6 +229,10 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                          f'{station_jitter}')
     if stations:
         opts.update(stations=int(stations), station_jitter=float(station_jitter))
+    if heading_jitter_deg is not None:
+        if heading_jitter_deg < 0:
+            raise ValueError(f'heading_jitter_deg must be >= 0, got {heading_jitter_deg}')
+        opts['heading_jitter_deg'] = float(heading_jitter_deg)
     if channel:
         ChannelConfig(**channel)  # unknown keys raise a TypeError naming them
         opts['channel'] = {k: float(channel[k]) for k in sorted(channel)}

@@ -107,11 +107,15 @@ def test_command_line_tool(tmp_path, capsys):
     meta = tool.main(['--out-dir', str(tmp_path), '--num-train', '1', '--num-val', '1',
                       '--num-test-layout', '0', '--img-size', '96', '72', '--max-people', '1',
                       '--layouts', '2', '--csi-layout', 'mmfi', '--snr-db', '30', '--seed', '3',
-                      '--workers', '1', '--channel', 'body_gain=2.5'])
+                      '--workers', '1', '--channel', 'body_gain=2.5', '--stations', '3',
+                      '--heading-jitter', '15'])
     assert 'wrote' in capsys.readouterr().out
     assert meta['options']['img_size'] == [96, 72] and meta['options']['snr_db'] == 30.0
     assert meta['options']['channel'] == {'body_gain': 2.5}
+    assert meta['options']['stations'] == 3 and meta['options']['heading_jitter_deg'] == 15.0
     assert meta['csi']['shape'] == [3, 114, 10]
     assert osp.isfile(tmp_path / 'images' / 'val' / '000000.jpg')
     with pytest.raises(TypeError, match='bogus'):
         generate_dataset(str(tmp_path), channel=dict(bogus=1.0), progress=False)
+    with pytest.raises(ValueError, match='heading_jitter_deg'):
+        generate_dataset(str(tmp_path), heading_jitter_deg=-1.0, progress=False)

@@ -10,15 +10,18 @@ def probe_tool(load_tool):
 
 
 def _split(rng, n, noise_dims=40):
-    """Boxes at one of four spots; the 'amplitude' encodes the spot, the
-    'phase' is noise."""
+    """Boxes and poses at one of four spots (each spot its own pose); the
+    'amplitude' encodes the spot, the 'phase' is noise."""
     spots = np.array([[10, 20, 30, 60], [120, 20, 30, 60], [10, 100, 30, 60],
                       [120, 100, 30, 60]], float)
+    poses = np.random.default_rng(99).uniform(0, 1, (4, 17, 2))  # the same in every split
     idx = rng.integers(0, 4, n)
-    boxes = spots[idx] + rng.normal(0, 1, (n, 4))
-    amp = np.eye(4)[idx].repeat(5, 1) + rng.normal(0, 0.1, (n, 20))
-    phase = rng.normal(0, 1, (n, noise_dims))
-    return amp, phase, boxes
+    box = spots[idx] + rng.normal(0, 1, (n, 4))
+    pose = poses[idx] + rng.normal(0, 0.005, (n, 17, 2))
+    return dict(amp=np.eye(4)[idx].repeat(5, 1) + rng.normal(0, 0.1, (n, 20)),
+                phase=rng.normal(0, 1, (n, noise_dims)), box=box, pose=pose,
+                keypoints=pose * box[:, None, 2:] + box[:, None, :2],
+                visible=np.ones((n, 17), bool), area=np.full(n, 0.5 * 30 * 60))
 
 
 def test_probe_separates_informative_from_noise(probe_tool):
@@ -26,10 +29,27 @@ def test_probe_separates_informative_from_noise(probe_tool):
     rows = probe_tool.probe(_split(rng, 200), _split(rng, 60), k=3, seed=0)
     amp, ph = rows['3-NN on amplitude'], rows['3-NN on phase']
     assert amp['iou50'] > 0.95 and np.all(amp['r2'][:2] > 0.95)
+    assert amp['oks50'] > 0.95  # the spot's own pose
     # noise: no better than chance (a quarter of the spots) and R^2 near 0 or below
-    assert ph['iou50'] < 0.5 and np.all(ph['r2'][:2] < 0.3)
-    assert rows['mean training box (no CSI)']['iou50'] < 0.1
-    assert abs(rows['random training box (no CSI)']['iou50'] - 0.25) < 0.2
+    assert ph['iou50'] < 0.5 and np.all(ph['r2'][:2] < 0.3) and ph['oks50'] < 0.5
+    assert rows['mean training frame (no CSI)']['iou50'] < 0.1
+    assert rows['mean training frame (no CSI)']['oks50'] < 0.1
+    assert abs(rows['random training frame (no CSI)']['iou50'] - 0.25) < 0.2
+    assert abs(rows['random training frame (no CSI)']['oks50'] - 0.25) < 0.2
+
+
+def test_oks_of_the_true_pose_is_one_and_falls_with_distance(probe_tool):
+    val = _split(np.random.default_rng(1), 5)
+    np.testing.assert_allclose(probe_tool.oks(val['pose'], val), 1.0)
+    # every keypoint 0.1 box widths off: OKS = mean exp(-d^2 / (2 area (2 sigma)^2))
+    shifted = val['pose'] + np.array([0.1, 0.0])
+    d2 = (0.1 * val['box'][:, 2:3])**2
+    sig = probe_tool.COCO_KEYPOINT_SIGMAS[None]
+    expect = np.exp(-d2 / (2 * val['area'][:, None] * (2 * sig)**2)).mean(1)
+    np.testing.assert_allclose(probe_tool.oks(shifted, val), expect)
+    val['visible'][:, 5:] = False  # only the visible ones count
+    expect = np.exp(-d2 / (2 * val['area'][:, None] * (2 * sig[:, :5])**2)).mean(1)
+    np.testing.assert_allclose(probe_tool.oks(shifted, val), expect)
 
 
 def test_box_iou_and_r2(probe_tool):
@@ -55,4 +75,9 @@ def test_probe_runs_on_a_generated_world(probe_tool, tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'one-person frames: train 6 (left out 0), val 3 (left out 0)' in out
     assert set(rows) >= {'1-NN on amplitude', '1-NN on phase', '1-NN on amplitude+phase'}
-    assert all(0.0 <= r['iou50'] <= 1.0 for r in rows.values())
+    assert all(0.0 <= r['iou50'] <= 1.0 and 0.0 <= r['oks50'] <= 1.0 for r in rows.values())
+    # the generator's poses, in their own boxes, have OKS 1 with themselves
+    train, _ = probe_tool.split_arrays(cfg, 'annotations/densepose_train.json',
+                                       {'train_dataloader.dataset.data_root': f'{root}/'})
+    assert train['pose'].shape == (6, 17, 2) and train['area'].min() > 0
+    np.testing.assert_allclose(probe_tool.oks(train['pose'], train), 1.0)

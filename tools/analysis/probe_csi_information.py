@@ -1,16 +1,19 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""How much does the CSI say about where the person is? A model-free probe.
+"""How much does the CSI say about where the person is, and how they stand?
+A model-free probe.
 
 For one-person frames of a paired WiFi dataset, every validation frame gets
-the mean box of its ``k`` nearest training frames in CSI space (each CSI
-element standardised by the training split), once from the amplitude, once
-from the phase and once from both, as the config's pipeline feeds them
-(``CSIPhaseSanitize`` included). Printed per input: R^2 of the box centre
-and size, and the share of validation frames whose box has IoU > 0.5 with
+the mean box and the mean pose of its ``k`` nearest training frames in CSI
+space (each CSI element standardised by the training split), once from the
+amplitude, once from the phase and once from both, as the config's pipeline
+feeds them (``CSIPhaseSanitize`` included). Printed per input: R^2 of the box
+centre and size, the share of validation frames whose box has IoU > 0.5 with
 the ground truth (an AP50-like ceiling for a detector that learned only
-this), against two baselines that ignore the CSI (the mean training box, a
-random training box). Frames with another number of people are counted and
-left out.
+this), and the share whose pose, placed in the true box, has OKS > 0.5 with
+the true keypoints (poses are keypoints in box-relative coordinates; OKS
+with the COCO sigmas and the annotation's area, as the keypoint AP). The
+baselines ignore the CSI: the mean training box / pose, a random training
+frame's. Frames with another number of people are counted and left out.
 
 Usage::
 
@@ -22,12 +25,15 @@ e.g. with the quickstart's student config
 (``configs/distill/kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py``).
 """
 import argparse
+import json
 import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import DictAction
+
+from mmdensekd.evaluation.metrics.rcnn_keypoint_metric import COCO_KEYPOINT_SIGMAS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from compute_csi_stats import _dataset_from_config, csi_samples  # noqa: E402
@@ -44,25 +50,38 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def split_arrays(cfg: str, ann_file: str,
-                 cfg_options: dict) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(N, D) amplitude, (N, D) phase and (N, 4) xywh boxes of the
-    one-person frames of ``ann_file``, and how many frames were left out."""
+def split_arrays(cfg: str, ann_file: str, cfg_options: dict) -> Tuple[Dict[str, np.ndarray], int]:
+    """Arrays of the one-person frames of ``ann_file`` and how many frames
+    were left out: ``amp`` and ``phase`` (N, D), ``box`` (N, 4) xywh,
+    ``keypoints`` (N, K, 2), ``visible`` (N, K), ``area`` (N, ) (the
+    annotation's, as OKS uses it) and ``pose`` (N, K, 2): the keypoints in
+    box-relative coordinates (0..1)."""
     dataset = _dataset_from_config(
         cfg, 'train', dict(cfg_options, **{'train_dataloader.dataset.ann_file': ann_file}))
-    amps, phases, boxes, skipped = [], [], [], 0
+    with open(dataset.ann_file) as f:
+        areas = {a['id']: float(a['area']) for a in json.load(f)['annotations']}
+    rows: Dict[str, list] = {k: [] for k in ('amp', 'phase', 'box', 'keypoints', 'visible',
+                                              'area')}
+    skipped = 0
     for i, (amp, phase) in enumerate(csi_samples(dataset)):
         instances = dataset.get_data_info(i)['instances']
         if len(instances) != 1:
             skipped += 1
             continue
-        x1, y1, x2, y2 = instances[0]['bbox']
-        amps.append(np.ravel(amp))
-        phases.append(np.ravel(phase))
-        boxes.append([x1, y1, x2 - x1, y2 - y1])
-    if not boxes:
+        person = instances[0]
+        x1, y1, x2, y2 = person['bbox']
+        rows['amp'].append(np.ravel(amp))
+        rows['phase'].append(np.ravel(phase))
+        rows['box'].append([x1, y1, x2 - x1, y2 - y1])
+        rows['keypoints'].append(np.reshape(person['keypoints'], (-1, 2)))
+        rows['visible'].append(np.ravel(person['keypoints_visible']) > 0)
+        rows['area'].append(areas[person['ann_id']])
+    if not rows['box']:
         raise ValueError(f'{ann_file}: no frame with exactly one person')
-    return np.array(amps), np.array(phases), np.array(boxes, float), skipped
+    arrays = {k: np.asarray(v, float if k != 'visible' else bool) for k, v in rows.items()}
+    box = arrays['box']
+    arrays['pose'] = (arrays['keypoints'] - box[:, None, :2]) / box[:, None, 2:]
+    return arrays, skipped
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,14 +92,26 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (np.prod(a[:, 2:], 1) + np.prod(b[:, 2:], 1) - inter)
 
 
-def knn_boxes(train_x: np.ndarray, train_boxes: np.ndarray, val_x: np.ndarray,
-              k: int) -> np.ndarray:
-    """Mean box of the ``k`` nearest training frames (standardised inputs)."""
+def knn_mean(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
+             k: int) -> np.ndarray:
+    """Mean of ``train_y`` over the ``k`` nearest training frames of each
+    validation frame (inputs standardised by the training split)."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-9
     a, b = (train_x - mean) / std, (val_x - mean) / std
     dist = (b * b).sum(1)[:, None] - 2 * b @ a.T + (a * a).sum(1)[None]
     nearest = np.argsort(dist, axis=1)[:, :k]
-    return train_boxes[nearest].mean(1)
+    return train_y[nearest].mean(1)
+
+
+def oks(pose: np.ndarray, val: Dict[str, np.ndarray]) -> np.ndarray:
+    """OKS of box-relative ``pose`` (N, K, 2), placed in the true boxes, with
+    the true keypoints (visible ones), per frame."""
+    box = val['box']
+    pred = pose * box[:, None, 2:] + box[:, None, :2]
+    d2 = ((pred - val['keypoints'])**2).sum(-1)
+    e = np.exp(-d2 / (2 * val['area'][:, None] * (2 * COCO_KEYPOINT_SIGMAS[None])**2))
+    vis = val['visible']
+    return (e * vis).sum(1) / np.maximum(vis.sum(1), 1)
 
 
 def centre_size(boxes: np.ndarray) -> np.ndarray:
@@ -93,37 +124,44 @@ def r2(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return 1 - ((p - t)**2).sum(0) / ((t - t.mean(0))**2).sum(0)
 
 
-def probe(train: tuple, val: tuple, k: int, seed: int) -> Dict[str, dict]:
-    """Rows of the printed table, by input name."""
-    (t_amp, t_ph, t_box), (v_amp, v_ph, v_box) = train, val
+def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray], k: int,
+          seed: int) -> Dict[str, dict]:
+    """Rows of the printed table, by input name: ``r2`` (4, ), ``iou50``
+    and ``oks50`` (shares of validation frames)."""
+
+    def row(box: np.ndarray, pose: np.ndarray) -> dict:
+        return dict(r2=r2(box, val['box']), iou50=float((box_iou(box, val['box']) > 0.5).mean()),
+                    oks50=float((oks(pose, val) > 0.5).mean()))
+
     rows = {}
-    for name, tx, vx in (('amplitude', t_amp, v_amp), ('phase', t_ph, v_ph),
-                         ('amplitude+phase', np.hstack([t_amp, t_ph]),
-                          np.hstack([v_amp, v_ph]))):
-        pred = knn_boxes(tx, t_box, vx, k)
-        rows[f'{k}-NN on {name}'] = dict(r2=r2(pred, v_box), iou50=float(
-            (box_iou(pred, v_box) > 0.5).mean()))
-    mean_box = np.repeat(t_box.mean(0, keepdims=True), len(v_box), 0)
-    rows['mean training box (no CSI)'] = dict(r2=r2(mean_box, v_box), iou50=float(
-        (box_iou(mean_box, v_box) > 0.5).mean()))
-    rand = t_box[np.random.default_rng(seed).integers(0, len(t_box), len(v_box))]
-    rows['random training box (no CSI)'] = dict(r2=r2(rand, v_box), iou50=float(
-        (box_iou(rand, v_box) > 0.5).mean()))
+    for name, keys in (('amplitude', ('amp', )), ('phase', ('phase', )),
+                       ('amplitude+phase', ('amp', 'phase'))):
+        tx = np.hstack([train[key] for key in keys])
+        vx = np.hstack([val[key] for key in keys])
+        rows[f'{k}-NN on {name}'] = row(knn_mean(tx, train['box'], vx, k),
+                                        knn_mean(tx, train['pose'], vx, k))
+    n = len(val['box'])
+    rows['mean training frame (no CSI)'] = row(
+        np.repeat(train['box'].mean(0, keepdims=True), n, 0),
+        np.repeat(train['pose'].mean(0, keepdims=True), n, 0))
+    pick = np.random.default_rng(seed).integers(0, len(train['box']), n)
+    rows['random training frame (no CSI)'] = row(train['box'][pick], train['pose'][pick])
     return rows
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     args = parse_args(argv)
-    t_amp, t_ph, t_box, t_skip = split_arrays(args.config, args.train_ann, args.cfg_options)
-    v_amp, v_ph, v_box, v_skip = split_arrays(args.config, args.val_ann, args.cfg_options)
-    print(f'one-person frames: train {len(t_box)} (left out {t_skip}), '
-          f'val {len(v_box)} (left out {v_skip})')
-    rows = probe((t_amp, t_ph, t_box), (v_amp, v_ph, v_box), args.k, args.seed)
+    train, t_skip = split_arrays(args.config, args.train_ann, args.cfg_options)
+    val, v_skip = split_arrays(args.config, args.val_ann, args.cfg_options)
+    print(f"one-person frames: train {len(train['box'])} (left out {t_skip}), "
+          f"val {len(val['box'])} (left out {v_skip})")
+    rows = probe(train, val, args.k, args.seed)
     print(f"{'input':32s} {'R2 cx':>7s} {'R2 cy':>7s} {'R2 w':>7s} {'R2 h':>7s} "
-          f"{'IoU>0.5':>8s}")
+          f"{'IoU>0.5':>8s} {'OKS>0.5':>8s}")
+    print(f"{'':32s} {'':>7s} {'':>7s} {'':>7s} {'':>7s} {'':>8s} {'(in box)':>8s}")
     for name, row in rows.items():
         print(f'{name:32s} ' + ' '.join(f'{v:7.3f}' for v in row['r2'])
-              + f" {row['iou50']:8.2f}")
+              + f" {row['iou50']:8.2f} {row['oks50']:8.2f}")
     return rows
 
 

@@ -41,6 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(0: people stand anywhere in the activity area)')
     parser.add_argument('--station-jitter', type=float, default=0.05,
                         help='std (m) of a person\'s offset from its standing spot')
+    parser.add_argument('--heading-jitter', type=float, default=None, metavar='DEG',
+                        help='people face the camera, turned by a normal angle of this '
+                        'std (degrees), as subjects of recorded activity data face the '
+                        'sensors (omitted: any heading)')
     parser.add_argument('--snr-db', type=float, default=25.0, help='CSI thermal-noise SNR')
     parser.add_argument('--seed', type=int, default=0, help='seed (same flags, same bytes)')
     parser.add_argument('--workers', type=int, default=2, help='processes')
@@ -71,7 +75,7 @@ def main(argv=None) -> dict:
         max_people=args.max_people, min_people=args.min_people, layouts=args.layouts,
         csi_layout=args.csi_layout, snr_db=args.snr_db, seed=args.seed, workers=args.workers,
         channel=_channel(args.channel), stations=args.stations,
-        station_jitter=args.station_jitter)
+        station_jitter=args.station_jitter, heading_jitter_deg=args.heading_jitter)
     counts = ', '.join(f"{k}: {v['images']} images / {v['instances']} persons"
                        for k, v in meta['splits'].items())
     print(f'wrote {args.out_dir} in {time.time() - start:.1f}s ({counts}); '

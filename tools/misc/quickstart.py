@@ -64,6 +64,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--max-people', type=int, default=1)
     p.add_argument('--stations', type=int, default=6,
                    help='standing spots per room (0: anywhere in the activity area)')
+    p.add_argument('--heading-jitter', type=float, default=20.0, metavar='DEG',
+                   help='people face the camera, turned by a normal angle of this std '
+                   '(degrees); negative: any heading')
     p.add_argument('--teacher-iters', type=int, default=1600)
     p.add_argument('--student-iters', type=int, default=1000)
     p.add_argument('--pseudo-score-thr', type=float, default=0.8,
@@ -389,7 +392,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  str(args.num_val), '--num-test-layout', str(args.num_heldout),
                  '--max-people', str(args.max_people), '--stations', str(args.stations),
                  '--img-size', '256', '192', '--csi-layout', 'person-in-wifi',
-                 '--seed', str(args.seed), '--workers', '2']
+                 '--seed', str(args.seed), '--workers', '2'] + (
+                     ['--heading-jitter', str(args.heading_jitter)]
+                     if args.heading_jitter >= 0 else [])
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
     stages.run('data', k_data, lambda: run_cmd(
         [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))

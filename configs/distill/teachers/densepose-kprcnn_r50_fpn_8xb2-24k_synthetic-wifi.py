@@ -28,11 +28,12 @@
 #   wget -P data/pretrained https://download.pytorch.org/models/resnet50-0676ba61.pth
 #   # 1. the data: 20000 train / 1000 val frames (8 training rooms) and 1000
 #   #    frames of an unseen room (test); 1-3 people at 6 standing spots per
-#   #    room; 640x480 frames; Person-in-WiFi-layout CSI 150x3x3 (about 8
-#   #    frames/s per process on the 2-core development CPU; ~1.5 GB)
+#   #    room, facing the camera (heading std 20 degrees); 640x480 frames;
+#   #    Person-in-WiFi-layout CSI 150x3x3 (about 8 frames/s per process on
+#   #    the 2-core development CPU; ~1.5 GB)
 #   python tools/dataset_converters/make_synthetic_wifi_densepose.py --out-dir $D \
 #       --num-train 20000 --num-val 1000 --num-test-layout 1000 --img-size 640 480 \
-#       --min-people 1 --max-people 3 --layouts 9 --stations 6 \
+#       --min-people 1 --max-people 3 --layouts 9 --stations 6 --heading-jitter 20 \
 #       --csi-layout person-in-wifi --seed 0 --workers 16
 #   # 2. the teacher (this config; it writes $T_CKPT)
 #   bash tools/dist_train.sh $T 8
