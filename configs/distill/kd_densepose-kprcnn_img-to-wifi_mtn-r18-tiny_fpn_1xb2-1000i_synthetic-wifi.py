@@ -86,7 +86,8 @@ test_dataloader = val_dataloader
 # the new MTN learns at the full rate, the teacher-initialised student at a
 # tenth (AdamW would otherwise move every pretrained weight by about lr per
 # step while the MTN still feeds it noise): box AP50 on val 0.39 vs 0.23 with
-# one rate, same 2000-iteration teacher and seed
+# one rate, same 2000-iteration teacher and seed (people at any heading,
+# quickstart --heading-jitter -1)
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'student.': dict(lr_mult=0.1)}))
 
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=100)]

@@ -296,6 +296,7 @@ def sample_frame(layout: RoomLayout, rng: np.random.Generator, num_people: int,
             else:
                 c = stations[int(rng.integers(len(stations)))] + rng.normal(0, station_jitter, 2)
                 pos = (float(c[0]), float(c[1]))
+            # with heading_jitter the draw is a turn away from facing the camera
             yaw = float(turn if heading_jitter is None else turn + facing_yaw(
                 pos, layout.camera_position))
             if any(np.hypot(pos[0] - q.position[0], pos[1] - q.position[1]) < 0.75
