@@ -103,3 +103,14 @@ def test_parallel_stage_failure_is_not_recorded(quickstart, tmp_path):
     with pytest.raises(SystemExit, match='command failed'):
         stages.run_parallel([('ok', 'k', lambda: {'v': 1}), ('bad', 'k', boom)], jobs=2)
     assert not (tmp_path / 'stages' / 'bad.json').exists()
+
+
+def test_world_flags_reach_the_generator(quickstart, load_tool):
+    generator = load_tool('dataset_converters/make_synthetic_wifi_densepose.py')
+    args = generator.parse_args(quickstart.generator_flags(quickstart.parse_args([])))
+    assert args.heading_jitter == 20.0 and args.stations == 6 and args.max_people == 1
+    assert tuple(args.img_size) == (256, 192) and args.csi_layout == 'person-in-wifi'
+    # a negative heading jitter is the generator's default: people at any heading
+    args = generator.parse_args(quickstart.generator_flags(
+        quickstart.parse_args(['--heading-jitter', '-1', '--seed', '3'])))
+    assert args.heading_jitter is None and args.seed == 3

@@ -379,6 +379,16 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     return files
 
 
+def generator_flags(args: argparse.Namespace) -> List[str]:
+    """Flags of ``make_synthetic_wifi_densepose.py`` for the quickstart's world."""
+    heading = ['--heading-jitter', str(args.heading_jitter)] if args.heading_jitter >= 0 else []
+    return ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
+            str(args.num_val), '--num-test-layout', str(args.num_heldout), '--max-people',
+            str(args.max_people), '--stations', str(args.stations), '--img-size', '256', '192',
+            '--csi-layout', 'person-in-wifi', '--seed', str(args.seed), '--workers', '2'
+            ] + heading
+
+
 # ------------------------------------------------------------------ main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
@@ -388,13 +398,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(wd, exist_ok=True)
     stages = Stages(wd, args.force)
 
-    gen_flags = ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
-                 str(args.num_val), '--num-test-layout', str(args.num_heldout),
-                 '--max-people', str(args.max_people), '--stations', str(args.stations),
-                 '--img-size', '256', '192', '--csi-layout', 'person-in-wifi',
-                 '--seed', str(args.seed), '--workers', '2'] + (
-                     ['--heading-jitter', str(args.heading_jitter)]
-                     if args.heading_jitter >= 0 else [])
+    gen_flags = generator_flags(args)
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
     stages.run('data', k_data, lambda: run_cmd(
         [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))
