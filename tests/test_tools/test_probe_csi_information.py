@@ -1,5 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """The model-free CSI probe (tools/analysis/probe_csi_information.py)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -81,3 +83,12 @@ def test_probe_runs_on_a_generated_world(probe_tool, tmp_path, capsys):
                                        {'train_dataloader.dataset.data_root': f'{root}/'})
     assert train['pose'].shape == (6, 17, 2) and train['area'].min() > 0
     np.testing.assert_allclose(probe_tool.oks(train['pose'], train), 1.0)
+    # an annotation without an area is named, not divided by
+    ann_path = root / 'annotations' / 'densepose_train.json'
+    coco = json.loads(ann_path.read_text())
+    bad_id = coco['annotations'][2]['id']
+    del coco['annotations'][2]['area']
+    ann_path.write_text(json.dumps(coco))
+    with pytest.raises(ValueError, match=f'annotation {bad_id} has no positive "area"'):
+        probe_tool.split_arrays(cfg, 'annotations/densepose_train.json',
+                                {'train_dataloader.dataset.data_root': f'{root}/'})

@@ -59,7 +59,7 @@ def split_arrays(cfg: str, ann_file: str, cfg_options: dict) -> Tuple[Dict[str, 
     dataset = _dataset_from_config(
         cfg, 'train', dict(cfg_options, **{'train_dataloader.dataset.ann_file': ann_file}))
     with open(dataset.ann_file) as f:
-        areas = {a['id']: float(a['area']) for a in json.load(f)['annotations']}
+        areas = {a['id']: a.get('area') for a in json.load(f)['annotations']}
     rows: Dict[str, list] = {k: [] for k in ('amp', 'phase', 'box', 'keypoints', 'visible',
                                               'area')}
     skipped = 0
@@ -75,7 +75,11 @@ def split_arrays(cfg: str, ann_file: str, cfg_options: dict) -> Tuple[Dict[str, 
         rows['box'].append([x1, y1, x2 - x1, y2 - y1])
         rows['keypoints'].append(np.reshape(person['keypoints'], (-1, 2)))
         rows['visible'].append(np.ravel(person['keypoints_visible']) > 0)
-        rows['area'].append(areas[person['ann_id']])
+        area = areas.get(person['ann_id'])
+        if not area or area <= 0:  # OKS divides by it
+            raise ValueError(f"{dataset.ann_file}: annotation {person['ann_id']} has no "
+                             f'positive "area" (the OKS scale), got {area!r}')
+        rows['area'].append(float(area))
     if not rows['box']:
         raise ValueError(f'{ann_file}: no frame with exactly one person')
     arrays = {k: np.asarray(v, float if k != 'visible' else bool) for k, v in rows.items()}
