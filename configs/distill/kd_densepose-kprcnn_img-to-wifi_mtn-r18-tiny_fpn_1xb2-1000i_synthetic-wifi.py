@@ -15,9 +15,6 @@ _base_ = ['./teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py
 
 teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py'
 teacher_ckpt = 'work_dirs/quickstart/teacher/iter_1600.pth'
-csi_shape = (150, 3, 3)
-# rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
-sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 student = _base_.model
@@ -44,7 +41,7 @@ model = dict(
     teacher_input_key='img',
     student_input_key='csi',
     student_mtn=dict(
-        type='ModalityTranslationNetwork', amp_shape=csi_shape, encoder_dims=(256, 128),
+        type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape, encoder_dims=(256, 128),
         fusion_dims=(256, ), fusion_size=24, conv_channels=(32, 64), out_size=(192, 256),
         norm_cfg=dict(type='BN')),
     student=student,
@@ -55,32 +52,12 @@ model = dict(
                                teacher=fpn_levels))),
     supervision='gt')
 
-paired_train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize', **sanitize),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-paired_test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize', **sanitize),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
 train_dataloader = dict(
     dataset=dict(type='PairedWiFiDensePoseDataset', ann_file='annotations/pseudo_train.json',
-                 data_prefix=dict(img='', csi=''), pipeline=paired_train_pipeline))
+                 data_prefix=dict(img='', csi=''), pipeline=_base_.paired_train_pipeline))
 val_dataloader = dict(
     dataset=dict(type='PairedWiFiDensePoseDataset', data_prefix=dict(img='', csi=''),
-                 pipeline=paired_test_pipeline))
+                 pipeline=_base_.paired_test_pipeline))
 test_dataloader = val_dataloader
 
 # the new MTN learns at the full rate, the teacher-initialised student at a

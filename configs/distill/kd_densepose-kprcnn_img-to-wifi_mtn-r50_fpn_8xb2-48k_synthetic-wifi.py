@@ -34,10 +34,7 @@ _base_ = ['./teachers/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi.py']
 
 teacher_cfg = 'configs/distill/teachers/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi.py'
 teacher_ckpt = 'work_dirs/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi/iter_24000.pth'
-csi_shape = (150, 3, 3)
 frame_size = (480, 640)  # the generated frames (H, W); the MTN output stands for them
-# rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
-sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
 student = _base_.model
@@ -73,7 +70,7 @@ model = dict(
     student_input_key='csi',
     # the paper's MTN sizes (encoders 512-256, fusion 512 -> 24x24, convs 64 /
     # 128, deconvolutions) up to the frame size
-    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=csi_shape,
+    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape,
                      out_size=frame_size, norm_cfg=dict(type='SyncBN')),
     student=student,
     distiller=dict(
@@ -83,35 +80,15 @@ model = dict(
                                teacher=fpn_levels))),
     supervision='gt')
 
-paired_train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize', **sanitize),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-paired_test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize', **sanitize),
-    dict(type='PackCSI'),
-    dict(type='DensePoseResize', scale=_base_.img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
 train_dataloader = dict(
     dataset=dict(type='PairedWiFiDensePoseDataset', ann_file='annotations/pseudo_train.json',
-                 data_prefix=dict(img='', csi=''), pipeline=paired_train_pipeline))
+                 data_prefix=dict(img='', csi=''), pipeline=_base_.paired_train_pipeline))
 val_dataloader = dict(
     dataset=dict(type='PairedWiFiDensePoseDataset', data_prefix=dict(img='', csi=''),
-                 pipeline=paired_test_pipeline))
+                 pipeline=_base_.paired_test_pipeline))
 test_dataloader = dict(
     dataset=dict(type='PairedWiFiDensePoseDataset', data_prefix=dict(img='', csi=''),
-                 pipeline=paired_test_pipeline))
+                 pipeline=_base_.paired_test_pipeline))
 
 # AdamW as the quickstart (the MTN learns from scratch), at batch 16 (8 GPUs x
 # 2) and a lower rate than its 1e-3 at batch 2 (the student body is

@@ -4,7 +4,8 @@
 # (default work_dirs/quickstart/data: annotations/densepose_{train,val}.json,
 # frames at the paths they give). GPS/GPSm are computed on the synthetic body
 # surface the generator writes to eval_data/. No flip, no worker processes.
-# The paired CSI of the same frames: the quickstart student config.
+# The paired pipelines below add the Person-in-WiFi-layout CSI of the same
+# frames for the WiFi students (their dataloaders are in the student configs).
 dataset_type = 'DensePoseCocoDataset'
 data_root = 'work_dirs/quickstart/data/'
 img_scale = (256, 192)
@@ -21,6 +22,22 @@ test_pipeline = [
     dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+# the students' camera + CSI pipelines: the image steps above (the teacher's
+# input) with the CSI of the same frame loaded, sanitised and packed before
+# the image is resized
+csi_shape = (150, 3, 3)
+# rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
+csi_sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
+csi_steps = [
+    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
+    dict(type='CSIPhaseSanitize', **csi_sanitize),
+    dict(type='PackCSI')
+]
+paired_train_pipeline = train_pipeline[:2] + csi_steps + train_pipeline[2:]
+paired_test_pipeline = test_pipeline[:1] + csi_steps + test_pipeline[1:-1] + [
+    dict(test_pipeline[-1], meta_keys=test_pipeline[-1]['meta_keys'][:2] + ('csi_path', )
+         + test_pipeline[-1]['meta_keys'][2:])
 ]
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

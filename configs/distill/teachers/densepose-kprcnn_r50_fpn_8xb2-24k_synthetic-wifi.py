@@ -87,10 +87,11 @@ model = dict(
     test_cfg=dict(rcnn=dict(max_per_img=20)))
 
 # the pipelines of _base_/datasets/synthetic_wifi.py at the full frame size
-train_pipeline = [dict(t, scale=img_scale) if t['type'] == 'DensePoseResize' else t
-                  for t in _base_.train_pipeline]
-test_pipeline = [dict(t, scale=img_scale) if t['type'] == 'DensePoseResize' else t
-                 for t in _base_.test_pipeline]
+# (the paired ones are the students')
+train_pipeline, test_pipeline, paired_train_pipeline, paired_test_pipeline = (
+    [dict(t, scale=img_scale) if t['type'] == 'DensePoseResize' else t for t in pipeline]
+    for pipeline in (_base_.train_pipeline, _base_.test_pipeline,
+                     _base_.paired_train_pipeline, _base_.paired_test_pipeline))
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
