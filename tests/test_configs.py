@@ -197,6 +197,19 @@ def test_gpu_synthetic_wifi_pair_recipe():
     assert transfer.loss_weight == 0.1
     assert transfer.student == transfer.teacher == ['neck.0', 'neck.1', 'neck.2', 'neck.3']
     assert student.train_dataloader.dataset.ann_file == 'annotations/pseudo_train.json'
+    # the paired pipelines: the teacher's image steps at the full frame size,
+    # with the CSI of the frame loaded, sanitised and packed before the resize
+    csi_steps = ['LoadCSIFromFile', 'CSIPhaseSanitize', 'PackCSI']
+    train_pipe = student.train_dataloader.dataset.pipeline
+    test_pipe = student.test_dataloader.dataset.pipeline
+    assert [t.type for t in train_pipe] == [t.type for t in teacher.train_pipeline[:2]] \
+        + csi_steps + [t.type for t in teacher.train_pipeline[2:]]
+    assert [t.type for t in test_pipe] == ['LoadImageFromFileWithId'] + csi_steps + [
+        'DensePoseResize', 'PackDensePoseInputs']
+    assert all(t.scale == (640, 480) for t in train_pipe + test_pipe
+               if t.type == 'DensePoseResize')
+    assert test_pipe[-1].meta_keys == ('img_id', 'img_path', 'csi_path', 'ori_shape',
+                                       'img_shape', 'scale_factor')
     assert m.student.init_cfg == dict(type='Pretrained', checkpoint=m.teacher_ckpt)
     assert m.student.backbone.init_cfg is None  # all of it comes from the teacher
 

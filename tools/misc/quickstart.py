@@ -157,22 +157,20 @@ class Stages:
             name, key, fn = item
             say(f'[quickstart] {name}: running')
             t0 = time.time()
-            result = fn() or {}
+            results[name] = fn() or {}
             seconds = time.time() - t0
-            self._record(name, key, seconds, result, group)
+            self._record(name, key, seconds, results[name], group)
             say(f'[quickstart] {name}: done in {seconds:.0f} s')
-            return result
+            if not group:
+                self.times[name] = seconds
 
         if group:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                for (name, _, _), result in zip(todo, pool.map(one, todo)):
-                    results[name] = result
+                list(pool.map(one, todo))  # re-raises a stage's error
             self.times[group] = time.time() - start  # booked once
         else:
             for item in todo:
-                t0 = time.time()
-                results[item[0]] = one(item)
-                self.times[item[0]] = time.time() - t0
+                one(item)
         return [results[name] for name, _, _ in items]
 
 
