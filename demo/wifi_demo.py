@@ -41,11 +41,8 @@ from image_demo import add_common_args, build_visualizer  # noqa: E402
 
 from mmdensekd.apis import init_model  # noqa: E402
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS, read_csi_capture  # noqa: E402
-from mmdensekd.datasets.csi_windowing import (  # noqa: E402
-    capture_to_frames,
-    layout_from_shape,
-    parse_layout,
-)
+from mmdensekd.datasets.csi_windowing import capture_to_frames  # noqa: E402
+from mmdensekd.structures.csi_layout import layout_from_shape, parse_layout  # noqa: E402
 from mmdensekd.registry import TRANSFORMS  # noqa: E402
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')

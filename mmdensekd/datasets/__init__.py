@@ -5,7 +5,7 @@ from .coco_keypoints import (
     COCO_KEYPOINT_NAMES,
 )
 from .csi_capture import CAPTURE_FORMATS, CSICapture, read_csi_capture
-from .csi_windowing import LAYOUTS, CSILayout, capture_to_frames, parse_layout
+from .csi_windowing import capture_to_frames
 from .densepose_coco import DensePoseCocoDataset
 from .densepose_parsing import parse_densepose, rle_run_lengths
 from .iuv_conversion import (
@@ -28,8 +28,8 @@ from .wisppn_dataset import WiSPPNPairedDataset
 __all__ = [
     'DensePoseCocoDataset', 'PairedWiFiDensePoseDataset', 'MMFiDensePoseDataset',
     'parse_densepose', 'rle_run_lengths', 'COCO_KEYPOINT_NAMES', 'COCO_KEYPOINT_FLIP_PAIRS',
-    'COCO_KEYPOINT_FLIP_INDICES', 'CAPTURE_FORMATS', 'CSICapture', 'read_csi_capture', 'LAYOUTS',
-    'CSILayout', 'capture_to_frames', 'parse_layout', 'WiSPPNPairedDataset', 'box_iou_xywh',
+    'COCO_KEYPOINT_FLIP_INDICES', 'CAPTURE_FORMATS', 'CSICapture', 'read_csi_capture',
+    'capture_to_frames', 'WiSPPNPairedDataset', 'box_iou_xywh',
     'chart_box_xywh', 'coarse_masks_to_rle', 'instances_from_iuv_image',
     'instances_to_annotations', 'iuv_to_dp_fields', 'load_challenge_results',
     'merge_instances_into_coco', 'resample_iuv', 'sample_dp_points'

@@ -13,12 +13,12 @@ from .body import BodyShape, Primitives, build_body, surface_iuv
 from .eval_data import build_geodesics, write_eval_data
 from .renderer import Camera, cast_points, render_labels
 from .scene import make_layout, sample_frame
-from .wifi_channel import CSI_LAYOUTS, ChannelConfig, channel_response, simulate_csi
+from .wifi_channel import ChannelConfig, channel_response, simulate_csi
 from .writer import generate_dataset, make_frame
 
 __all__ = [
     'BodyShape', 'Primitives', 'build_body', 'surface_iuv', 'build_geodesics',
     'write_eval_data', 'Camera', 'cast_points', 'render_labels', 'make_layout', 'sample_frame',
-    'CSI_LAYOUTS', 'ChannelConfig', 'channel_response', 'simulate_csi', 'generate_dataset',
+    'ChannelConfig', 'channel_response', 'simulate_csi', 'generate_dataset',
     'make_frame'
 ]

@@ -28,79 +28,11 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from mmdensekd.structures.csi_layout import SPEED_OF_LIGHT, CSILayout
+
 from .body import Primitives
 from .poses import jitter_pose
 from .scene import FrameScene, PersonState, RoomLayout, build_people
-
-#: Speed of light (m/s).
-SPEED_OF_LIGHT = 299792458.0
-#: OFDM subcarrier spacing of 802.11n (Hz).
-SUBCARRIER_SPACING = 312.5e3
-#: The 30 subcarrier indices reported by the Intel 5300 (20 MHz grouping).
-INTEL_5300_SUBCARRIERS = np.array(
-    [-28, -26, -24, -22, -20, -18, -16, -14, -12, -10, -8, -6, -4, -2, -1, 1, 3, 5, 7, 9, 11,
-     13, 15, 17, 19, 21, 23, 25, 27, 28])
-#: The 114 data subcarriers of a 40 MHz 802.11n channel (MM-Fi).
-HT40_SUBCARRIERS = np.concatenate([np.arange(-58, -1), np.arange(2, 59)])
-
-
-@dataclass(frozen=True)
-class CSILayout:
-    """What a CSI file holds.
-
-    Args:
-        name (str): ``'person-in-wifi'`` or ``'mmfi'``.
-        carrier_hz (float): Centre frequency.
-        subcarriers (tuple): Reported subcarrier indices.
-        num_packets (int): Packets per frame.
-        num_tx (int): Transmit antennas.
-        num_rx (int): Receive antennas.
-        file_shape (tuple): Shape of ``CSIamp`` / ``CSIphase`` in the file.
-    """
-
-    name: str
-    carrier_hz: float
-    subcarriers: Tuple[int, ...]
-    num_packets: int
-    num_tx: int
-    num_rx: int
-    file_shape: Tuple[int, ...]
-
-    @property
-    def freqs(self) -> np.ndarray:
-        """(K,) subcarrier frequencies in Hz."""
-        return self.carrier_hz + np.asarray(self.subcarriers, float) * SUBCARRIER_SPACING
-
-    @property
-    def wavelength(self) -> float:
-        """Carrier wavelength in metres."""
-        return SPEED_OF_LIGHT / self.carrier_hz
-
-    def to_file(self, csi: np.ndarray) -> np.ndarray:
-        """(Q, K, T, R) complex CSI -> the file layout.
-
-        Person-in-WiFi: ``(Q * K, T, R)`` (row ``packet * K + subcarrier``);
-        MM-Fi: ``(R, K, Q)`` of transmit antenna 0.
-        """
-        if self.name == 'person-in-wifi':
-            return csi.reshape(self.file_shape)
-        return np.ascontiguousarray(csi[:, :, 0, :].transpose(2, 1, 0))
-
-    def sanitize_kwargs(self) -> dict:
-        """``CSIPhaseSanitize`` arguments matching :meth:`to_file`."""
-        if self.name == 'person-in-wifi':
-            return dict(view_shape=(self.num_packets, len(self.subcarriers), self.num_tx,
-                                    self.num_rx), subcarrier_axis=1, packet_axis=0)
-        return dict(subcarrier_axis=1, packet_axis=2)
-
-
-CSI_LAYOUTS: Dict[str, CSILayout] = {
-    'person-in-wifi': CSILayout('person-in-wifi', 2.437e9, tuple(INTEL_5300_SUBCARRIERS.tolist()),
-                                5, 3, 3, (150, 3, 3)),
-    'mmfi': CSILayout('mmfi', 5.19e9, tuple(HT40_SUBCARRIERS.tolist()), 10, 1, 3,
-                      (3, 114, 10)),
-}
-
 
 @dataclass
 class ChannelConfig:

@@ -44,7 +44,9 @@ from .appearance import render_frame, sample_light
 from .body import COCO_JOINTS
 from .eval_data import savemat_bytes, write_eval_data
 from .scene import layout_stations, make_layout, sample_frame
-from .wifi_channel import CSI_LAYOUTS, ChannelConfig, simulate_csi
+from mmdensekd.structures.csi_layout import CSI_LAYOUTS
+
+from .wifi_channel import ChannelConfig, simulate_csi
 
 SPLITS = ('train', 'val', 'heldout')
 _SPLIT_CODE = {'train': 11, 'val': 23, 'heldout': 37}
@@ -264,7 +266,7 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                 splits={s: dict(images=len(by_split[s][0]), instances=len(by_split[s][1]))
                         for s in SPLITS},
                 data_prefix=dict(img='', csi=''),
-                csi=dict(layout=csi_layout, shape=list(layout.file_shape), amp_key='CSIamp',
+                csi=dict(layout=csi_layout, shape=list(layout.shape), amp_key='CSIamp',
                          phase_key='CSIphase', sanitize=layout.sanitize_kwargs()),
                 content_hash=content_hash(out_dir))
     meta = json.loads(json.dumps(meta))  # plain json types (tuples -> lists)

@@ -1,6 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 from .chart_output import DensePoseChartPredictorOutput
 from .chart_result import DensePoseChartResults
+from .csi_layout import CSI_LAYOUTS, CSILayout, layout_from_shape, parse_layout
 from .densepose_constants import (
     COARSE_PART_FLIP,
     COARSE_PART_NAMES,
@@ -17,5 +18,5 @@ __all__ = [
     'DensePoseTargets', 'DensePoseChartPredictorOutput', 'DensePoseChartResults',
     'DP_BOX_SIZE', 'NUM_FINE_PARTS', 'NUM_COARSE_PARTS', 'COARSE_PART_NAMES',
     'FINE_PART_FLIP', 'COARSE_PART_FLIP', 'FINE_TO_COARSE', 'encode_iuv_png',
-    'decode_iuv_png'
+    'decode_iuv_png', 'CSILayout', 'CSI_LAYOUTS', 'parse_layout', 'layout_from_shape'
 ]

@@ -7,17 +7,15 @@ import pytest
 
 from mmdensekd.datasets.csi_capture import read_csi_capture, unwrap_timestamps
 from mmdensekd.datasets.csi_windowing import (
-    LAYOUTS,
-    CSILayout,
     capture_to_frames,
     count_dropped_packets,
     frame_times_from_fps,
-    layout_from_shape,
     null_subcarriers,
-    parse_layout,
     window_packets,
     windows_to_layout,
 )
+from mmdensekd.structures.csi_layout import CSI_LAYOUTS as LAYOUTS
+from mmdensekd.structures.csi_layout import CSILayout, layout_from_shape, parse_layout
 
 DATA = osp.join(osp.dirname(__file__), '..', 'data', 'wifi_captures')
 INTEL = osp.join(DATA, 'sample_0x1_ap.dat')

@@ -4,7 +4,6 @@ import pytest
 
 from mmdensekd.datasets.transforms import CSIPhaseSanitize
 from mmdensekd.simulation import (
-    CSI_LAYOUTS,
     ChannelConfig,
     channel_response,
     make_frame,
@@ -12,7 +11,8 @@ from mmdensekd.simulation import (
 )
 from mmdensekd.simulation.body import Primitives
 from mmdensekd.simulation.scene import FrameScene
-from mmdensekd.simulation.wifi_channel import SPEED_OF_LIGHT, layout_antennas
+from mmdensekd.simulation.wifi_channel import layout_antennas
+from mmdensekd.structures.csi_layout import CSI_LAYOUTS, SPEED_OF_LIGHT
 
 SIZE = (96, 72)
 
@@ -91,7 +91,7 @@ def test_phase_sanitize_removes_the_injected_slope_and_offset(name):
     a = sanitize(dict(csi_phase=raw.astype(np.float64)))['csi_phase']
     b = sanitize(dict(csi_phase=clean.astype(np.float64)))['csi_phase']
     np.testing.assert_allclose(a, b, atol=1e-5)
-    assert a.shape == csi.file_shape
+    assert a.shape == csi.shape
 
 
 def test_noise_follows_the_snr():

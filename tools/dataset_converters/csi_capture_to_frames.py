@@ -43,7 +43,8 @@ from mmengine.logging import print_log
 
 from mmdensekd.datasets.coco_keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS, detect_format, read_csi_capture
-from mmdensekd.datasets.csi_windowing import capture_to_frames, parse_layout
+from mmdensekd.datasets.csi_windowing import capture_to_frames
+from mmdensekd.structures.csi_layout import parse_layout
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 

@@ -18,7 +18,8 @@ synthetic body for ``DensePoseMetric(eval_data_dir=OUT_DIR/eval_data)``) and
 import argparse
 import time
 
-from mmdensekd.simulation import CSI_LAYOUTS, generate_dataset
+from mmdensekd.simulation import generate_dataset
+from mmdensekd.structures.csi_layout import CSI_LAYOUTS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
