@@ -35,9 +35,24 @@ CAPTURE_FORMATS = ('intel5300', 'atheros', 'nexmon', 'esp32', 'picoscenes')
 NIC_CLOCK_PERIOD_US = 2**32
 _PCAP_MAGICS = {b'\xd4\xc3\xb2\xa1': '<', b'\xa1\xb2\xc3\xd4': '>', b'\x4d\x3c\xb2\xa1': '<',
                 b'\xa1\xb2\x3c\x4d': '>'}
+#: Bytes of a file's start that format detection walks.
+_DETECT_BYTES = 1 << 16
 _ATHEROS_HEADER = 25  # bytes of an Atheros record after its 2-byte length
 #: PicoScenes frames: uint32 length (of the rest), uint32 magic, uint16 version.
 _PICOSCENES_MAGIC = struct.pack('<I', 0x20150315)
+#: PicoScenes front ends (``DeviceType`` of a frame) -> (name, seconds per
+#: timestamp tick). Commodity NICs stamp frames with their microsecond clock;
+#: the SDR front ends stamp them with the host's clock in nanoseconds (the
+#: USRP N210 sample of csiread holds Unix-epoch nanoseconds of 2021-04-02).
+PICOSCENES_DEVICES = {
+    0x9300: ('QCA9300', 1e-6),
+    0x5300: ('IWL5300', 1e-6),
+    0x2000: ('IWLMVM_AX200', 1e-6),
+    0x2100: ('IWLMVM_AX210', 1e-6),
+    0x0802: ('MAC80211Compatible', 1e-6),
+    0x1234: ('USRP', 1e-9),
+    0x1000: ('VirtualSDR', 1e-9),
+}
 
 
 @dataclass
@@ -62,6 +77,13 @@ class CSICapture:
             counts them (Intel ``bfee_count`` gaps), else 0.
         removed (dict): Reason (``'antennas'``, ``'backwards'``) -> number
             of packets removed here.
+        subcarriers (np.ndarray, optional): (S,) subcarrier indices of the
+            CSI's tone axis where the format reports them (PicoScenes).
+        num_resampled (int): Packets whose CSI was interpolated onto
+            ``subcarriers`` because they reported another tone set
+            (PicoScenes SDR captures mix 52- and 56-tone frames).
+        device (str): The front end where the format says (PicoScenes
+            ``DeviceType``), else the format.
     """
 
     path: str
@@ -75,6 +97,9 @@ class CSICapture:
     num_wraps: int = 0
     num_dropped: int = 0
     removed: Dict[str, int] = field(default_factory=dict)
+    subcarriers: Optional[np.ndarray] = None
+    num_resampled: int = 0
+    device: str = ''
 
     def __len__(self) -> int:
         return len(self.csi)
@@ -84,7 +109,8 @@ class CSICapture:
         return CSICapture(self.path, self.format, self.csi[keep], self.timestamps[keep],
                           self.nrx[keep], self.ntx[keep], self.rssi[keep],
                           self.packet_index[keep], self.num_wraps, self.num_dropped,
-                          dict(self.removed))
+                          dict(self.removed), self.subcarriers, self.num_resampled,
+                          self.device)
 
 
 def unwrap_timestamps(raw: np.ndarray, period: Optional[int] = NIC_CLOCK_PERIOD_US
@@ -127,18 +153,16 @@ def detect_format(path: str) -> str:
         content nor the extension is recognised.
     """
     with open(path, 'rb') as f:
-        head = f.read(64)
+        block = f.read(_DETECT_BYTES)
+    head = block[:64]
     if head[:4] in _PCAP_MAGICS:
         return 'nexmon'
     if head[4:8] == _PICOSCENES_MAGIC:
         return 'picoscenes'
     if head.startswith(b'CSI_DATA') or b'CSI_DATA' in head[:64]:
         return 'esp32'
-    if len(head) >= 21 and head[2] == 0xbb:
-        nrx, ntx = head[11], head[12]
-        length = struct.unpack('<H', head[19:21])[0]
-        if length == (30 * (nrx * ntx * 16 + 3) + 7) // 8:
-            return 'intel5300'
+    if _looks_intel(block):
+        return 'intel5300'
     if len(head) >= 27:
         for order in ('<', '>'):
             flen = struct.unpack(order + 'H', head[:2])[0]
@@ -151,6 +175,33 @@ def detect_format(path: str) -> str:
         return 'picoscenes'
     raise ValueError(f'cannot detect the CSI capture format of {path} (first bytes '
                      f'{head[:8].hex()}); pass one of {CAPTURE_FORMATS} explicitly')
+
+
+def _looks_intel(block: bytes) -> bool:
+    """Whether ``block`` (a file's start) is a Linux 802.11n CSI Tool chain.
+
+    The records are walked from the first byte: every record must carry a
+    known code (0xbb CSI, 0xc1 other netlink messages, which a capture may
+    start with) and at least one CSI record must have the CSI length its
+    antenna counts imply.
+    """
+    pos, seen_csi = 0, False
+    for _ in range(64):
+        if pos + 3 > len(block):
+            break
+        flen = struct.unpack('>H', block[pos:pos + 2])[0]
+        code = block[pos + 2]
+        if code not in (0xbb, 0xc1) or flen == 0:
+            return False
+        if code == 0xbb and pos + 21 <= len(block):
+            nrx, ntx = block[pos + 11], block[pos + 12]
+            length = struct.unpack('<H', block[pos + 19:pos + 21])[0]
+            if not (1 <= nrx <= 3 and 1 <= ntx <= 3) or \
+                    length != (30 * (nrx * ntx * 16 + 3) + 7) // 8:
+                return False
+            seen_csi = True
+        pos += 2 + flen
+    return seen_csi
 
 
 def _walk_intel(path: str, buf: bytes) -> Tuple[int, int, int, dict]:
@@ -301,7 +352,8 @@ def _parse_copy(path: str, data: Union[bytes, str], parse):
 
 
 def _empty(path: str, fmt: str) -> ValueError:
-    return ValueError(f'empty capture {path}: no {fmt} CSI packet')
+    kind = f'{fmt} CSI' if fmt in CAPTURE_FORMATS else 'CSI'
+    return ValueError(f'empty capture {path}: no {kind} packet')
 
 
 def _parse(path: str, fmt: str, buf: bytes, allow_truncated: bool, kwargs: dict) -> dict:
@@ -338,12 +390,7 @@ def _parse(path: str, fmt: str, buf: bytes, allow_truncated: bool, kwargs: dict)
         return dict(csi=r.csi, raw_t=r.timestamp, period=None, nrx=r.nr, ntx=r.nc,
                     rssi=np.stack([r.rssi_1, r.rssi_2, r.rssi_3], 1))
     if fmt == 'picoscenes':
-        pl_size = kw.pop('pl_size', {'CSI': [30, 3, 2]})
-        r = _parse_copy(path, data, lambda p: _read(csiread.Picoscenes(p, pl_size, **kw)))
-        info, basic = r.raw['CSI']['Info'], r.raw['RxSBasic']
-        return dict(csi=r.raw['CSI']['CSI'], raw_t=basic['Timestamp'], period=None,
-                    nrx=info['NumRx'], ntx=info['NumTx'] + info['NumESS'],
-                    rssi=np.stack([basic['RSSI1'], basic['RSSI2'], basic['RSSI3']], 1))
+        return _parse_copy(path, data, lambda p: _parse_picoscenes(path, p, kw))
     if fmt == 'nexmon':
         r = _parse_copy(path, data, lambda p: _read(csiread.Nexmon(p, **dict(
             dict(chip='4358', bw=80), **kw))))
@@ -360,6 +407,75 @@ def _parse(path: str, fmt: str, buf: bytes, allow_truncated: bool, kwargs: dict)
     ones = np.ones(len(r.csi), np.int64)
     return dict(csi=r.csi[:, :, None, None], raw_t=raw_t, period=period, nrx=ones, ntx=ones,
                 rssi=rssi)
+
+
+def _resample_tones(csi: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Interpolate (S_src, R, T) CSI over subcarrier index onto ``dst``."""
+    order = np.argsort(src)
+    src, csi = src[order], csi[order]
+    flat = csi.reshape(len(src), -1)
+    out = np.empty((len(dst), flat.shape[1]), np.complex128)
+    for j in range(flat.shape[1]):
+        out[:, j] = np.interp(dst, src, flat[:, j].real) + 1j * np.interp(
+            dst, src, flat[:, j].imag)
+    return out.reshape((len(dst), ) + csi.shape[1:])
+
+
+def _parse_picoscenes(path: str, tmp: str, kw: dict) -> dict:
+    """Parse a PicoScenes file keeping each front end's tones and antennas.
+
+    csiread fills only frames whose CSI fits its ``pl_size`` buffer and leaves
+    the others zero, so the file is read twice: once to learn every frame's
+    tone, receive and stream counts, then with a buffer of exactly the
+    largest. Frames reporting another tone set than the most common one are
+    interpolated onto it (counted). Timestamps get the unit of the front end
+    (:data:`PICOSCENES_DEVICES`).
+    """
+    import csiread
+    pl_size = dict(kw.pop('pl_size', None) or {})
+    pl_size['CSI'] = [1, 1, 1]
+    probe = _read(csiread.Picoscenes(tmp, dict(pl_size), **kw))
+    info, basic = probe.raw['CSI']['Info'], probe.raw['RxSBasic']
+    devices = np.asarray(basic['DeviceType']).astype(np.int64)
+    kinds, counts = np.unique(devices, return_counts=True)
+    if len(kinds) > 1:
+        first = int(np.nonzero(devices != devices[0])[0][0])
+        raise ValueError(f'mixed PicoScenes front ends in {path}: packet 0 is from device '
+                         f'0x{devices[0]:x}, packet {first} from 0x{devices[first]:x}')
+    device = int(kinds[0])
+    if device not in PICOSCENES_DEVICES:
+        raise ValueError(f'{path}: PicoScenes front end 0x{device:x} is not supported '
+                         f'(known: {", ".join(n for n, _ in PICOSCENES_DEVICES.values())})')
+    name, tick = PICOSCENES_DEVICES[device]
+    tones = np.asarray(info['NumTones']).astype(np.int64)
+    nrx = np.asarray(info['NumRx']).astype(np.int64)
+    nsts = np.asarray(info['NumTx']).astype(np.int64) + np.asarray(info['NumESS']).astype(
+        np.int64)
+    if (tones < 1).any() or (nrx < 1).any() or (nsts < 1).any():
+        bad = int(np.nonzero((tones < 1) | (nrx < 1) | (nsts < 1))[0][0])
+        raise ValueError(f'{path}: PicoScenes packet {bad} ({name}) reports {tones[bad]} '
+                         f'tones, {nrx[bad]} receive antennas, {nsts[bad]} streams')
+    pl_size['CSI'] = [int(tones.max()), int(nrx.max()), int(nsts.max())]
+    r = _read(csiread.Picoscenes(tmp, pl_size, **kw))
+    csi_all = np.asarray(r.raw['CSI']['CSI'])
+    scidx = np.asarray(r.raw['CSI']['SubcarrierIndex']).astype(np.int64)
+    values, num = np.unique(tones, return_counts=True)
+    grid_tones = int(values[np.argmax(num)])
+    ref = int(np.nonzero(tones == grid_tones)[0][0])
+    grid = scidx[ref, :grid_tones].copy()
+    csi = csi_all[:, :grid_tones]
+    resampled = np.nonzero(tones != grid_tones)[0]
+    if len(resampled):
+        csi = csi.copy()
+        for i in resampled.tolist():
+            csi[i] = _resample_tones(csi_all[i, :tones[i]], scidx[i, :tones[i]], grid)
+        print_log(f'{path}: {len(resampled)} of {len(tones)} PicoScenes packets report '
+                  f'{sorted(set(tones[resampled].tolist()))} tones instead of {grid_tones}; '
+                  'interpolated onto the common subcarriers', logger='current',
+                  level=logging.WARNING)
+    return dict(csi=csi, raw_t=basic['Timestamp'], period=None, tick=tick, nrx=nrx, ntx=nsts,
+                rssi=np.stack([basic['RSSI1'], basic['RSSI2'], basic['RSSI3']], 1),
+                subcarriers=grid, num_resampled=len(resampled), device=name)
 
 
 def _read(reader, **kwargs):
@@ -423,16 +539,49 @@ def read_csi_capture(path: str,
         raise ValueError(f'cannot read {path} as a {fmt} capture: {err}') from err
     raw_t = np.asarray(fields['raw_t'])
     ticks, wraps = unwrap_timestamps(raw_t, fields['period'])
-    csi = np.asarray(fields['csi']).astype(np.complex64)
+    csi = _check_csi_values(path, fmt, np.asarray(fields['csi']))
     n = len(csi)
     capture = CSICapture(
-        path=path, format=fmt, csi=csi, timestamps=ticks.astype(np.float64) * 1e-6,
+        path=path, format=fmt, csi=csi,
+        timestamps=ticks.astype(np.float64) * fields.get('tick', 1e-6),
         nrx=np.asarray(fields['nrx']).astype(np.int64).reshape(n),
         ntx=np.asarray(fields['ntx']).astype(np.int64).reshape(n),
         rssi=np.asarray(fields['rssi'], np.float32).reshape(n, -1),
-        packet_index=np.arange(n), num_wraps=wraps, num_dropped=int(fields.get('dropped', 0)))
+        packet_index=np.arange(n), num_wraps=wraps, num_dropped=int(fields.get('dropped', 0)),
+        subcarriers=fields.get('subcarriers'), num_resampled=int(fields.get('num_resampled', 0)),
+        device=fields.get('device', fmt))
     capture = _select_antennas(capture, antennas)
     return _check_backwards(capture, backwards)
+
+
+def _check_csi_values(path: str, fmt: str, csi: np.ndarray) -> np.ndarray:
+    """Refuse a stream that is all zero or holds a non-finite value.
+
+    A parser that does not understand a front end leaves its CSI zero (and a
+    broken file can hold NaN/Inf); either would train a student on nothing.
+    Single all-zero packets are kept and counted in a warning.
+
+    Returns:
+        np.ndarray: ``csi`` as complex64.
+
+    Raises:
+        ValueError: naming the file, the format and the first bad packet.
+    """
+    finite = np.isfinite(csi).reshape(len(csi), -1).all(1)
+    if not finite.all():
+        bad = np.nonzero(~finite)[0]
+        raise ValueError(f'non-finite CSI in {path} ({fmt}): packet {int(bad[0])} holds NaN '
+                         f'or Inf ({len(bad)} of {len(csi)} packets)')
+    zero = ~np.abs(csi).reshape(len(csi), -1).any(1)
+    if zero.all():
+        raise ValueError(f'all-zero CSI in {path} ({fmt}): every one of the {len(csi)} '
+                         'packets parsed to zeros (a front end or layout the parser does '
+                         'not read); refusing to use it')
+    if zero.any():
+        print_log(f'{path}: {int(zero.sum())} of {len(csi)} packets have all-zero CSI '
+                  f'(first: packet {int(np.nonzero(zero)[0][0])})', logger='current',
+                  level=logging.WARNING)
+    return csi.astype(np.complex64)
 
 
 def _select_antennas(capture: CSICapture, antennas) -> CSICapture:
@@ -450,7 +599,8 @@ def _select_antennas(capture: CSICapture, antennas) -> CSICapture:
                 f'mixed antenna counts in {capture.path}: packet 0 has Nrx={pairs[0, 0]}, '
                 f'Ntx={pairs[0, 1]} but packet {capture.packet_index[first]} has '
                 f'Nrx={pairs[first, 0]}, Ntx={pairs[first, 1]} ({len(kinds)} kinds); select '
-                "a consistent subset with antennas='majority' or (nrx, ntx)")
+                'a consistent subset: --antennas majority or --antennas NRX,NTX on the '
+                "command line (antennas='majority' or (nrx, ntx) in Python)")
         target = kinds[int(np.argmax(counts))]
     else:
         target = np.asarray(tuple(antennas), np.int64)
