@@ -217,17 +217,18 @@ def render_frame(scene: FrameScene, width: int, height: int, light: dict,
     return np.clip(np.round(img), 0, 255).astype(np.uint8), labels, static_depth
 
 
-def part_color_image(labels: Dict[str, np.ndarray]) -> np.ndarray:
+def part_color_image(labels: Dict[str, np.ndarray], seed: int = 3) -> np.ndarray:
     """A visual check image: hue by fine part, brightness by U / V stripes.
 
     Args:
         labels (dict): Label images of :func:`render_labels`.
+        seed (int): Seed of the random colour of each fine part.
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR.
     """
     fine = labels['fine']
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     lut = rng.uniform(40, 255, (25, 3))
     lut[0] = 0
     img = lut[fine] * (0.6 + 0.4 * ((np.floor(labels['u'] * 8) + np.floor(labels['v'] * 8))

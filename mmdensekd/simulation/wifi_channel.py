@@ -256,11 +256,51 @@ def channel_response(freqs: np.ndarray, tx: np.ndarray, rx: np.ndarray,
     return h
 
 
+def receiver_sites(layout: RoomLayout, num_links: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Centre and array axis of each receiver (link) of a layout.
+
+    Link 0 is the layout's receiver (:attr:`RoomLayout.rx`, facing the
+    transmitter across the activity area). Further receivers stand around the
+    area, as the three receivers of Person-in-WiFi 3D: on the back wall behind
+    the area, in front of the area beside the camera's view, and on the
+    transmitter's wall at the far end. They are a function of the layout's
+    size and area only (no random draw), so a layout's single-link CSI does not
+    change.
+
+    Args:
+        layout (RoomLayout): The room.
+        num_links (int): Receivers wanted (1 to 4).
+
+    Returns:
+        list[tuple[np.ndarray, np.ndarray]]: ``num_links`` (centre (3,), array
+        axis (3,)) pairs.
+    """
+    lx, ly, _ = (float(v) for v in layout.size)
+    x0, x1, y0, y1 = layout.area
+    ex, ey = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    sites = [(np.asarray(layout.rx, float), np.asarray(layout.array_axis, float)),
+             (np.array([0.5 * (x0 + x1) + 0.8, ly - 0.3, 1.3]), ex),
+             (np.array([min(x1 + 0.3, lx - 0.3), max(y0 - 0.8, 0.4), 1.1]), ex),
+             (np.array([0.35, min(y1 + 0.6, ly - 0.4), 1.2]), ey)]
+    if not 1 <= num_links <= len(sites):
+        raise ValueError(f'num_links must be 1 to {len(sites)}, got {num_links}')
+    return sites[:num_links]
+
+
 def layout_antennas(layout: RoomLayout, csi_layout: CSILayout) -> Tuple[np.ndarray, np.ndarray]:
-    """(T, 3) and (R, 3) antenna positions (half-wavelength spacing)."""
+    """(T, 3) and (R, 3) antenna positions (half-wavelength spacing) of link 0."""
+    tx, rxs = link_antennas(layout, csi_layout)
+    return tx, rxs[0]
+
+
+def link_antennas(layout: RoomLayout, csi_layout: CSILayout) -> Tuple[np.ndarray,
+                                                                       List[np.ndarray]]:
+    """(T, 3) transmit antennas and the (R, 3) antennas of every receiver
+    (:func:`receiver_sites`), half-wavelength spaced."""
     spacing = csi_layout.wavelength / 2
-    return (antenna_positions(layout.tx, layout.array_axis, csi_layout.num_tx, spacing),
-            antenna_positions(layout.rx, layout.array_axis, csi_layout.num_rx, spacing))
+    tx = antenna_positions(layout.tx, layout.array_axis, csi_layout.num_tx, spacing)
+    return tx, [antenna_positions(c, axis, csi_layout.num_rx, spacing)
+                for c, axis in receiver_sites(layout, csi_layout.num_links)]
 
 
 def packet_people(people: List[PersonState], rng: np.random.Generator, num_packets: int,
@@ -286,35 +326,59 @@ def packet_people(people: List[PersonState], rng: np.random.Generator, num_packe
 
 def simulate_csi(scene: FrameScene, csi_layout: CSILayout, rng: np.random.Generator,
                  snr_db: Optional[float] = 25.0, cfg: Optional[ChannelConfig] = None,
-                 impair: bool = True, motion: bool = True) -> Dict[str, np.ndarray]:
+                 impair: bool = True, motion: bool = True,
+                 packets: Optional[List[List[PersonState]]] = None) -> Dict[str, np.ndarray]:
     """CSI of one frame, clean and as measured.
+
+    With several links (``csi_layout.num_links > 1``) every receiver is its own
+    NIC: its own phase offset, slope, AGC and noise per packet.
 
     Args:
         scene (FrameScene): The frame (room + people).
-        csi_layout (CSILayout): Frequencies, antennas, packets.
+        csi_layout (CSILayout): Frequencies, antennas, packets, links.
         rng (np.random.Generator): Random source (motion, impairments).
         snr_db (float, optional): Thermal noise SNR relative to the mean
             clean power; None = no noise.
         cfg (ChannelConfig, optional): Channel gains; default config if None.
         impair (bool): Apply phase offset / slope and AGC jitter.
-        motion (bool): Move the people between packets.
+        motion (bool): Move the people between packets (a small random walk,
+            :func:`packet_people`).
+        packets (list[list[PersonState]], optional): The people at each
+            packet (``num_packets`` lists), e.g. along a sequence's motion;
+            replaces ``motion``.
 
     Returns:
-        dict: ``clean`` and ``measured`` (Q, K, T, R) complex128, plus
-        ``offset`` (Q,), ``slope`` (Q,) and ``agc`` (Q,) of the impairments.
+        dict: ``clean`` and ``measured`` (Q, K, T, R) complex128 (with links:
+        (L, Q, K, T, R)), plus ``offset``, ``slope`` and ``agc`` ((Q,), with
+        links (L, Q)) of the impairments.
     """
     cfg = cfg or ChannelConfig()
-    tx, rx = layout_antennas(scene.layout, csi_layout)
+    tx, rxs = link_antennas(scene.layout, csi_layout)
     freqs = csi_layout.freqs
     q = csi_layout.num_packets
-    if motion and scene.people:
+    if packets is not None:
+        if len(packets) != q:
+            raise ValueError(f'{len(packets)} packet states for {q} packets')
+        prims = [build_people(people)[1] if people else None for people in packets]
+    elif motion and scene.people:
         per_packet = packet_people(scene.people, rng, q, cfg)
         prims = [build_people(people)[1] for people in per_packet]
     else:
         prims = [scene.prims] * q
-    clean = np.stack([channel_response(freqs, tx, rx, scene.layout, p, cfg).transpose(2, 0, 1)
-                      for p in prims])  # (Q, K, T, R)
-    k = len(freqs)
+    outs = []
+    for rx in rxs:
+        clean = np.stack([channel_response(freqs, tx, rx, scene.layout, p, cfg).transpose(2, 0, 1)
+                          for p in prims])  # (Q, K, T, R)
+        outs.append(_measure(clean, rng, snr_db, cfg, impair))
+    if len(outs) == 1:
+        return outs[0]
+    return {key: np.stack([o[key] for o in outs]) for key in outs[0]}
+
+
+def _measure(clean: np.ndarray, rng: np.random.Generator, snr_db: Optional[float],
+             cfg: ChannelConfig, impair: bool) -> Dict[str, np.ndarray]:
+    """One receiver's measured CSI: impairments and noise on (Q, K, T, R)."""
+    q, k = clean.shape[:2]
     offset, slope, agc = np.zeros(q), np.zeros(q), np.ones(q)
     measured = clean.copy()
     if impair:

@@ -41,26 +41,94 @@ import numpy as np
 
 from .annotations import annotate_frame
 from .appearance import render_frame, sample_light
-from .body import COCO_JOINTS
-from .eval_data import savemat_bytes, write_eval_data
-from .scene import layout_stations, make_layout, sample_frame
 from mmdensekd.structures.csi_layout import CSI_LAYOUTS
 
+from .body import COCO_JOINTS, COCO_SKELETON
+from .eval_data import savemat_bytes, write_eval_data
+from .scene import FrameScene, build_people, layout_stations, make_layout, sample_frame
+from .sequences import SequenceSpec, sample_sequence, sequence_people, window_packets
 from .wifi_channel import ChannelConfig, simulate_csi
 
 SPLITS = ('train', 'val', 'heldout')
 _SPLIT_CODE = {'train': 11, 'val': 23, 'heldout': 37}
 #: Bump when the generated content changes for the same options.
 GENERATOR_VERSION = 2
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
-                 [4, 6], [5, 7]]
+#: Sensing of published systems (``generate_dataset(sensing=...)``): the CSI
+#: layout (:data:`CSI_LAYOUTS`, whose comments name the source) and the
+#: number of consecutive frame windows per sample (temporal context, sequence
+#: mode only).
+SENSING: Dict[str, dict] = {
+    # DensePose From WiFi / Person-in-WiFi: one 3x3 link, 2.4 GHz, 30 subcarriers, 5 packets
+    'person-in-wifi': dict(csi_layout='person-in-wifi', windows=1),
+    # MM-Fi: 1x3 antennas, 5 GHz HT40, 114 subcarriers, 10 packets
+    'mmfi': dict(csi_layout='mmfi', windows=1),
+    # Person-in-WiFi 3D: one transmitter, three receivers of three antennas around the area
+    'person-in-wifi-3d': dict(csi_layout='person-in-wifi-3d', windows=1),
+    # the default link with 4 consecutive frame windows (temporal context)
+    'person-in-wifi-4w': dict(csi_layout='person-in-wifi-4w', windows=4),
+    # three receivers and 4 consecutive frame windows
+    'person-in-wifi-3d-4w': dict(csi_layout='person-in-wifi-3d-4w', windows=4),
+}
 
 
 def frame_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The random source of frame ``index`` of ``split``."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), _SPLIT_CODE[split],
                                                          int(index)]))
+
+
+def sequence_rng(seed: int, split: str, sequence: int, stream: int) -> np.random.Generator:
+    """Random source ``stream`` of sequence ``sequence`` of ``split``."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), _SPLIT_CODE[split],
+                                                         int(sequence), 977, int(stream)]))
+
+
+_SPEC_CACHE: Dict[tuple, SequenceSpec] = {}
+
+
+def frame_sequence(seed: int, split: str, sequence: int, layouts: int,
+                   img_size: Tuple[int, int], sequence_frames: int, stations: int,
+                   station_jitter: float, heading_jitter: Optional[float]) -> SequenceSpec:
+    """The activity of sequence ``sequence`` of ``split`` (cached per process)."""
+    key = (seed, split, sequence, layouts, tuple(img_size), sequence_frames, stations,
+           station_jitter, heading_jitter)
+    if key not in _SPEC_CACHE:
+        if len(_SPEC_CACHE) > 256:
+            _SPEC_CACHE.clear()
+        layout = make_layout(seed, frame_layout(split, sequence, layouts))
+        spots = layout_stations(layout, stations) if stations > 0 else None
+        _SPEC_CACHE[key] = sample_sequence(layout, sequence_rng(seed, split, sequence, 0),
+                                           sequence_frames, img_size[0], img_size[1],
+                                           stations=spots, station_jitter=station_jitter,
+                                           heading_jitter=heading_jitter)
+    return _SPEC_CACHE[key]
+
+
+def window_csi(spec: SequenceSpec, layout, seed: int, split: str, sequence: int, t: int,
+               csi_layout: str, windows: int, snr_db: Optional[float],
+               channel: Optional[ChannelConfig]) -> Dict[str, np.ndarray]:
+    """Measured CSI of frame ``t`` of a sequence: the packets of ``windows``
+    consecutive frame windows (frames ``t - windows + 1 .. t``), oldest first,
+    stacked along the packet axis. Window ``k`` has its own random source
+    (seeded by its frame time), so it equals the last window of frame
+    ``t - windows + 1 + k``; times before the sequence see its first pose."""
+    full = CSI_LAYOUTS[csi_layout]
+    if not 1 <= windows <= 1000:
+        raise ValueError(f'windows must be 1 to 1000, got {windows}')
+    if full.num_packets % windows:
+        raise ValueError(f'CSI layout {csi_layout!r} has {full.num_packets} packets, not a '
+                         f'multiple of {windows} windows')
+    per = full.with_packets(full.num_packets // windows)
+    scene = FrameScene(layout, [], np.zeros((0, 17, 3)), build_people([])[1], [])
+    parts = []
+    for k in range(windows):
+        tk = t - windows + 1 + k
+        rng = sequence_rng(seed, split, sequence, 1000 + tk)  # the frame's, any windows
+        parts.append(simulate_csi(scene, per, rng, snr_db=snr_db, cfg=channel,
+                                  packets=window_packets(spec, tk, per.num_packets)))
+    axis = -4  # (.., Q, K, T, R)
+    return {key: np.concatenate([p[key] for p in parts], axis=-1 if parts[0][key].ndim <= 2
+                                else axis) for key in parts[0]}
 
 
 def frame_layout(split: str, index: int, layouts: int) -> int:
@@ -74,7 +142,8 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
                min_people: int, max_people: int, csi_layout: str,
                snr_db: Optional[float], channel: Optional[ChannelConfig] = None,
                stations: int = 0, station_jitter: float = 0.05,
-               heading_jitter: Optional[float] = None):
+               heading_jitter: Optional[float] = None, sequence_frames: int = 0,
+               windows: int = 1):
     """Scene, image, labels, annotations and CSI of one frame (in memory).
 
     Args:
@@ -93,13 +162,41 @@ def make_frame(seed: int, split: str, index: int, layouts: int, img_size: Tuple[
         station_jitter (float): Std (m) of a person's offset from its spot.
         heading_jitter (float, optional): People face the camera, turned by
             a normal angle of this std (radians); None = any heading.
+        sequence_frames (int): Sequence mode (:mod:`.sequences`): frame
+            ``index`` is frame ``index % sequence_frames`` of sequence
+            ``index // sequence_frames``, one person performing an activity;
+            0 = independent frames.
+        windows (int): Consecutive frame windows of CSI per frame (sequence
+            mode only; :func:`window_csi`).
 
     Returns:
         dict: ``scene``, ``camera``, ``image`` (H, W, 3) uint8, ``labels``,
-        ``static_depth``, ``anns`` and ``csi`` (``simulate_csi`` output).
+        ``static_depth``, ``anns`` and ``csi`` (``simulate_csi`` output); in
+        sequence mode also ``sequence`` (index), ``time`` (frame in it) and
+        ``activity``.
     """
     rng = frame_rng(seed, split, index)
     width, height = img_size
+    if sequence_frames > 0:
+        seq, t = divmod(int(index), int(sequence_frames))
+        spec = frame_sequence(seed, split, seq, layouts, (width, height), sequence_frames,
+                              stations, station_jitter, heading_jitter)
+        layout = make_layout(seed, frame_layout(split, seq, layouts))
+        people = sequence_people(spec, t)
+        joints, prims, props = build_people(people)
+        scene = FrameScene(layout, people, joints, prims, props)
+        light = sample_light(sequence_rng(seed, split, seq, 1))
+        image, labels, static_depth = render_frame(scene, width, height, light, rng)
+        camera = layout.camera(width, height)
+        anns = annotate_frame(scene, camera, labels, rng)
+        csi = window_csi(spec, layout, seed, split, seq, t, csi_layout, windows, snr_db,
+                         channel)
+        return dict(scene=scene, camera=camera, image=image, labels=labels,
+                    static_depth=static_depth, anns=anns, csi=csi, sequence=seq, time=t,
+                    activity=spec.activity)
+    if windows != 1:
+        raise ValueError(f'{windows} CSI windows per frame need sequence mode '
+                         '(sequence_frames > 0)')
     layout = make_layout(seed, frame_layout(split, index, layouts))
     num = int(rng.integers(min_people, max_people + 1))
     spots = layout_stations(layout, stations) if stations > 0 else None
@@ -122,7 +219,8 @@ def _write_frame(task: tuple) -> Tuple[dict, List[dict]]:
     frame = make_frame(opts['seed'], split, index, opts['layouts'], tuple(opts['img_size']),
                        opts['min_people'], opts['max_people'], opts['csi_layout'],
                        opts['snr_db'], channel, opts.get('stations', 0),
-                       opts.get('station_jitter', 0.05), heading)
+                       opts.get('station_jitter', 0.05), heading,
+                       opts.get('sequence_frames', 0), opts.get('windows', 1))
     name = f'{index:06d}'
     img_file = f'images/{split}/{name}.jpg'
     csi_file = f'csi/{split}/{name}.mat'
@@ -140,6 +238,9 @@ def _write_frame(task: tuple) -> Tuple[dict, List[dict]]:
     image = dict(file_name=img_file, csi_file=csi_file, height=h, width=w,
                  layout_id=frame['scene'].layout.layout_id,
                  num_people=len(frame['scene'].people))
+    if 'sequence' in frame:
+        image.update(sequence_id=f"{split}-{frame['sequence']:05d}",
+                     sequence_frame=frame['time'], activity=frame['activity'])
     return image, frame['anns']
 
 
@@ -183,7 +284,9 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                      seed: int = 0, workers: int = 2, progress: bool = True,
                      channel: Optional[dict] = None, stations: int = 0,
                      station_jitter: float = 0.05,
-                     heading_jitter_deg: Optional[float] = None) -> dict:
+                     heading_jitter_deg: Optional[float] = None,
+                     sensing: Optional[str] = None, sequence_frames: int = 0,
+                     windows: int = 1) -> dict:
     """Generate the synthetic paired dataset (see the module docstring).
 
     Args:
@@ -195,8 +298,8 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
         max_people (int): Most people per frame.
         min_people (int): Fewest people per frame.
         layouts (int): Room layouts (the last one is held out).
-        csi_layout (str): ``'person-in-wifi'`` (150x3x3) or ``'mmfi'``
-            (3x114x10).
+        csi_layout (str): A key of :data:`CSI_LAYOUTS`, e.g.
+            ``'person-in-wifi'`` (150x3x3) or ``'mmfi'`` (3x114x10).
         snr_db (float, optional): CSI thermal-noise SNR in dB.
         seed (int): Seed; same options give the same bytes.
         workers (int): Processes (1 = in this process).
@@ -209,10 +312,31 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
         heading_jitter_deg (float, optional): People face the camera,
             turned by a normal angle of this std (degrees); None = any
             heading. Recorded in ``meta.json``.
+        sensing (str, optional): A key of :data:`SENSING` (a published
+            system's sensing); sets ``csi_layout`` and ``windows``.
+            Recorded in ``meta.json``.
+        sequence_frames (int): Sequence mode: frames per activity sequence
+            (:mod:`.sequences`; one person per frame; the splits draw
+            different sequences, so train and val share none); 0 =
+            independent frames. Recorded in ``meta.json``.
+        windows (int): Consecutive frame windows of CSI per frame (sequence
+            mode only); the layout's packets are split into this many.
 
     Returns:
         dict: The content of ``meta.json``.
     """
+    if sensing is not None:
+        if sensing not in SENSING:
+            raise ValueError(f'sensing must be one of {sorted(SENSING)}, got {sensing!r}')
+        csi_layout, windows = SENSING[sensing]['csi_layout'], SENSING[sensing]['windows']
+    if sequence_frames < 0 or windows < 1:
+        raise ValueError(f'need sequence_frames >= 0 and windows >= 1, got {sequence_frames}, '
+                         f'{windows}')
+    if windows > 1 and not sequence_frames:
+        raise ValueError(f'{windows} CSI windows per frame need sequence mode '
+                         '(sequence_frames > 0)')
+    if sequence_frames and max_people != 1:
+        raise ValueError(f'sequence mode has one person per frame, got max_people={max_people}')
     if csi_layout not in CSI_LAYOUTS:
         raise ValueError(f'csi_layout must be one of {sorted(CSI_LAYOUTS)}, got {csi_layout!r}')
     if not 1 <= min_people <= max_people:
@@ -235,6 +359,13 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
         if heading_jitter_deg < 0:
             raise ValueError(f'heading_jitter_deg must be >= 0, got {heading_jitter_deg}')
         opts['heading_jitter_deg'] = float(heading_jitter_deg)
+    if sensing is not None:
+        opts['sensing'] = sensing
+    if sequence_frames:
+        opts.update(sequence_frames=int(sequence_frames), windows=int(windows))
+    if CSI_LAYOUTS[csi_layout].num_packets % windows:
+        raise ValueError(f'CSI layout {csi_layout!r} has {CSI_LAYOUTS[csi_layout].num_packets} '
+                         f'packets, not a multiple of {windows} windows')
     if channel:
         ChannelConfig(**channel)  # unknown keys raise a TypeError naming them
         opts['channel'] = {k: float(channel[k]) for k in sorted(channel)}
@@ -267,7 +398,8 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                         for s in SPLITS},
                 data_prefix=dict(img='', csi=''),
                 csi=dict(layout=csi_layout, shape=list(layout.shape), amp_key='CSIamp',
-                         phase_key='CSIphase', sanitize=layout.sanitize_kwargs()),
+                         phase_key='CSIphase', sanitize=layout.sanitize_kwargs(),
+                         windows=int(windows), num_links=layout.num_links),
                 content_hash=content_hash(out_dir))
     meta = json.loads(json.dumps(meta))  # plain json types (tuples -> lists)
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:

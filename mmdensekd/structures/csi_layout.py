@@ -20,7 +20,12 @@ Named layouts (:data:`CSI_LAYOUTS`):
   subcarriers an Intel 5300 reports, 3 x 3 antennas, 5 packets (DensePose
   From WiFi / Person-in-WiFi; the WiSPPN ``csi_serial`` order);
 * ``mmfi``: ``(R, S, P) = (3, 114, 10)``, 5 GHz HT40 (114 data
-  subcarriers), one transmit antenna (MM-Fi).
+  subcarriers), one transmit antenna (MM-Fi);
+* ``person-in-wifi-3d``: ``(L, P * S, R) = (3, 150, 3)``, one transmit
+  antenna and three receivers of three antennas around the area
+  (Person-in-WiFi 3D);
+* ``person-in-wifi-4w`` / ``person-in-wifi-3d-4w``: the above with the
+  packets of 4 consecutive frame windows (``P = 20``, oldest first).
 """
 import math
 from dataclasses import dataclass, replace
@@ -167,6 +172,22 @@ CSI_LAYOUTS: Dict[str, CSILayout] = {
     # MM-Fi (Yang et al. 2023): 1 x 3 antennas, 5 GHz HT40, 114 subcarriers, 10 packets.
     'mmfi': CSILayout('mmfi', 10, 114, 1, 3, ('r', 's', 'p'), carrier_hz=5.19e9,
                       subcarriers=HT40_SUBCARRIERS),
+    # Person-in-WiFi 3D (Yan et al. CVPR 2024): one transmitter and three
+    # receivers of three antennas each placed around the area (the links axis
+    # ``l``); the radio stays the Intel 5300's (30 subcarriers, 5 packets per
+    # frame) at 2.4 GHz as in the default layout, so only the geometry changes.
+    'person-in-wifi-3d': CSILayout('person-in-wifi-3d', 5, 30, 1, 3, ('l', 'ps', 'r'),
+                                   carrier_hz=2.437e9, subcarriers=INTEL_5300_SUBCARRIERS,
+                                   num_links=3),
+    # temporal context: the default link with the packets of 4 consecutive
+    # frame windows (4 x 5 packets, oldest first), as WiFi pose systems feed a
+    # short CSI sequence; written by the simulation's sequence mode (4 windows)
+    'person-in-wifi-4w': CSILayout('person-in-wifi-4w', 20, 30, 3, 3, ('ps', 't', 'r'),
+                                   carrier_hz=2.437e9, subcarriers=INTEL_5300_SUBCARRIERS),
+    # both: three receivers and 4 windows of 5 packets
+    'person-in-wifi-3d-4w': CSILayout('person-in-wifi-3d-4w', 20, 30, 1, 3, ('l', 'ps', 'r'),
+                                      carrier_hz=2.437e9, subcarriers=INTEL_5300_SUBCARRIERS,
+                                      num_links=3),
 }
 
 

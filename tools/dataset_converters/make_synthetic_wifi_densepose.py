@@ -19,6 +19,7 @@ import argparse
 import time
 
 from mmdensekd.simulation import generate_dataset
+from mmdensekd.simulation.writer import SENSING
 from mmdensekd.structures.csi_layout import CSI_LAYOUTS
 
 
@@ -36,7 +37,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--layouts', type=int, default=3,
                         help='room layouts; the last one is held out')
     parser.add_argument('--csi-layout', default='person-in-wifi', choices=sorted(CSI_LAYOUTS),
-                        help='person-in-wifi: 150x3x3 at 2.4 GHz; mmfi: 3x114x10 at 5 GHz')
+                        help='person-in-wifi: 150x3x3 at 2.4 GHz; mmfi: 3x114x10 at 5 GHz '
+                        '(see mmdensekd/structures/csi_layout.py); --sensing sets it')
+    parser.add_argument('--sensing', default=None, choices=sorted(SENSING),
+                        help='the sensing of a published system (CSI layout and temporal '
+                        'windows, see mmdensekd/simulation/writer.py SENSING); recorded in '
+                        'meta.json. person-in-wifi: one 3x3 link (default); mmfi: 1x3 5 GHz '
+                        'HT40; person-in-wifi-3d: three receivers of 3 antennas; *-4w: 4 '
+                        'consecutive frame windows (needs --sequence-frames)')
+    parser.add_argument('--sequence-frames', type=int, default=0,
+                        help='sequence mode: one person performs an activity (walking, '
+                        'raising arms, bending, sitting down) over this many frames; splits '
+                        'share no sequence (0: independent frames)')
+    parser.add_argument('--windows', type=int, default=1,
+                        help='consecutive frame windows of CSI per frame (sequence mode)')
     parser.add_argument('--stations', type=int, default=0,
                         help='fixed standing spots per room, as in recorded activity data '
                         '(0: people stand anywhere in the activity area)')
@@ -76,7 +90,8 @@ def main(argv=None) -> dict:
         max_people=args.max_people, min_people=args.min_people, layouts=args.layouts,
         csi_layout=args.csi_layout, snr_db=args.snr_db, seed=args.seed, workers=args.workers,
         channel=_channel(args.channel), stations=args.stations,
-        station_jitter=args.station_jitter, heading_jitter_deg=args.heading_jitter)
+        station_jitter=args.station_jitter, heading_jitter_deg=args.heading_jitter,
+        sensing=args.sensing, sequence_frames=args.sequence_frames, windows=args.windows)
     counts = ', '.join(f"{k}: {v['images']} images / {v['instances']} persons"
                        for k, v in meta['splits'].items())
     print(f'wrote {args.out_dir} in {time.time() - start:.1f}s ({counts}); '
