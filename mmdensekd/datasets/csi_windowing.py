@@ -31,6 +31,9 @@ import numpy as np
 
 from mmdensekd.structures.csi_layout import CSILayout
 
+#: Frames skipped in a stream whose numbers are kept (the count is exact).
+MAX_LISTED_SKIPS = 10000
+
 
 def count_dropped_packets(times: np.ndarray, interval: Optional[float] = None,
                           tolerance: float = 1.5) -> Tuple[int, np.ndarray]:
@@ -65,8 +68,14 @@ def frame_times_from_fps(t_start: float, t_end: float, fps: float) -> np.ndarray
     that end by ``t_end``."""
     if fps <= 0:
         raise ValueError(f'fps must be positive, got {fps}')
-    num = int(math.floor((t_end - t_start) * fps + 1e-9))
+    num = num_frames_until(t_start, t_end, fps)
     return t_start + (np.arange(max(num, 0)) + 0.5) / fps
+
+
+def num_frames_until(t_start: float, t_end: float, fps: float) -> int:
+    """Frames ``[t_start + k / fps, t_start + (k + 1) / fps)`` that end by
+    ``t_end`` (the frame count rule of :func:`frame_times_from_fps`)."""
+    return int(math.floor((t_end - t_start) * fps + 1e-9))
 
 
 @dataclass
@@ -124,6 +133,48 @@ def _interpolate(times: np.ndarray, csi: np.ndarray, at: np.ndarray, fill: str) 
     return ((1 - w) * csi[lo] + w * csi[hi]).astype(csi.dtype)
 
 
+def window_one_frame(times: np.ndarray, csi: np.ndarray, centre: float, window: float,
+                     num: int, min_packets: int, fill: str
+                     ) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The ``num`` packets of the frame window ``[centre - window / 2, centre +
+    window / 2)``: the rule of :func:`window_packets` for one frame, shared
+    by the offline converter and :class:`StreamWindower`.
+
+    ``times`` / ``csi`` need not hold the whole capture: the result is the
+    same as on the whole capture as long as they hold every packet of the
+    window, the last packet before it (if any) and the first packet at or
+    after its end (if any), the neighbours a filled packet is interpolated
+    from.
+
+    Args:
+        times (np.ndarray): (N,) increasing packet times (float64).
+        csi (np.ndarray): (N, S, R, T) complex CSI.
+        centre (float): Window centre.
+        window (float): Window length.
+        num (int): Packets per frame ``P``.
+        min_packets (int): Fewer real packets skip the frame.
+        fill (str): ``'linear'`` or ``'nearest'``.
+
+    Returns:
+        tuple | None: (P,) packet times, (P, S, R, T) CSI and (P,) bool
+        ``valid`` (False for filled packets), or None for a skipped frame.
+    """
+    a = int(np.searchsorted(times, centre - window / 2, side='left'))
+    b = int(np.searchsorted(times, centre + window / 2, side='left'))
+    n = b - a
+    if n < min_packets:
+        return None
+    if n >= num:
+        idx = a + np.round(np.linspace(0, n - 1, num)).astype(np.int64)
+        return times[idx], csi[idx], np.ones(num, bool)
+    extra = _fill_times(times[a:b], centre - window / 2, centre + window / 2, num - n)
+    win_t = np.concatenate([times[a:b], extra])
+    order = np.argsort(win_t, kind='stable')
+    win_csi = np.concatenate([csi[a:b], _interpolate(times, csi, extra, fill)])[order]
+    valid = np.concatenate([np.ones(n, bool), np.zeros(num - n, bool)])[order]
+    return win_t[order], win_csi, valid
+
+
 def window_packets(times: np.ndarray,
                    csi: np.ndarray,
                    frame_times: np.ndarray,
@@ -165,29 +216,17 @@ def window_packets(times: np.ndarray,
         window = float(np.median(np.diff(frame_times)))
     if window <= 0:
         raise ValueError(f'window must be positive, got {window}')
-    starts = np.searchsorted(times, frame_times - window / 2, side='left')
-    ends = np.searchsorted(times, frame_times + window / 2, side='left')
     kept, out_csi, out_t, out_valid, skipped, filled = [], [], [], [], [], 0
-    for k, (c, a, b) in enumerate(zip(frame_times, starts, ends)):
-        n = int(b - a)
-        if n < min_packets:
+    for k, c in enumerate(frame_times):
+        one = window_one_frame(times, csi, float(c), window, num, min_packets, fill)
+        if one is None:
             skipped.append(k)
             continue
-        if n >= num:
-            idx = a + np.round(np.linspace(0, n - 1, num)).astype(np.int64)
-            win_t, win_csi, valid = times[idx], csi[idx], np.ones(num, bool)
-        else:
-            extra = _fill_times(times[a:b], c - window / 2, c + window / 2, num - n)
-            win_t = np.concatenate([times[a:b], extra])
-            order = np.argsort(win_t, kind='stable')
-            win_csi = np.concatenate([csi[a:b], _interpolate(times, csi, extra, fill)])[order]
-            valid = np.concatenate([np.ones(n, bool), np.zeros(num - n, bool)])[order]
-            win_t = win_t[order]
-            filled += num - n
         kept.append(k)
-        out_csi.append(win_csi)
-        out_t.append(win_t)
-        out_valid.append(valid)
+        out_t.append(one[0])
+        out_csi.append(one[1])
+        out_valid.append(one[2])
+        filled += int(num - one[2].sum())
     shape = (0, num) + tuple(csi.shape[1:])
     return CSIWindows(
         frames=np.asarray(kept, np.int64), times=frame_times[kept],
@@ -327,6 +366,14 @@ class CaptureFrames:
     null_subcarriers: int = 0
 
 
+def _null_mask(csi: np.ndarray, drop_null: bool) -> Optional[np.ndarray]:
+    """Subcarriers to keep (None: all): the null ones unless all are null."""
+    if not drop_null or len(csi) == 0:
+        return None
+    null = null_subcarriers(csi)
+    return ~null if null.any() and not null.all() else None
+
+
 def capture_to_frames(capture,
                       layout: CSILayout,
                       fps: Optional[float] = None,
@@ -369,10 +416,9 @@ def capture_to_frames(capture,
     rate = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 0.0
     gaps, _ = count_dropped_packets(times)
     dropped_null = 0
-    if drop_null:
-        null = null_subcarriers(csi)
-        if null.any() and not null.all():
-            csi, dropped_null = csi[:, ~null], int(null.sum())
+    keep = _null_mask(csi, drop_null)
+    if keep is not None:
+        csi, dropped_null = csi[:, keep], int((~keep).sum())
     if frame_times is None:
         if fps is None:
             if rate <= 0:
@@ -397,3 +443,209 @@ def capture_to_frames(capture,
                                    **layout_kwargs)
     return CaptureFrames(amp, phase, windows, layout, len(frame_times), rate, gaps,
                          dropped_null)
+
+
+@dataclass
+class StreamFrame:
+    """One frame cut from a packet stream by :class:`StreamWindower`.
+
+    Attributes:
+        index (int): Frame number (from 0) since the stream started; the
+            offline converter writes frame ``index + 1``.
+        time (float): Window centre on the capture clock.
+        amplitude (np.ndarray): ``layout.shape`` float32.
+        phase (np.ndarray): ``layout.shape`` float32, wrapped raw phase.
+        packet_times (np.ndarray): (P,) packet times.
+        valid (np.ndarray): (P,) bool, False for filled packets.
+        arrival (float): Host clock (``time.perf_counter``) at which the
+            newest packet of the window arrived, for latency figures.
+    """
+
+    index: int
+    time: float
+    amplitude: np.ndarray
+    phase: np.ndarray
+    packet_times: np.ndarray
+    valid: np.ndarray
+    arrival: float = 0.0
+
+    @property
+    def num_filled(self) -> int:
+        return int((~self.valid).sum())
+
+
+class StreamWindower:
+    """Cut a live packet stream into frames with the rules of
+    :func:`capture_to_frames`.
+
+    Frame ``k`` is centred at ``t0 + (k + 0.5) / fps`` (``t0``: the first
+    packet), its window ``window`` long (``1 / fps`` by default); it is
+    emitted as soon as a packet at or after the window's end arrives, and
+    windowed by :func:`window_one_frame`, the function the offline converter
+    uses: ``P`` packets spread by index, missing ones filled and flagged,
+    frames with fewer than ``min_packets`` real packets skipped and counted.
+    :meth:`flush` at the end of a stream emits the frames the offline rule
+    still counts. On a finished capture the frames therefore equal the
+    offline converter's for the same ``fps`` / ``window``, with two inputs
+    fixed from the first ``warmup_packets`` packets instead of the whole
+    file: the null subcarriers (guard / DC tones, zero in every packet of
+    real hardware) and, when ``fps`` is None, the packet rate.
+
+    Live-only rules (counted in :attr:`counts`): a packet earlier than its
+    predecessor is dropped (``'backwards'``); a jump back by more than
+    ``reset_back`` seconds or forward by more than ``max_gap`` seconds (a
+    rebooted device, a new clock) flushes the frames so far and restarts
+    the frame grid at that packet (``'clock_resets'``).
+
+    Args:
+        layout (CSILayout): Target layout (``P = layout.num_packets``).
+        fps (float, optional): Frame rate; None: packet rate / ``P`` of the
+            warm-up packets.
+        window (float, optional): Window length; ``1 / fps`` by default.
+        min_packets (int, optional): Defaults to ``ceil(P / 2)``.
+        fill (str): ``'linear'`` or ``'nearest'``.
+        drop_null (bool): Drop null subcarriers.
+        warmup_packets (int): Packets buffered before the first frame.
+        reset_back (float): Backward jump (s) that restarts the grid.
+        max_gap (float): Forward jump (s) that restarts the grid.
+        source (str): Name used in messages.
+        **layout_kwargs: Arguments of :func:`windows_to_layout`.
+    """
+
+    def __init__(self,
+                 layout: CSILayout,
+                 fps: Optional[float] = None,
+                 window: Optional[float] = None,
+                 min_packets: Optional[int] = None,
+                 fill: str = 'linear',
+                 drop_null: bool = True,
+                 warmup_packets: int = 20,
+                 reset_back: float = 1.0,
+                 max_gap: float = 60.0,
+                 source: str = 'CSI stream',
+                 **layout_kwargs) -> None:
+        num = layout.num_packets
+        self.min_packets = int(math.ceil(num / 2)) if min_packets is None else int(min_packets)
+        if not 1 <= self.min_packets <= num:
+            raise ValueError(f'min_packets must be in [1, {num}], got {min_packets}')
+        if fill not in ('linear', 'nearest'):
+            raise ValueError(f"fill must be 'linear' or 'nearest', got {fill!r}")
+        if fps is not None and fps <= 0:
+            raise ValueError(f'fps must be positive, got {fps}')
+        if window is not None and window <= 0:
+            raise ValueError(f'window must be positive, got {window}')
+        self.layout, self.fps, self.window, self.fill = layout, fps, window, fill
+        self.drop_null, self.warmup = drop_null, max(int(warmup_packets), 2)
+        self.reset_back, self.max_gap, self.source = reset_back, max_gap, source
+        self.layout_kwargs = layout_kwargs
+        self.keep: Optional[np.ndarray] = None  # subcarriers kept (None: all)
+        self.ready = False
+        self.counts: Dict[str, int] = dict(packets=0, frames=0, skipped_frames=0,
+                                           filled_packets=0, backwards=0, clock_resets=0,
+                                           shape_changes=0)
+        self.skipped: List[int] = []
+        self._base = 0  # frame numbers used by earlier clock epochs
+        self._restart()
+
+    def _restart(self) -> None:
+        self._t: List[float] = []
+        self._c: List[np.ndarray] = []
+        self._a: List[float] = []
+        self._t0: Optional[float] = None
+        self._next = 0
+
+    @property
+    def packet_rate(self) -> float:
+        """Packets per second the frame rate was derived from (0 if unknown)."""
+        return self.fps * self.layout.num_packets if self.fps else 0.0
+
+    def _setup(self) -> bool:
+        """Fix the null subcarriers (and fps) from the buffered packets."""
+        times = np.asarray(self._t)
+        if self.fps is None:
+            steps = np.diff(times)
+            if len(steps) == 0 or np.median(steps) <= 0:
+                return False
+            self.fps = 1.0 / float(np.median(steps)) / self.layout.num_packets
+        if self.window is None:
+            self.window = 1.0 / self.fps
+        self.keep = _null_mask(np.stack(self._c), self.drop_null)
+        self.ready = True
+        return True
+
+    def push(self, t: float, csi: np.ndarray, arrival: float = 0.0) -> List[StreamFrame]:
+        """Add one packet (time on the capture clock, (S, R, T) CSI).
+
+        Returns:
+            list[StreamFrame]: Frames whose window this packet closed.
+        """
+        out: List[StreamFrame] = []
+        t = float(t)
+        if self._t:
+            last = self._t[-1]
+            if t < last - self.reset_back or t > last + self.max_gap:
+                out = self.flush()
+                self.counts['clock_resets'] += 1
+                self._base += (self._next if self._t0 is not None else 0)
+                self._restart()
+            elif t < last:
+                self.counts['backwards'] += 1
+                return out
+            elif self._c and np.shape(csi) != self._c[-1].shape:
+                self.counts['shape_changes'] += 1
+                return out
+        if self._t0 is None:
+            self._t0 = t
+        self._t.append(t)
+        self._c.append(np.asarray(csi, np.complex64))
+        self._a.append(float(arrival))
+        self.counts['packets'] += 1
+        if not self.ready and (len(self._t) < self.warmup or not self._setup()):
+            return out
+        return out + self._emit(final=False)
+
+    def flush(self) -> List[StreamFrame]:
+        """Emit the frames a finished capture still holds (end of stream)."""
+        if not self._t or (not self.ready and not self._setup()):
+            return []
+        return self._emit(final=True)
+
+    def _emit(self, final: bool) -> List[StreamFrame]:
+        t_last, fps, half = self._t[-1], self.fps, self.window / 2
+        limit = num_frames_until(self._t0, t_last, fps)
+        first = self._t0 + (self._next + 0.5) / fps
+        if self._next >= limit or (not final and t_last < first + half):
+            return []
+        times = np.asarray(self._t, np.float64)
+        csi = np.stack(self._c)
+        out = []
+        num = self.layout.num_packets
+        while self._next < limit:
+            k = self._next
+            centre = self._t0 + (k + 0.5) / fps
+            if not final and t_last < centre + half:
+                break
+            self._next += 1
+            one = window_one_frame(times, csi, centre, self.window, num, self.min_packets,
+                                   self.fill)
+            if one is None:
+                self.counts['skipped_frames'] += 1
+                if len(self.skipped) < MAX_LISTED_SKIPS:
+                    self.skipped.append(self._base + k)
+                continue
+            win_t, win_csi, valid = one
+            if self.keep is not None:
+                win_csi = win_csi[:, self.keep]
+            amp, phase = windows_to_layout(win_csi[None].astype(np.complex64), self.layout,
+                                           source=self.source, **self.layout_kwargs)
+            last = int(np.searchsorted(times, centre + half, side='left')) - 1
+            self.counts['frames'] += 1
+            self.counts['filled_packets'] += int(num - valid.sum())
+            out.append(StreamFrame(self._base + k, centre, amp[0], phase[0], win_t, valid,
+                                   self._a[last]))
+        # keep the packets later windows need, and the one before them
+        nxt = self._t0 + (self._next + 0.5) / fps - half
+        cut = max(int(np.searchsorted(times, nxt, side='left')) - 1, 0)
+        if cut:
+            del self._t[:cut], self._c[:cut], self._a[:cut]
+        return out

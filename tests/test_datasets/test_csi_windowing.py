@@ -7,6 +7,7 @@ import pytest
 
 from mmdensekd.datasets.csi_capture import read_csi_capture, unwrap_timestamps
 from mmdensekd.datasets.csi_windowing import (
+    StreamWindower,
     capture_to_frames,
     count_dropped_packets,
     frame_times_from_fps,
@@ -151,3 +152,41 @@ def test_esp32_null_subcarriers_and_short_capture(tmp_path):
     with pytest.raises(ValueError, match='none of the .* frame windows holds enough packets'):
         capture_to_frames(esp, parse_layout('ps,t,r:5,30,3,3'),
                           frame_times=esp.timestamps[0] + np.array([100.0, 101.0]))
+
+
+@pytest.mark.parametrize('fps, window', [(2.0, None), (7.0, None), (2.0, 1.3)])
+def test_stream_windower_equals_offline(intel, fps, window):
+    """Packets pushed one by one give the converter's frames, skips and fills
+    (overlapping windows included)."""
+    layout = LAYOUTS['person-in-wifi']
+    offline = capture_to_frames(intel, layout, fps=fps, window=window)
+    stream = StreamWindower(layout, fps=fps, window=window)
+    frames = []
+    for t, c in zip(intel.timestamps, intel.csi):
+        frames += stream.push(t, c)
+    frames += stream.flush()
+    assert [f.index for f in frames] == offline.windows.frames.tolist()
+    assert stream.skipped == offline.windows.skipped
+    assert stream.counts['filled_packets'] == offline.windows.num_filled > 0
+    np.testing.assert_array_equal(np.stack([f.amplitude for f in frames]), offline.amplitude)
+    np.testing.assert_array_equal(np.stack([f.phase for f in frames]), offline.phase)
+    assert len(stream._t) < 40  # only the packets later windows need are kept
+
+
+def test_stream_windower_live_rules(intel):
+    layout = LAYOUTS['person-in-wifi']
+    stream = StreamWindower(layout, fps=2.0, warmup_packets=5)
+    t, c = intel.timestamps, intel.csi
+    for i in range(30):
+        stream.push(t[i], c[i])
+    stream.push(t[29] - 0.01, c[30])  # slightly backwards: dropped
+    assert stream.counts['backwards'] == 1
+    before = stream.counts['frames']
+    out = stream.push(t[29] - 5.0, c[31])  # device rebooted: flush and restart
+    assert stream.counts['clock_resets'] == 1 and stream.counts['frames'] >= before
+    assert all(f.index < 6 for f in out)
+    for i in range(32, 60):
+        out = stream.push(t[i] - 5.0, c[i])
+    assert stream.counts['frames'] > before
+    with pytest.raises(ValueError, match='min_packets must be in'):
+        StreamWindower(layout, min_packets=9)
