@@ -9,8 +9,11 @@ Example::
         --img demo/resources/demo_im.jpg --out-dir vis_results --vis-mode parts
 
 Writes one drawing per input image to ``--out-dir`` (same file name). In a
-directory, an unreadable file is skipped, counted and reported; an image with
-a side under ``MIN_IMAGE_SIDE`` pixels is an error naming the file.
+directory, an unreadable file or an image with a side under
+``MIN_IMAGE_SIDE`` pixels is skipped, counted and reported (the exit status
+stays 0 while at least one image was drawn); a single such file given with
+``--img`` is an error naming it. Errors print one line (``--debug``: the
+traceback).
 """
 import os
 import os.path as osp
@@ -88,6 +91,8 @@ def parse_args(argv: Optional[List[str]] = None) -> Namespace:
     parser = add_common_args(ArgumentParser(description=__doc__.split('\n')[0]))
     parser.add_argument('--img', required=True, help='image file or directory of images')
     parser.add_argument('--out-dir', required=True, help='directory of the drawings')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -109,8 +114,13 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
             print(f'{path}: cannot read this image file, skipped ({len(skipped)} skipped)')
             continue
         if min(img.shape[:2]) < MIN_IMAGE_SIDE:
-            raise ValueError(f'{path}: image of {img.shape[1]}x{img.shape[0]} pixels; both '
-                             f'sides must be at least {MIN_IMAGE_SIDE} pixels')
+            msg = (f'{path}: image of {img.shape[1]}x{img.shape[0]} pixels; both sides must '
+                   f'be at least {MIN_IMAGE_SIDE} pixels')
+            if len(images) == 1:
+                raise ValueError(msg)
+            skipped.append(path)
+            print(f'{msg}, skipped ({len(skipped)} skipped)')
+            continue
         result = inference_model(model, img)
         out_file = osp.join(args.out_dir, osp.basename(path))
         visualizer.add_datasample(osp.basename(path), cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
@@ -120,10 +130,24 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         print(f'{path}: {num} instances with score >= {args.score_thr} -> {out_file}')
         written.append(out_file)
     if skipped:
-        print(f'{len(skipped)} of {len(images)} files could not be read and were skipped: '
-              f'{", ".join(skipped)}')
+        print(f'{len(skipped)} of {len(images)} files could not be read or were too small '
+              f'and were skipped: {", ".join(skipped)}')
+    if not written:
+        raise ValueError(f'no image of {args.img} could be drawn ({len(skipped)} skipped)')
     return written
 
 
+def cli(argv: Optional[List[str]] = None) -> None:
+    """Command-line entry: errors as one line naming the file, non-zero exit."""
+    debug = '--debug' in (argv if argv is not None else __import__('sys').argv[1:])
+    try:
+        main(argv)
+    except (ValueError, OSError, KeyError) as err:
+        if debug:
+            raise
+        raise SystemExit(f'image_demo.py: error: {type(err).__name__}: {err} (--debug shows '
+                         'the traceback)') from None
+
+
 if __name__ == '__main__':
-    main()
+    cli()

@@ -11,6 +11,12 @@ Examples::
 ``--eval`` names: ``bbox`` (COCO box AP), ``keypoints`` (COCO keypoint AP;
 ``mAP`` as in mmpose 0.x is an alias) and ``densepose`` (GPS / GPSm / IOU
 AP). Without ``--eval`` the config's ``test_evaluator`` is used.
+
+The checkpoint must fit the model: shape mismatches or missing keys are an
+error naming the first keys (``--allow-partial`` loads the matching ones).
+Test mode never skips an image (``skip_invalid_densepose`` only acts in
+training): invalid data is an error. Errors of the data, checkpoint or config
+print one line naming the file and exit non-zero (``--debug``: traceback).
 """
 import argparse
 import os
@@ -22,6 +28,7 @@ from mmengine.runner import Runner
 
 from mmdensekd.apis.eval_args import EVAL_METRICS, eval_to_evaluators
 from mmdensekd.utils import register_all_modules, setup_cpu_distributed
+from mmdensekd.utils.checkpoint_compat import check_checkpoint_file, load_checkpoint_strict
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,6 +68,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='evaluate even when the checkpoint does not fit the model (shape mismatches, '
+        'missing keys): only the matching weights are loaded; without it such a '
+        'checkpoint is an error naming the keys')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -127,6 +144,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} not found')
+    check_checkpoint_file(args.checkpoint)  # a truncated file, named before any build
     cfg.load_from = args.checkpoint
 
     json_out = None
@@ -166,8 +184,27 @@ def build_cfg(args: argparse.Namespace) -> Config:
     return cfg
 
 
+#: Errors of the data, the checkpoint or the config that the tool reports
+#: in one line (naming the file) instead of a traceback; ``--debug`` shows it.
+USER_ERRORS = (ValueError, OSError, KeyError)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    try:
+        run(args)
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        if 'Original Traceback' in msg:  # re-raised from a DataLoader worker
+            msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
+        raise SystemExit(f'tools/test.py: error: {type(err).__name__}: {msg} (--debug shows '
+                         'the traceback)') from None
+
+
+def run(args: argparse.Namespace) -> None:
+    """Build the runner, check the checkpoint fits the model, test."""
     register_all_modules(init_default_scope=False)
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
@@ -177,6 +214,10 @@ def main(argv=None) -> None:
     else:
         runner = RUNNERS.build(cfg)
     check_metric_requirements(runner.model, cfg.get('test_evaluator'))
+    # a checkpoint of another architecture is an error naming the keys (the
+    # runner itself loads non-strictly and would evaluate a half-random model)
+    load_checkpoint_strict(runner.model, args.checkpoint, allow_partial=args.allow_partial,
+                           load=False)
 
     if args.out is not None and not args.out.endswith('.json'):
         from mmdet.evaluation import DumpDetResults

@@ -25,6 +25,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdensekd.utils import register_all_modules, setup_cpu_distributed
+from mmdensekd.utils.checkpoint_compat import check_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,6 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='make an unknown top-level config key close to a valid one (e.g. '
         'train_cfgg) an error instead of a warning')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the full traceback of an error instead of one line')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -110,6 +113,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
             raise SystemExit(f'--resume: checkpoint {args.resume} not found')
         cfg.resume = True
         cfg.load_from = args.resume
+    if cfg.get('load_from'):
+        # a truncated checkpoint is named here, not by torch's anonymous error
+        check_checkpoint_file(cfg.load_from)
     return cfg
 
 
@@ -201,8 +207,27 @@ def check_config(cfg: Config, strict: bool = False) -> None:
         warnings.warn(msg + ' (--strict-config makes this an error)', stacklevel=1)
 
 
+#: Errors of the data, a checkpoint or the config that the tool reports in
+#: one line (naming the file) instead of a traceback; ``--debug`` shows it.
+USER_ERRORS = (ValueError, OSError, KeyError)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    try:
+        run(args)
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        if 'Original Traceback' in msg:  # re-raised from a DataLoader worker
+            msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
+        raise SystemExit(f'tools/train.py: error: {type(err).__name__}: {msg} (--debug '
+                         'shows the traceback)') from None
+
+
+def run(args: argparse.Namespace) -> None:
+    """Check the config, build the runner and train."""
     # registers all modules and allow-lists the globals of mmengine resume
     # checkpoints for torch.load(weights_only=True)
     register_all_modules(init_default_scope=False)

@@ -1,5 +1,6 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DensePose-COCO dataset: boxes, person keypoints and DensePose annotations."""
+import json
 import logging
 import os.path as osp
 from typing import List, Optional, Union
@@ -34,7 +35,11 @@ class _CheckedCOCO(COCO):
         self._source = source
         self._skip_invalid = skip_invalid
         self._report = report
-        super().__init__(annotation_file)
+        try:
+            super().__init__(annotation_file)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f'annotation file {source} is not valid JSON (truncated or not '
+                             f'a COCO json?): {err}') from None
 
     def createIndex(self, *args, **kwargs) -> None:  # noqa: N802 - COCO api name
         if self.dataset:
@@ -86,7 +91,11 @@ class DensePoseCocoDataset(CocoDataset):
             file is missing are dropped (``num_missing_images``); in training,
             a sample whose pipeline raises a data error (``ValueError``,
             ``OSError``, e.g. a corrupt image or a CSI file with NaN) is
-            replaced by another one (``num_skipped_samples``).
+            replaced by another one (``num_skipped_samples``). In test mode
+            (``test_mode=True``: evaluation, ``tools/test.py``) nothing is
+            ever skipped, whatever this flag says: a metric must be computed
+            on every image, so invalid data is an error there (missing image
+            files are named when the dataset loads).
         **kwargs: Arguments of :class:`mmdet.datasets.CocoDataset`
             (``ann_file``, ``data_root``, ``data_prefix=dict(img=...)``,
             ``filter_cfg``, ``pipeline``, ``test_mode``, ...).
@@ -128,8 +137,10 @@ class DensePoseCocoDataset(CocoDataset):
         self.num_missing_images = 0
         self.num_filtered = {}
         self.gt_report = GTValidationReport()
-        self.COCOAPI = lambda path: _CheckedCOCO(path, self.ann_file,
-                                                 self.skip_invalid_densepose, self.gt_report)
+        if self.skip_invalid_densepose and self.test_mode:
+            self._log(f'{self.ann_file}: test mode never skips: skip_invalid_densepose=True '
+                      'is ignored, invalid data is an error', logging.INFO)
+        self.COCOAPI = lambda path: _CheckedCOCO(path, self.ann_file, self._skip, self.gt_report)
         try:
             data_list = super().load_data_list()
         finally:
@@ -144,9 +155,33 @@ class DensePoseCocoDataset(CocoDataset):
             counts = ', '.join(f'{k}: {v}' for k, v in sorted(self.num_filtered.items()))
             self._log(f'{self.ann_file}: left out {sum(self.num_filtered.values())} '
                       f'annotation(s) by the mmdet selection rules ({counts})', logging.INFO)
-        if self.skip_invalid_densepose:
+        if self._skip:
             data_list = self._drop_missing_images(data_list)
+        elif self.test_mode:
+            self._check_images_exist(data_list)
         return data_list
+
+    @property
+    def _skip(self) -> bool:
+        """Whether invalid data is skipped: only in training, when asked."""
+        return self.skip_invalid_densepose and not self.test_mode
+
+    def _check_images_exist(self, data_list: List[dict]) -> None:
+        """Test mode: name the missing image (or CSI) files before inference."""
+        if (self.backend_args or {}).get('backend', 'local') != 'local':
+            return
+        # only the files the pipeline reads (a CSI-only pipeline reads no image)
+        loaders = [type(t).__name__ for t in getattr(self.pipeline, 'transforms', [])]
+        keys = [key for key, loader in (('img_path', 'LoadImage'), ('csi_path', 'LoadCSI'))
+                if any(name.startswith(loader) for name in loaders)]
+        missing = [(info.get('img_id'), info[key]) for info in data_list for key in keys
+                   if info.get(key) and not osp.isfile(info[key])]
+        if missing:
+            shown = ', '.join(f'{p} (image id {i})' for i, p in missing[:3])
+            raise FileNotFoundError(
+                f'{self.ann_file}: {len(missing)} of {len(data_list)} images have no file '
+                f'(test mode never skips: every image is evaluated): {shown}'
+                + (', ...' if len(missing) > 3 else ''))
 
     def _drop_missing_images(self, data_list: List[dict]) -> List[dict]:
         """Drop (count, log) images whose local file does not exist."""
@@ -235,7 +270,7 @@ class DensePoseCocoDataset(CocoDataset):
         try:
             return parse_densepose(ann, where)
         except ValueError:
-            if not self.skip_invalid_densepose:
+            if not self._skip:
                 raise
             self.num_skipped_densepose += 1
             return None, None

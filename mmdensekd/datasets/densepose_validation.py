@@ -6,7 +6,8 @@ Checked, each error naming the annotation file and the image / annotation id:
 
 * image ids are unique (COCO's index would silently keep the last entry);
 * every annotation names a known image and a category of ``categories``;
-* boxes are 4 finite numbers with positive width and height;
+* boxes are 4 finite numbers (not strings) with positive width and height;
+* keypoints are finite ``x, y, v`` triples with visibility ``v >= 0``;
 * the DensePose fields (see :func:`parse_densepose`): equal array lengths,
   ``dp_I`` in 1..24, ``dp_U``/``dp_V`` in [0, 1], 14 masks, well-formed RLE
   (checked before ``pycocotools`` decodes it, which never validates).
@@ -15,13 +16,14 @@ With ``skip_invalid=True`` the offending item is dropped instead and counted
 (:class:`GTValidationReport`); the caller logs the counts.
 """
 import math
+import numbers
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from .densepose_parsing import DP_POINT_KEYS, parse_densepose
 
-__all__ = ['GTValidationReport', 'check_bbox', 'validate_densepose_gt']
+__all__ = ['GTValidationReport', 'check_bbox', 'check_keypoints', 'validate_densepose_gt']
 
 
 @dataclass
@@ -35,6 +37,8 @@ class GTValidationReport:
         invalid_bbox (int): Annotations with a non-finite or empty box.
         invalid_densepose (int): Annotations whose DensePose fields were
             removed (the box stays).
+        invalid_keypoints (int): Annotations dropped for keypoints that are
+            not finite ``x, y, v`` triples with ``v >= 0``.
         messages (list[str]): The first few reasons, for the log.
     """
     duplicate_images: int = 0
@@ -42,6 +46,7 @@ class GTValidationReport:
     unknown_category: int = 0
     invalid_bbox: int = 0
     invalid_densepose: int = 0
+    invalid_keypoints: int = 0
     messages: List[str] = field(default_factory=list)
 
     def add(self, kind: str, message: str) -> None:
@@ -52,7 +57,7 @@ class GTValidationReport:
     @property
     def total(self) -> int:
         return (self.duplicate_images + self.orphan_annotations + self.unknown_category
-                + self.invalid_bbox + self.invalid_densepose)
+                + self.invalid_bbox + self.invalid_densepose + self.invalid_keypoints)
 
     def summary(self, source: str) -> str:
         """One log line with the counts and the first reasons."""
@@ -64,7 +69,8 @@ class GTValidationReport:
         return dict(duplicate_images=self.duplicate_images,
                     orphan_annotations=self.orphan_annotations,
                     unknown_category=self.unknown_category, invalid_bbox=self.invalid_bbox,
-                    invalid_densepose=self.invalid_densepose)
+                    invalid_densepose=self.invalid_densepose,
+                    invalid_keypoints=self.invalid_keypoints)
 
 
 def check_bbox(bbox, where: str) -> List[float]:
@@ -80,11 +86,12 @@ def check_bbox(bbox, where: str) -> List[float]:
     Raises:
         ValueError: Not 4 numbers, NaN / Inf, or width / height <= 0.
     """
-    try:
-        box = [float(c) for c in bbox]
-    except (TypeError, ValueError):
-        raise ValueError(f'{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}') \
-            from None
+    # strings ('10' or the whole box as one string) are refused, not parsed:
+    # COCO's tools would compare them with numbers later, far from the file
+    if not isinstance(bbox, (list, tuple)) or not all(
+            isinstance(c, numbers.Real) and not isinstance(c, bool) for c in bbox):
+        raise ValueError(f'{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}')
+    box = [float(c) for c in bbox]
     if len(box) != 4:
         raise ValueError(f'{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}')
     if not all(math.isfinite(c) for c in box):
@@ -92,6 +99,33 @@ def check_bbox(bbox, where: str) -> List[float]:
     if box[2] <= 0 or box[3] <= 0:
         raise ValueError(f'{where}: bbox {box} has width or height <= 0')
     return box
+
+
+def check_keypoints(keypoints, where: str) -> None:
+    """Check a COCO ``keypoints`` field: ``x, y, v`` triples of finite
+    numbers with visibility ``v >= 0`` (COCO: 0 unlabelled, 1 occluded, 2
+    visible).
+
+    Args:
+        keypoints: The ``keypoints`` field (None or empty: nothing to check).
+        where (str): Location for the message.
+
+    Raises:
+        ValueError: naming the keypoint and the bad value.
+    """
+    if keypoints is None or (isinstance(keypoints, (list, tuple)) and not keypoints):
+        return
+    if not isinstance(keypoints, (list, tuple)) or len(keypoints) % 3 or not all(
+            isinstance(c, numbers.Real) and not isinstance(c, bool) for c in keypoints):
+        raise ValueError(f'{where}: keypoints must be a flat list of x, y, v numbers, got '
+                         f'{str(keypoints)[:80]}')
+    for k in range(len(keypoints) // 3):
+        x, y, v = (float(c) for c in keypoints[3 * k:3 * k + 3])
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(v)):
+            raise ValueError(f'{where}: keypoint {k} ({x}, {y}, v={v}) is not finite')
+        if v < 0:
+            raise ValueError(f'{where}: keypoint {k} has visibility {v:g} < 0 (COCO: 0 '
+                             'unlabelled, 1 occluded, 2 visible)')
 
 
 def validate_densepose_gt(gt: dict, source: str, skip_invalid: bool = False,
@@ -159,6 +193,8 @@ def validate_densepose_gt(gt: dict, source: str, skip_invalid: bool = False,
                                  f'in "categories" {sorted(cat_ids, key=str)}')
             kind = 'invalid_bbox'
             check_bbox(ann.get('bbox'), where)
+            kind = 'invalid_keypoints'
+            check_keypoints(ann.get('keypoints'), where)
         except ValueError as err:
             if not skip_invalid:
                 raise

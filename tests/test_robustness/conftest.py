@@ -25,15 +25,23 @@ def mmdet_scope():
     register_all_modules(init_default_scope=True)
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'case_timeout(seconds): time limit of one bad-input '
+                            'case that starts a tool in a subprocess (default CASE_TIMEOUT)')
+
+
 @pytest.fixture(autouse=True)
-def case_timeout():
-    """Fail (instead of hanging) a case that runs past :data:`CASE_TIMEOUT`."""
+def case_timeout(request):
+    """Fail (instead of hanging) a case that runs past :data:`CASE_TIMEOUT`
+    (or its ``case_timeout`` mark: end-to-end cases that start a tool)."""
+    mark = request.node.get_closest_marker('case_timeout')
+    limit = int(mark.args[0]) if mark else CASE_TIMEOUT
 
     def on_alarm(signum, frame):
-        raise TimeoutError(f'bad-input case ran past {CASE_TIMEOUT} s (a hang)')
+        raise TimeoutError(f'bad-input case ran past {limit} s (a hang)')
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(CASE_TIMEOUT)
+    signal.alarm(limit)
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)

@@ -5,7 +5,7 @@
         (--fps F | --frame-timestamps FILE) \
         [--format auto|intel5300|atheros|nexmon|esp32|picoscenes] \
         [--layout person-in-wifi|mmfi|AXES:P,S,T,R] [--packets-per-frame P] \
-        [--frames FRAME_DIR] [--min-packets N] [--fill linear|nearest]
+        [--frames FRAME_DIR] [--min-packets N] [--fill linear|nearest] [--debug]
 
 Writes ``DIR/csi/frame_NNNNNN.mat`` (``CSIamp`` and ``CSIphase`` in the
 layout's shape, which ``LoadCSIFromFile`` reads, plus ``packet_times``,
@@ -84,6 +84,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--chip', default='4358', help='nexmon chip')
     parser.add_argument('--bw', type=int, default=80, help='nexmon bandwidth (MHz)')
     parser.add_argument('--frames', help='folder of the video frames (images) to pair')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -262,5 +264,18 @@ def main(argv: Optional[List[str]] = None) -> dict:
     return convert(parse_args(argv))
 
 
+def cli(argv: Optional[List[str]] = None) -> None:
+    """Command-line entry: an error is one line naming the file (and, where one
+    helps, the flag to use) with exit status 1; ``--debug`` shows the traceback."""
+    args = parse_args(argv)
+    try:
+        convert(args)
+    except (ValueError, OSError, KeyError) as err:
+        if args.debug:
+            raise
+        raise SystemExit(f'csi_capture_to_frames.py: error: {err} (--debug shows the '
+                         'traceback)') from None
+
+
 if __name__ == '__main__':
-    main()
+    cli()

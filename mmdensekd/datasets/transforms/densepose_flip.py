@@ -8,7 +8,12 @@ from mmdet.datasets.transforms import RandomFlip
 from mmdensekd.registry import TRANSFORMS
 
 from ..coco_keypoints import COCO_KEYPOINT_FLIP_INDICES
-from .densepose_geometry import UV_SYMMETRY_URL, hflip_densepose, load_uv_symmetry
+from .densepose_geometry import (
+    UV_SYMMETRY_URL,
+    hflip_densepose,
+    load_uv_symmetry,
+    validate_geometric_targets,
+)
 
 
 @TRANSFORMS.register_module()
@@ -101,6 +106,7 @@ class DensePoseRandomFlip(RandomFlip):
                     'DensePoseRandomFlip: refusing to flip DensePose targets without '
                     f'the UV symmetry table; set uv_symmetry_file ({UV_SYMMETRY_URL})')
             results['gt_densepose'] = hflip_densepose(densepose, self.uv_symmetry)
+        validate_geometric_targets(results, type(self).__name__)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(prob={self.prob}, '

@@ -190,3 +190,70 @@ def remap_densepose(targets: DensePoseTargets, old_boxes: np.ndarray,
         rows = torch.from_numpy(np.clip(np.floor(rows), 0, size - 1).astype(np.int64))
         segms[i] = targets.segms[i][rows][:, cols]
     return DensePoseTargets(points, segms, has_dp, has_segm)
+
+
+def validate_geometric_targets(results: dict, step: str) -> dict:
+    """Check the targets a geometric transform produced; name a bad one.
+
+    A box whose width or height is not positive (or not finite), a visible
+    keypoint or a DensePose point that is not finite would only surface as a
+    NaN loss much later, without the image. This check runs after every
+    geometric transform of the project (and when packing), so the error names
+    the image, the instance and the step that produced it.
+
+    Args:
+        results (dict): The pipeline's results (``gt_bboxes``,
+            ``gt_ignore_flags``, ``gt_keypoints``, ``gt_keypoints_visible``,
+            ``gt_densepose``, ``img_path``, ``img_id``, ``instances``).
+        step (str): The transform's name, for the message.
+
+    Returns:
+        dict: ``results`` unchanged.
+
+    Raises:
+        ValueError: naming the step, image file, image id, instance (and
+            annotation id when known) and the bad value.
+    """
+    instances = results.get('instances') or []
+
+    def where(i: int) -> str:
+        ann = ''
+        if len(instances) > i and isinstance(instances[i], dict) and \
+                instances[i].get('ann_id') is not None:
+            ann = f', annotation id {instances[i]["ann_id"]}'
+        shape = results.get('img_shape')
+        size = f' (image {shape[1]}x{shape[0]})' if shape is not None else ''
+        return (f'{step}: image {results.get("img_path")} (image id {results.get("img_id")})'
+                f', instance {i}{ann}{size}')
+
+    boxes = results.get('gt_bboxes', None)
+    if boxes is not None:
+        arr = boxes.tensor.detach().cpu().numpy() if hasattr(boxes, 'tensor') else np.asarray(
+            boxes, dtype=np.float64)
+        arr = arr.reshape(-1, 4) if arr.size else arr.reshape(0, 4)
+        flags = results.get('gt_ignore_flags', None)
+        ignored = np.asarray(flags, bool) if flags is not None else np.zeros(len(arr), bool)
+        for i in range(len(arr)):
+            box = arr[i]
+            if not np.isfinite(box).all():
+                raise ValueError(f'{where(i)}: box {box.tolist()} is not finite')
+            if not ignored[i] and (box[2] <= box[0] or box[3] <= box[1]):
+                raise ValueError(f'{where(i)}: degenerate box {np.round(box, 3).tolist()} '
+                                 '(width or height <= 0); does the image file match its '
+                                 'annotation?')
+    kpts = results.get('gt_keypoints', None)
+    if kpts is not None and len(kpts):
+        kpts = np.asarray(kpts, dtype=np.float64)
+        visible = results.get('gt_keypoints_visible', None)
+        mask = np.asarray(visible) > 0 if visible is not None else np.ones(kpts.shape[:-1],
+                                                                           bool)
+        bad = mask & ~np.isfinite(kpts).all(-1)
+        if bad.any():
+            i, k = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f'{where(i)}: visible keypoint {k} is {kpts[i, k].tolist()}')
+    densepose = results.get('gt_densepose', None)
+    if isinstance(densepose, DensePoseTargets):
+        for i, pts in enumerate(densepose.points):
+            if len(pts) and not bool(torch.isfinite(pts).all()):
+                raise ValueError(f'{where(i)}: DensePose points are not finite')
+    return results

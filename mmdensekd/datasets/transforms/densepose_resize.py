@@ -5,7 +5,7 @@ from mmdet.datasets.transforms import Resize
 
 from mmdensekd.registry import TRANSFORMS
 
-from .densepose_geometry import remap_densepose
+from .densepose_geometry import remap_densepose, validate_geometric_targets
 
 
 @TRANSFORMS.register_module()
@@ -68,7 +68,11 @@ class DensePoseResize(Resize):
         Returns:
             dict: ``results`` resized; ``scale``, ``scale_factor``,
             ``img_shape`` and ``keep_ratio`` set as by mmdet's ``Resize``.
+
+        Raises:
+            ValueError: A resized box is degenerate or a target is not
+                finite (see :func:`validate_geometric_targets`).
         """
         results = super().transform(results)
         self._resize_keypoints(results)
-        return results
+        return validate_geometric_targets(results, type(self).__name__)

@@ -10,6 +10,8 @@ from mmdet.datasets.transforms import PackDetInputs
 from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import DensePoseTargets
 
+from .densepose_geometry import validate_geometric_targets
+
 
 @TRANSFORMS.register_module()
 class PackDensePoseInputs(PackDetInputs):
@@ -66,6 +68,8 @@ class PackDensePoseInputs(PackDetInputs):
             dict: ``inputs`` (tensor or dict of tensors) and ``data_samples``
             (``DetDataSample``).
         """
+        # the last guard for geometric transforms that are not ours
+        validate_geometric_targets(results, type(self).__name__)
         packed = super().transform(results)
         data_sample = packed['data_samples']
         if 'gt_ignore_flags' in results:

@@ -17,14 +17,28 @@ class LoadImageFromFileWithId(LoadImageFromFile):
     error. ``ignore_empty=True`` keeps mmcv's behaviour (return None, so the
     dataset samples another image).
 
-    Required keys: ``img_path`` (and ``img_id`` for the messages).
+    When the data info carries the annotation's ``width`` and ``height`` (a
+    COCO image entry), the decoded image must have exactly that size: a file
+    of another size (a thumbnail, a re-encoded or rotated copy) would misplace
+    every box, keypoint and DensePose point, so it raises a ``ValueError``
+    naming the file, the image id and both sizes (a data error that
+    ``skip_invalid_densepose=True`` counts and skips in training).
+
+    Required keys: ``img_path`` (and ``img_id`` for the messages; ``width``
+    and ``height`` for the size check).
     Added keys: ``img``, ``img_shape``, ``ori_shape``.
 
     Args:
+        check_size (bool): Compare the image with the annotation's width and
+            height. Defaults to True.
         **kwargs: Arguments of :class:`mmcv.transforms.LoadImageFromFile`
             (``to_float32``, ``color_type``, ``imdecode_backend``,
             ``ignore_empty``, ``backend_args``).
     """
+
+    def __init__(self, check_size: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.check_size = check_size
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load the image of ``results['img_path']``.
@@ -39,6 +53,7 @@ class LoadImageFromFileWithId(LoadImageFromFile):
         Raises:
             FileNotFoundError: The image file does not exist.
             OSError: The file exists but cannot be read or decoded.
+            ValueError: The image's size differs from the annotation's.
         """
         path = results['img_path']
         img_id = results.get('img_id')
@@ -56,4 +71,19 @@ class LoadImageFromFileWithId(LoadImageFromFile):
         except Exception as err:
             raise OSError(f'cannot load image file {path} of image id {img_id}: '
                           f'{type(err).__name__}: {err}') from err
+        if loaded is not None and self.check_size:
+            self._check_size(loaded, path, img_id)
         return loaded
+
+    @staticmethod
+    def _check_size(results: dict, path: str, img_id) -> None:
+        width, height = results.get('width'), results.get('height')
+        if width is None or height is None:
+            return
+        h, w = results['img'].shape[:2]
+        if (int(w), int(h)) != (int(round(float(width))), int(round(float(height)))):
+            raise ValueError(
+                f'image file {path} of image id {img_id} is {w}x{h} pixels but its '
+                f'annotation says width {width}, height {height}: its boxes, keypoints '
+                'and DensePose points would be misplaced; use the original image or fix '
+                'the annotation')
