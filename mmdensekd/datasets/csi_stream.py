@@ -391,6 +391,7 @@ class _Decoder:
         self.clock = TickClock(None if fmt == 'nexmon' else NIC_CLOCK_PERIOD_US)
         self.framer = dict(intel5300=_IntelFramer, esp32=_LineFramer,
                            nexmon=_PcapFramer)[fmt](stats)
+        self.tap: Optional[Callable] = None  # tap(fmt, item, packet) per good packet
 
     def _one(self, item, arrival: float) -> Optional[CSIPacket]:
         try:
@@ -410,7 +411,10 @@ class _Decoder:
         except PacketError as err:
             self.stats.count(err.reason, str(err), log=err.reason != 'non_csi_records')
             return None
-        return CSIPacket(self.clock.seconds(stamp), csi, arrival)
+        packet = CSIPacket(self.clock.seconds(stamp), csi, arrival)
+        if self.tap is not None:
+            self.tap(self.fmt, item, packet)
+        return packet
 
     def feed(self, data: bytes, arrival: Optional[float] = None,
              keep: bool = True) -> List[CSIPacket]:
@@ -418,6 +422,11 @@ class _Decoder:
         items = self.framer.feed(data)
         if not keep:
             return []
+        return self.decode(items, arrival)
+
+    def decode(self, items: list, arrival: float) -> List[CSIPacket]:
+        """Packets of framed items (ESP32 lines, Intel records without their
+        length, nexmon (microsecond time, payload) pairs)."""
         return [p for p in (self._one(i, arrival) for i in items) if p is not None]
 
     def finish(self) -> List[CSIPacket]:
@@ -448,6 +457,11 @@ class CSISource:
     def read(self, timeout: float = 0.1) -> List[CSIPacket]:
         """Packets received within ``timeout`` seconds ([] if none)."""
         raise NotImplementedError
+
+    def set_tap(self, fn: Callable) -> None:
+        """Call ``fn(fmt, item, packet)`` with the raw item of every good packet
+        (e.g. a :class:`CaptureWriter` recording the stream)."""
+        raise NotImplementedError(f'{self.name}: this source cannot record its raw packets')
 
     def close(self) -> None:
         """Release the device / socket / file."""
@@ -484,19 +498,29 @@ class UDPSource(CSISource):
         self.stats.name = self.name
         self.parsers = _Parsers(chip)
         self.intel_clock = TickClock()
+        self.tap: Optional[Callable] = None  # tap(fmt, item, packet) per good packet
+
+    def set_tap(self, fn: Callable) -> None:
+        self.tap = fn
 
     def _packet(self, data: bytes, arrival: float) -> Optional[CSIPacket]:
         try:
             if data[:2] == b'\x11\x11':
                 csi = self.parsers.nexmon(data)
-                return CSIPacket(float(np.float64(int(time.time() * 1e6)) * 1e-6), csi,
-                                 arrival)
+                stamp = int(time.time() * 1e6)
+                pkt = CSIPacket(float(np.float64(stamp) * 1e-6), csi, arrival)
+                if self.tap is not None:
+                    self.tap('nexmon', (stamp, data), pkt)
+                return pkt
             if len(data) > 2 and data[0] != 0xbb and data[2] == 0xbb and \
                     struct.unpack('>H', data[:2])[0] == len(data) - 2:
                 data = data[2:]  # a record with its file length prefix
             if data[:1] in (b'\xbb', b'\xc1'):
                 stamp, csi = self.parsers.intel(data)
-                return CSIPacket(self.intel_clock.seconds(stamp), csi, arrival)
+                pkt = CSIPacket(self.intel_clock.seconds(stamp), csi, arrival)
+                if self.tap is not None:
+                    self.tap('intel5300', data, pkt)
+                return pkt
             raise PacketError('malformed_datagrams', f'{len(data)}-byte datagram is neither '
                               f'nexmon_csi nor an Intel CSI record (starts {data[:4].hex()})')
         except PacketError as err:
@@ -527,6 +551,9 @@ class _FdLineSource(CSISource):
         self.fd = fd
         self.decoder = _Decoder('esp32', self.stats)
         self._reader = reader or (lambda n: os.read(self.fd, n))
+
+    def set_tap(self, fn: Callable) -> None:
+        self.decoder.tap = fn
 
     def read(self, timeout: float = 0.1) -> List[CSIPacket]:
         if self.finished:
@@ -638,7 +665,13 @@ class FollowSource(CSISource):
         self.pos = 0
         self.decoder: Optional[_Decoder] = None
         self._skip_existing = not from_start
+        self.tap: Optional[Callable] = None
         self._open()
+
+    def set_tap(self, fn: Callable) -> None:
+        self.tap = fn
+        if self.decoder is not None:
+            self.decoder.tap = fn
 
     def _open(self) -> bool:
         if self.f is not None:
@@ -667,6 +700,7 @@ class FollowSource(CSISource):
                     raise ValueError(f'follow:{self.path}: a {fmt} capture cannot be followed; '
                                      f'followed formats are {FOLLOW_FORMATS}')
             self.decoder = _Decoder(fmt, self.stats, self.chip)
+            self.decoder.tap = self.tap
         return self.decoder
 
     def _check_replaced(self) -> None:
@@ -711,12 +745,17 @@ class FollowSource(CSISource):
 class ReplaySource(CSISource):
     """A finished capture played at its own pace (or ``speed`` times faster).
 
+    Intel 5300, ESP32 and nexmon captures are sent record by record through
+    the live parsers (as the hardware would send them); other formats
+    (Atheros, PicoScenes) are read whole with ``read_csi_capture``.
+
     Args:
-        path (str): Capture file (any format of ``read_csi_capture``).
+        path (str): Capture file.
         fmt (str): Format or ``'auto'``.
         speed (float): Playback speed factor.
-        loop (bool): Start again at the end.
-        **reader_kwargs: Arguments of ``read_csi_capture``.
+        loop (bool): Start again at the end (times keep increasing).
+        **reader_kwargs: Arguments of ``read_csi_capture`` (other formats)
+            / ``chip`` for nexmon.
     """
 
     def __init__(self, path: str, fmt: str = 'auto', speed: float = 1.0, loop: bool = False,
@@ -724,41 +763,132 @@ class ReplaySource(CSISource):
         super().__init__(f'replay:{path}', stats)
         if speed <= 0:
             raise ValueError(f'replay:{path}: speed must be positive, got {speed}')
-        reader_kwargs.setdefault('antennas', 'majority')
-        reader_kwargs.setdefault('backwards', 'drop')
-        reader_kwargs.setdefault('allow_truncated', True)
-        self.capture = read_csi_capture(path, fmt, **reader_kwargs)
-        self.speed, self.loop = speed, loop
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'replay:{path}: CSI capture does not exist')
+        fmt = detect_format(path) if fmt == 'auto' else fmt
+        self.decoder: Optional[_Decoder] = None
+        if fmt in FOLLOW_FORMATS:
+            _, records = capture_records(path, fmt)
+            if not records:
+                raise ValueError(f'replay:{path}: no CSI packet in the {fmt} capture')
+            self.times = np.asarray([t for t, _ in records])
+            self.items = [_as_item(fmt, t, r) for t, r in records]
+            self.decoder = _Decoder(fmt, self.stats, reader_kwargs.get('chip', '4358'))
+        else:
+            reader_kwargs.pop('chip', None)
+            reader_kwargs.setdefault('antennas', 'majority')
+            reader_kwargs.setdefault('backwards', 'drop')
+            reader_kwargs.setdefault('allow_truncated', True)
+            capture = read_csi_capture(path, fmt, **reader_kwargs)
+            self.times, self.items = capture.timestamps, list(capture.csi)
+        self.fmt, self.speed, self.loop = fmt, speed, loop
         self.i = 0
-        self.offset = 0.0  # capture time added per loop
+        self.loops = 0
         self.start: Optional[float] = None
 
+    def set_tap(self, fn: Callable) -> None:
+        if self.decoder is None:
+            raise ValueError(f'{self.name}: a {self.fmt} replay has no raw records to record; '
+                             f'formats with records: {FOLLOW_FORMATS}')
+        self.decoder.tap = fn
+
+    def _due(self, i: int) -> float:
+        return self.start + (self.times[i] - self.times[0]) / self.speed
+
     def read(self, timeout: float = 0.1) -> List[CSIPacket]:
-        cap = self.capture
         if self.finished:
             return []
         now = time.perf_counter()
         if self.start is None:
             self.start = now
-        t0 = cap.timestamps[0]
-        due = now + timeout
-        next_at = self.start + (cap.timestamps[self.i] + self.offset - t0) / self.speed
-        if next_at > now:
-            time.sleep(min(next_at, due) - now)
-        out = []
+        wait = min(self._due(self.i), now + timeout) - now
+        if wait > 0:
+            time.sleep(wait)
         now = time.perf_counter()
-        while self.start + (cap.timestamps[self.i] + self.offset - t0) / self.speed <= now:
-            out.append(CSIPacket(float(cap.timestamps[self.i] + self.offset), cap.csi[self.i],
-                                 now))
+        out: List[CSIPacket] = []
+        while self._due(self.i) <= now:
+            item = self.items[self.i]
+            if self.decoder is not None:
+                out += self.decoder.decode([item], now)
+            else:
+                out.append(CSIPacket(float(self.times[self.i]), item, now))
             self.i += 1
-            if self.i == len(cap):
+            if self.i == len(self.items):
                 if not self.loop:
                     self.finished = True
                     break
-                self.i = 0
-                self.offset += cap.timestamps[-1] - t0 + float(np.median(np.diff(
-                    cap.timestamps))) if len(cap) > 1 else 1.0
+                # next loop: same packets later (the windower sees a clock
+                # jump back and restarts its frame grid, counted)
+                self.i, self.loops = 0, self.loops + 1
+                self.start = now + (float(np.median(np.diff(self.times))) if len(
+                    self.times) > 1 else 0.1) / self.speed
+                break
         return out
+
+
+def _as_item(fmt: str, t: float, record: bytes):
+    """A :func:`capture_records` record as the decoder's framed item."""
+    if fmt == 'esp32':
+        return record.decode('utf-8')
+    if fmt == 'intel5300':
+        return record[2:]
+    return int(round(t * 1e6)), record  # nexmon: (microseconds, payload)
+
+
+def _udp_headers(size: int) -> bytes:
+    """Ethernet + IPv4 + UDP headers of a nexmon_csi frame (10.10.10.10:5500 ->
+    broadcast:5500, as nexmon_csi sends them) for a ``size``-byte payload."""
+    eth = b'\xff' * 6 + b'NEXMON' + b'\x08\x00'
+    ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 28 + size, 1, 0, 1, 17, 0, bytes([10] * 4),
+                     b'\xff' * 4)
+    return eth + ip + struct.pack('>HHHH', 5500, 5500, 8 + size, 0)
+
+
+class CaptureWriter:
+    """Write tapped packets as a capture file the offline tools read.
+
+    Intel 5300 records -> ``PATH.dat`` (``log_to_file`` layout), ESP32 lines
+    -> ``PATH.csv``, nexmon payloads -> ``PATH.pcap`` (libpcap, the packet
+    time as record time, nexmon_csi's Ethernet / IPv4 / UDP headers).
+
+    Args:
+        prefix (str): Output path without extension.
+    """
+
+    EXTS = dict(intel5300='.dat', esp32='.csv', nexmon='.pcap')
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.path: Optional[str] = None
+        self.fmt: Optional[str] = None
+        self.f = None
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, fmt: str, item, packet: CSIPacket) -> None:
+        with self._lock:
+            if self.f is None:
+                self.fmt, self.path = fmt, self.prefix + self.EXTS[fmt]
+                self.f = open(self.path, 'wb')
+                if fmt == 'nexmon':
+                    self.f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+            elif fmt != self.fmt:
+                return
+            if fmt == 'intel5300':
+                self.f.write(struct.pack('>H', len(item)) + item)
+            elif fmt == 'esp32':
+                self.f.write((item.strip() + '\n').encode())
+            else:
+                stamp, payload = item
+                size = _UDP_HEADERS + len(payload)
+                self.f.write(struct.pack('<IIII', stamp // 1000000, stamp % 1000000, size,
+                                         size) + _udp_headers(len(payload)) + payload)
+            self.count += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self.f is not None:
+                self.f.close()
 
 
 def open_source(uri: str, fmt: str = 'auto', chip: str = '4358',
@@ -794,10 +924,9 @@ def open_source(uri: str, fmt: str = 'auto', chip: str = '4358',
         if scheme == 'follow':
             return FollowSource(path, args.get('format', fmt), args.get('from', 'start') ==
                                 'start', chip=args.get('chip', chip), stats=stats)
-        kwargs = dict(chip=args.get('chip', chip), bw=int(args.get('bw', 80))) if (
-            args.get('format', fmt) == 'nexmon' or path.endswith('.pcap')) else {}
         return ReplaySource(path, args.get('format', fmt), float(args.get('speed', 1.0)),
-                            args.get('loop', '0') in ('1', 'true'), stats, **kwargs)
+                            args.get('loop', '0') in ('1', 'true'), stats,
+                            chip=args.get('chip', chip))
     except ValueError as err:
         if uri in str(err) or path in str(err):
             raise
@@ -970,7 +1099,7 @@ def replay_records(records: List[Tuple[float, bytes]], send: Callable[[bytes], N
 
 
 __all__ = [
-    'CAPTURE_FORMATS', 'CSIPacket', 'CSISource', 'FollowSource', 'LiveCSIStream', 'PacketError', 'ReplaySource',
+    'CAPTURE_FORMATS', 'CaptureWriter', 'CSIPacket', 'CSISource', 'FollowSource', 'LiveCSIStream', 'PacketError', 'ReplaySource',
     'SerialSource', 'StdinSource', 'StreamStats', 'TickClock', 'UDPSource', 'capture_records',
     'check_intel_record', 'open_source', 'parse_esp32_line', 'replay_records'
 ]

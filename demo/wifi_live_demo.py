@@ -1,0 +1,540 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""Live WiFi DensePose: a CSI student draws people from CSI as it arrives.
+
+Example (headless sensing box, page on http://localhost:8080)::
+
+    python demo/wifi_live_demo.py \
+        configs/distill/kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py \
+        work_dirs/quickstart/student/iter_1000.pth \
+        --source udp://0.0.0.0:5500 --rate 25 --window 0.2 --serve 8080
+
+``--source`` is ``udp://HOST:PORT`` (nexmon_csi, or Intel ``log_to_server``
+records), ``serial:///dev/ttyUSB0?baud=921600`` (ESP32-CSI-Tool), ``stdin:``,
+``follow:FILE`` (a capture that is still being written) or
+``replay:FILE[?speed=F&loop=1]`` (a finished capture in real time); see
+:mod:`mmdensekd.datasets.csi_stream`. Frames are cut with the offline
+converter's rules (:class:`~mmdensekd.datasets.csi_windowing.StreamWindower`)
+every ``1 / --rate`` seconds over ``--window`` seconds of packets.
+
+Three threads: the source (packets -> frames), the model (newest frame ->
+detections; older frames are dropped and counted when the model is slower
+than the source) and the main thread (drawing, OpenCV window with
+``--show``, MJPEG page with ``--serve PORT``, video with ``--out``). Every
+second it prints frames/s and the latency from the arrival of a window's
+newest packet to its drawing; malformed packets, cut lines, truncated files
+and stalls are counted, written on the frame and on the page, and logged.
+Ctrl-C stops it cleanly.
+"""
+import json
+import os
+import os.path as osp
+import signal
+import sys
+import threading
+import time
+from argparse import ArgumentParser, Namespace
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from image_demo import add_common_args  # noqa: E402
+from wifi_demo import CSI_STEPS, wifi_student_config  # noqa: E402
+
+from mmdensekd.apis import init_model  # noqa: E402
+from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS  # noqa: E402
+from mmdensekd.datasets.csi_stream import LiveCSIStream, open_source  # noqa: E402
+from mmdensekd.datasets.csi_windowing import StreamFrame, StreamWindower  # noqa: E402
+from mmdensekd.registry import TRANSFORMS  # noqa: E402
+from mmdensekd.structures.csi_layout import layout_from_shape, parse_layout  # noqa: E402
+
+#: COCO keypoint links (0-based) drawn by the fast live painter.
+_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
+             (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
+             (4, 6))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> Namespace:
+    parser = add_common_args(ArgumentParser(description=__doc__.split('\n')[0]))
+    parser.add_argument('--source', required=True,
+                        help='udp://HOST:PORT | serial://DEV?baud=B | stdin: | follow:FILE | '
+                        'replay:FILE[?speed=F&loop=1]')
+    parser.add_argument('--format', default='auto', choices=('auto', ) + CAPTURE_FORMATS,
+                        help='capture format of follow:/replay: files')
+    parser.add_argument('--chip', default='4358', help='nexmon chip (udp / pcap)')
+    parser.add_argument('--layout', help='CSI layout (default: from the MTN input shape)')
+    parser.add_argument('--rate', type=float,
+                        help='frames per second (default: packet rate / packets per frame)')
+    parser.add_argument('--window', type=float, help='window length in s (default 1 / rate)')
+    parser.add_argument('--min-packets', type=int, help='fewer real packets skip a frame')
+    parser.add_argument('--amplitude', default='auto', choices=('auto', 'linear', 'db'))
+    parser.add_argument('--stall-timeout', type=float, default=10.0,
+                        help='seconds without packets counted as a stall')
+    parser.add_argument('--show', action='store_true', help='OpenCV window (needs a display)')
+    parser.add_argument('--serve', type=int, help='serve an MJPEG page on this port')
+    parser.add_argument('--host', default='127.0.0.1', help='address of the --serve page')
+    parser.add_argument('--out', help='record the drawings: video (.mp4/.avi) or a folder')
+    parser.add_argument('--fourcc', default='mp4v')
+    parser.add_argument('--max-frames', type=int, default=-1, help='stop after N drawn frames')
+    parser.add_argument('--duration', type=float, default=-1, help='stop after S seconds')
+    parser.add_argument('--draw', default='fast', choices=('fast', 'full'),
+                        help='fast: boxes, keypoints and part colours with OpenCV; full: '
+                        'the DensePoseVisualizer (slower)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch intra-op threads (0: keep torch default)')
+    return parser.parse_args(argv)
+
+
+class LiveStudent:
+    """A CSI student run on live frames without the generic data pipeline.
+
+    The config's CSI steps between loading and packing (e.g.
+    ``CSIPhaseSanitize``) run on the frame's arrays; amplitude and phase are
+    stacked into the ``(1, 2, *S)`` batch that ``PackCSI`` and collation
+    would give and the model's own ``test_step`` (data preprocessor, MTN,
+    detector) runs on it, so the detections are those of the file-based
+    demo for the same frame.
+
+    Args:
+        model: The distiller from :func:`init_model`.
+        cfg (Config): Its config (from :func:`wifi_student_config`).
+    """
+
+    def __init__(self, model, cfg) -> None:
+        self.model = model
+        test = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline') or \
+            cfg.get('test_pipeline') or []
+        names = [str(t['type']).split('.')[-1] for t in test]
+        steps = [dict(t) for t, n in zip(test, names) if n in CSI_STEPS[1:-1]]
+        if 'LoadCSIFromFile' not in names:
+            raise ValueError('the config test pipeline has no LoadCSIFromFile step')
+        self.steps = [TRANSFORMS.build(t) for t in steps]
+        self.amp_shape = tuple(cfg.model.student_mtn.get('amp_shape', (3, 114, 10)))
+        self.canvas_shape = tuple(cfg.model.data_preprocessor.csi_image_shape)
+
+    def prepare(self, amplitude: np.ndarray, phase: np.ndarray, img_id: int = 0,
+                name: str = 'live') -> dict:
+        """The collated batch of one frame."""
+        from mmdet.structures import DetDataSample
+        results = dict(csi_amplitude=amplitude, csi_phase=phase, csi_shape=amplitude.shape,
+                       csi_path=name, img_id=img_id)
+        for step in self.steps:
+            results = step(results)
+        csi = np.stack([np.asarray(results['csi_amplitude'], np.float32),
+                        np.asarray(results['csi_phase'], np.float32)])
+        sample = DetDataSample(metainfo=dict(img_id=img_id, csi_path=name))
+        return dict(inputs=dict(csi=[torch.from_numpy(csi)]), data_samples=[sample])
+
+    @torch.no_grad()
+    def __call__(self, amplitude: np.ndarray, phase: np.ndarray, img_id: int = 0):
+        """Detections (``pred_instances``) of one frame."""
+        return self.model.test_step(self.prepare(amplitude, phase, img_id))[0].pred_instances
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+class FastPainter:
+    """Boxes, keypoints and DensePose part colours drawn with OpenCV.
+
+    A live path has about 40 ms per frame for model and drawing together;
+    this draws the coarse part labels of each person's chart resized into
+    its box (nearest), the skeleton and the box, in a few milliseconds.
+    """
+
+    def __init__(self, canvas_shape, score_thr: float = 0.5, kpt_thr: float = 0.3,
+                 alpha: float = 0.6, draw_bbox: bool = True, draw_keypoints: bool = True,
+                 draw_parts: bool = True) -> None:
+        self.canvas_shape = tuple(canvas_shape)
+        self.score_thr, self.kpt_thr, self.alpha = score_thr, kpt_thr, alpha
+        self.draw_bbox, self.draw_keypoints, self.draw_parts = draw_bbox, draw_keypoints, \
+            draw_parts
+        rng = np.random.RandomState(3)
+        self.part_colors = np.concatenate(
+            [np.zeros((1, 3), np.uint8), rng.randint(60, 256, (32, 3)).astype(np.uint8)])
+
+    def _parts(self, densepose, i: int) -> Optional[np.ndarray]:
+        """(h, w) part labels of instance ``i`` (0 = background) or None."""
+        for key in ('coarse_segm', 'fine_segm'):
+            seg = getattr(densepose, key, None)
+            if seg is not None:
+                logits = seg[i]
+                if key == 'fine_segm':
+                    return _np(logits.argmax(0)).astype(np.int64)
+                fg = _np(logits.argmax(0)) > 0
+                fine = getattr(densepose, 'fine_segm', None)
+                labels = _np(fine[i].argmax(0)) if fine is not None else fg.astype(np.int64)
+                return np.where(fg, labels, 0).astype(np.int64)
+        return None
+
+    def __call__(self, instances, canvas: Optional[np.ndarray] = None) -> np.ndarray:
+        """A BGR drawing of ``instances`` on ``canvas`` (black by default)."""
+        h, w = self.canvas_shape
+        img = np.zeros((h, w, 3), np.uint8) if canvas is None else canvas.copy()
+        if instances is None or 'bboxes' not in instances or len(instances) == 0:
+            return img
+        boxes = _np(instances.bboxes).reshape(-1, 4)
+        scores = _np(instances.scores) if 'scores' in instances else np.ones(len(boxes))
+        keep = np.nonzero(scores >= self.score_thr)[0]
+        densepose = instances.get('densepose', None) if hasattr(instances, 'get') else None
+        kpts = _np(instances.keypoints) if 'keypoints' in instances else None
+        kscores = _np(instances.keypoint_scores) if 'keypoint_scores' in instances else None
+        for i in keep:
+            x0, y0, x1, y1 = [int(round(v)) for v in boxes[i]]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if self.draw_parts and densepose is not None and x1 > x0 and y1 > y0:
+                labels = self._parts(densepose, i)
+                if labels is not None:
+                    lab = cv2.resize(labels.astype(np.uint8), (x1 - x0, y1 - y0),
+                                     interpolation=cv2.INTER_NEAREST)
+                    color = self.part_colors[np.clip(lab, 0, 32)]
+                    roi = img[y0:y1, x0:x1]
+                    mask = lab > 0
+                    roi[mask] = (roi[mask] * (1 - self.alpha) + color[mask] * self.alpha
+                                 ).astype(np.uint8)
+            if self.draw_bbox:
+                cv2.rectangle(img, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), (0, 255, 0),
+                              1)
+            if self.draw_keypoints and kpts is not None:
+                pts = kpts[i]
+                ok = kscores[i] >= self.kpt_thr if kscores is not None else np.ones(len(pts),
+                                                                                    bool)
+                for a, b in _SKELETON:
+                    if a < len(pts) and b < len(pts) and ok[a] and ok[b]:
+                        cv2.line(img, tuple(int(v) for v in pts[a]),
+                                 tuple(int(v) for v in pts[b]), (255, 200, 0), 1, cv2.LINE_AA)
+                for j in np.nonzero(ok)[0]:
+                    cv2.circle(img, (int(pts[j][0]), int(pts[j][1])), 2, (0, 0, 255), -1)
+        return img
+
+
+def status_lines(counts: Dict[str, int], fps: float, latency_ms: float, frame: int,
+                 stalled: bool) -> List[str]:
+    """Short status text: rate, latency and every non-zero problem counter."""
+    lines = [f'frame {frame}  {fps:.1f} fps  latency {latency_ms:.0f} ms']
+    if stalled:
+        lines.append('SOURCE STALLED')
+    problems = [f'{k} {v}' for k, v in sorted(counts.items())
+                if v and k not in ('packets', 'frames', 'stalled_now', 'resumed')]
+    if problems:
+        lines.append(', '.join(problems))
+    return lines
+
+
+def put_status(img: np.ndarray, lines: List[str]) -> np.ndarray:
+    """Write the status lines on the top of the drawing."""
+    for k, text in enumerate(lines):
+        y = 12 + 12 * k
+        color = (0, 0, 255) if text == 'SOURCE STALLED' else (255, 255, 255)
+        cv2.putText(img, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2,
+                    cv2.LINE_AA)
+        cv2.putText(img, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
+    return img
+
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>WiFi DensePose live</title>
+<style>body{font-family:sans-serif;background:#111;color:#eee}td{padding:0 8px}
+#stall{color:#f44;font-weight:bold}</style></head><body>
+<h3>WiFi DensePose live: <span id="src"></span></h3>
+<img id="view" src="/stream.mjpg" style="width:640px;image-rendering:pixelated">
+<p id="stall"></p><table id="counts"></table>
+<script>
+async function tick(){try{const r=await fetch('/stats.json');const s=await r.json();
+document.getElementById('src').textContent=s.source;
+document.getElementById('stall').textContent=s.stalled?'SOURCE STALLED':'';
+let h='';for(const [k,v] of Object.entries(s.counts))h+='<tr><td>'+k+'</td><td id="c_'+k+'">'+v+'</td></tr>';
+h+='<tr><td>frames drawn</td><td id="drawn">'+s.drawn+'</td></tr>';
+h+='<tr><td>frames/s</td><td>'+s.fps.toFixed(1)+'</td></tr>';
+h+='<tr><td>median latency (ms)</td><td>'+s.latency_ms.toFixed(0)+'</td></tr>';
+document.getElementById('counts').innerHTML=h;}catch(e){}}
+setInterval(tick,500);tick();</script></body></html>"""
+
+
+class LiveServer:
+    """MJPEG stream + status page over HTTP (``/``, ``/stream.mjpg``,
+    ``/frame.jpg``, ``/stats.json``)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.jpeg: Optional[bytes] = None
+        self.stats: dict = {}
+        self.cond = threading.Condition()
+        self.closed = False
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+
+            def log_message(self, *args) -> None:  # keep the console for the figures
+                pass
+
+            def _send(self, body: bytes, ctype: str) -> None:
+                self.send_response(200)
+                self.send_header('Content-Type', ctype)
+                self.send_header('Content-Length', str(len(body)))
+                self.send_header('Cache-Control', 'no-cache')
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path in ('/', '/index.html'):
+                    self._send(_PAGE.encode(), 'text/html; charset=utf-8')
+                elif self.path == '/stats.json':
+                    self._send(json.dumps(server.stats).encode(), 'application/json')
+                elif self.path == '/frame.jpg':
+                    with server.cond:
+                        body = server.jpeg
+                    if body is None:
+                        self.send_error(503, 'no frame drawn yet')
+                    else:
+                        self._send(body, 'image/jpeg')
+                elif self.path == '/stream.mjpg':
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'multipart/x-mixed-replace; boundary=frame')
+                    self.send_header('Cache-Control', 'no-cache')
+                    self.end_headers()
+                    last = None
+                    try:
+                        while not server.closed:
+                            with server.cond:
+                                server.cond.wait_for(
+                                    lambda: server.closed or server.jpeg is not last, 1.0)
+                                body = server.jpeg
+                            if body is None or body is last:
+                                continue
+                            last = body
+                            self.wfile.write(b'--frame\r\nContent-Type: image/jpeg\r\n'
+                                             b'Content-Length: ' + str(len(body)).encode() +
+                                             b'\r\n\r\n' + body + b'\r\n')
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                else:
+                    self.send_error(404)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def publish(self, img_bgr: np.ndarray, stats: dict) -> None:
+        ok, buf = cv2.imencode('.jpg', img_bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        with self.cond:
+            if ok:
+                self.jpeg = buf.tobytes()
+            self.stats = stats
+            self.cond.notify_all()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Inference:
+    """Model thread: the newest frame -> (frame, detections, model seconds)."""
+
+    def __init__(self, student: LiveStudent, stream: LiveCSIStream) -> None:
+        self.student, self.stream = student, stream
+        self.results: deque = deque(maxlen=2)
+        self.cond = threading.Condition()
+        self.stop_event = threading.Event()
+        self.done = False
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name='csi-model', daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                frame = self.stream.get(0.1)
+                if frame is None:
+                    if self.stream.finished:
+                        break
+                    continue
+                t0 = time.perf_counter()
+                pred = self.student(frame.amplitude, frame.phase, frame.index + 1)
+                with self.cond:
+                    self.results.append((frame, pred, time.perf_counter() - t0))
+                    self.cond.notify_all()
+        except BaseException as err:
+            self.error = err
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify_all()
+
+    def get(self, timeout: float = 0.1):
+        with self.cond:
+            if not self.results and not self.done:
+                self.cond.wait(timeout)
+            return self.results.popleft() if self.results else None
+
+
+class OutputWriter:
+    """Drawn frames to a video file or a folder of images."""
+
+    def __init__(self, path: str, fps: float, fourcc: str = 'mp4v') -> None:
+        self.path, self.fps, self.fourcc = path, fps, fourcc
+        self.video = path.lower().endswith(('.mp4', '.avi'))
+        self.writer = None
+        self.count = 0
+        if not self.video:
+            os.makedirs(path, exist_ok=True)
+
+    def write(self, img: np.ndarray, index: int) -> None:
+        if self.video:
+            if self.writer is None:
+                os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
+                self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*self.fourcc),
+                                              self.fps, (img.shape[1], img.shape[0]))
+                if not self.writer.isOpened():
+                    raise OSError(f'cannot write video file {self.path} ({self.fourcc})')
+            self.writer.write(img)
+        else:
+            name = osp.join(self.path, f'frame_{index:06d}.jpg')
+            if not cv2.imwrite(name, img):
+                raise OSError(f'cannot write {name}')
+        self.count += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def build_live(args: Namespace):
+    """(model, config, LiveStudent, layout) for the command line."""
+    cfg = wifi_student_config(args.config, args.cfg_options)
+    checkpoint = None if args.checkpoint in ('none', 'random') else args.checkpoint
+    model = init_model(cfg, checkpoint, device=args.device,
+                       inference_dtype=args.inference_dtype)
+    student = LiveStudent(model, cfg)
+    layout = parse_layout(args.layout) if args.layout else layout_from_shape(student.amp_shape)
+    if layout.shape != student.amp_shape:
+        raise ValueError(f'--layout {layout.name} gives {layout.shape} but the MTN takes '
+                         f'{student.amp_shape}')
+    return model, cfg, student, layout
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Run the live demo; returns a summary (frames, fps, latency, counters)."""
+    args = parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    if args.show and not os.environ.get('DISPLAY') and sys.platform.startswith('linux'):
+        raise RuntimeError('--show needs a display (DISPLAY is not set); use --serve PORT for '
+                           'a headless box')
+    model, cfg, student, layout = build_live(args)
+    if args.draw == 'full':
+        from image_demo import build_visualizer
+        visualizer = build_visualizer(args, model)
+        blank = np.zeros(student.canvas_shape + (3, ), np.uint8)
+
+        def paint(pred):
+            return cv2.cvtColor(visualizer.draw_instances(blank, pred, score_thr=args.score_thr),
+                                cv2.COLOR_RGB2BGR)
+    else:
+        paint = FastPainter(student.canvas_shape, args.score_thr, args.kpt_thr, args.alpha,
+                            not args.no_bbox, not args.no_keypoints, args.vis_mode != 'none')
+    source = open_source(args.source, args.format, args.chip)
+    windower = StreamWindower(layout, fps=args.rate, window=args.window,
+                              min_packets=args.min_packets, source=source.name,
+                              amplitude=args.amplitude)
+    stream = LiveCSIStream(source, windower, stall_timeout=args.stall_timeout)
+    server = LiveServer(args.host, args.serve) if args.serve is not None else None
+    if server is not None:
+        print(f'live page: http://{args.host}:{server.port}/', flush=True)
+    writer = None
+    infer = Inference(student, stream)
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *a: stop.set())
+    latencies: List[float] = []
+    model_times: List[float] = []
+    drawn, start, last_print, window_start, window_count = 0, time.perf_counter(), 0.0, 0.0, 0
+    fps_now = 0.0
+    stream.start()
+    infer.thread.start()
+    try:
+        while not stop.is_set():
+            item = infer.get(0.1)
+            now = time.perf_counter()
+            if item is None:
+                if infer.done:
+                    break
+                if server is not None and stream.stalled:  # keep the page's counters live
+                    server.stats = dict(server.stats, stalled=True, counts=stream.counters())
+            else:
+                frame, pred, model_s = item
+                img = paint(pred)
+                drawn += 1
+                now = time.perf_counter()
+                latencies.append(now - frame.arrival)
+                model_times.append(model_s)
+                if now - window_start >= 1.0:
+                    fps_now = (drawn - window_count) / max(now - window_start, 1e-9) \
+                        if window_start else drawn / max(now - start, 1e-9)
+                    window_start, window_count = now, drawn
+                lat_ms = 1000 * float(np.median(latencies[-50:]))
+                counts = stream.counters()
+                put_status(img, status_lines(counts, fps_now, lat_ms, frame.index + 1,
+                                             stream.stalled))
+                if server is not None:
+                    server.publish(img, dict(source=source.name, drawn=drawn, fps=fps_now,
+                                             latency_ms=lat_ms, frame=frame.index + 1,
+                                             stalled=stream.stalled, counts=counts))
+                if args.out:
+                    if writer is None:
+                        writer = OutputWriter(args.out, args.rate or windower.fps or 10.0,
+                                              args.fourcc)
+                    writer.write(img, frame.index + 1)
+                if args.show:
+                    cv2.imshow('WiFi DensePose live', img)
+                    if cv2.waitKey(1) & 0xFF in (27, ord('q')):
+                        break
+            if now - last_print >= 1.0 and drawn:
+                last_print = now
+                print(f'{drawn} frames, {fps_now:.1f} frames/s, latency median '
+                      f'{1000 * np.median(latencies[-50:]):.0f} ms, model '
+                      f'{1000 * np.median(model_times[-50:]):.0f} ms; '
+                      + '; '.join(status_lines(stream.counters(), fps_now, 0, 0,
+                                               stream.stalled)[1:]), flush=True)
+            if 0 <= args.max_frames <= drawn or \
+                    (args.duration >= 0 and now - start >= args.duration):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        infer.stop_event.set()
+        stream.stop()
+        infer.thread.join(timeout=5.0)
+        if writer is not None:
+            writer.close()
+        if server is not None:
+            server.close()
+        if args.show:
+            cv2.destroyAllWindows()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+    for err in (stream.error, infer.error):
+        if err is not None:
+            raise RuntimeError(f'live demo stopped: {err}') from err
+    elapsed = time.perf_counter() - start
+    summary = dict(frames=drawn, seconds=elapsed, fps=drawn / elapsed if elapsed else 0.0,
+                   latency_ms=1000 * float(np.median(latencies)) if latencies else None,
+                   model_ms=1000 * float(np.median(model_times)) if model_times else None,
+                   counts=stream.counters(), out=args.out)
+    print(f'stopped: {drawn} frames in {elapsed:.1f} s ({summary["fps"]:.1f} frames/s), '
+          f'median latency {summary["latency_ms"] or 0:.0f} ms, counters {summary["counts"]}',
+          flush=True)
+    return summary
+
+
+if __name__ == '__main__':
+    main()
