@@ -1,118 +1,310 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Time the DensePose evaluation on synthetic data of realistic size.
+"""Time the offline DensePose evaluation end to end on a DensePose-COCO-size
+synthetic set, against the code path of release 0.x (kept here as the
+baseline), and check that both give identical numbers.
 
 The default mimics DensePose-COCO minival: 1500 images, 2200 annotated
-persons with 100 points and 14 part masks (256x256 RLE) each, two detections
-per person plus one false positive per image, box-sized IUV charts; a
-synthetic mesh the size of the SMPL subdivision (24 parts x 1148 vertices,
-6890 distance vertices). Prints seconds per 1000 ground-truth instances.
+persons with 100 points and 14 part masks each, three detections per person
+plus one false positive per image (8100 results) with smooth box-sized IUV
+charts as base64 PNG, and geodesic files of the official sizes (27,552
+subdivided vertices, 23.7 M distances; ``--eval-data DIR`` uses real ones).
+Each timed run is what ``tools/analysis/eval_densepose_results.py`` does
+after its imports: read the annotation JSON, the results JSON and the
+geodesic files (never cached between runs), decode the charts, evaluate
+GPS, GPSm and IOU. Runs alternate (baseline, current) ``--repeat`` times.
 
 Example::
 
-    python tools/analysis/benchmark_densepose_eval.py --images 1500 --instances 2200
+    python tools/analysis/benchmark_densepose_eval.py --repeat 2
 """
 import argparse
+import json
+import os.path as osp
+import statistics
+import tempfile
 import time
+from collections import defaultdict
+from typing import Dict, List, Optional
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from mmdensekd.evaluation.functional import DensePoseEvalData, evaluate, to_challenge_format
+from mmdensekd.evaluation.functional import (
+    DENSEPOSE_MODES,
+    DensePoseEvalData,
+    accumulate,
+    dump_densepose_results,
+    evaluate_results_file,
+    match_image,
+    summarize,
+)
+from mmdensekd.evaluation.functional.densepose_eval import (
+    _assign_vertices,
+    _box_iou,
+    _Gt,
+    _resolve_modes,
+)
+from mmdensekd.evaluation.functional.densepose_masks import (
+    ignore_region_mask,
+    keep_outside_ignore,
+    mask_iou_matrix,
+    place_mask,
+)
+from mmdensekd.evaluation.functional.densepose_matching import AREA_RNGS, MAX_DETS
+from mmdensekd.structures import decode_iuv_png
+from mmdensekd.testing.synthetic_eval_data import (
+    synthetic_densepose_case,
+    write_full_size_eval_data,
+)
 
 
-def synthetic_eval_data(rng: np.random.Generator, verts_per_part: int = 1148,
-                        num_dist_verts: int = 6890) -> DensePoseEvalData:
-    """A random mesh with the sizes of the official files (random distances)."""
-    parts = np.repeat(np.arange(1, 25), verts_per_part)
-    u, v = rng.uniform(size=len(parts)), rng.uniform(size=len(parts))
-    transform = rng.integers(1, num_dist_verts + 1, len(parts))
-    pdist = rng.uniform(0, 1.5, num_dist_verts * (num_dist_verts - 1) // 2).astype(np.float32)
-    return DensePoseEvalData(parts, u, v, transform, pdist, source='<synthetic>')
+# ------------------------------------------------------------- the baseline
+class _BaselineDt:
+    """A detection whose chart is decoded lazily and kept (release 0.x)."""
+
+    def __init__(self, res: dict, index: int) -> None:
+        self.res, self.index = res, index
+        self.bbox = [float(c) for c in res['bbox']]
+        self.score = float(res['score'])
+        self.area = self.bbox[2] * self.bbox[3]
+        self._iuv = None
+
+    @property
+    def iuv(self) -> np.ndarray:
+        if self._iuv is None:
+            self._iuv = (np.asarray(self.res['iuv']) if 'iuv' in self.res else
+                         decode_iuv_png(self.res['uv_data']))
+        return self._iuv
 
 
-def _part_masks(rng: np.random.Generator) -> list:
-    """14 dp_masks entries: a few blob-shaped parts, the rest absent."""
-    yy, xx = np.mgrid[:256, :256]
-    out = []
-    for k in range(14):
-        if rng.uniform() < 0.6:
-            cx, cy, r = rng.uniform(60, 196), rng.uniform(40, 216), rng.uniform(20, 60)
-            m = (((xx - cx) / r)**2 + ((yy - cy) / (1.6 * r))**2 < 1).astype(np.uint8)
-            rle = mask_utils.encode(np.asfortranarray(m))
-            rle['counts'] = rle['counts'].decode()
-            out.append(rle)
-        else:
-            out.append([])
+def _baseline_gps_matrix(dts: list, gts: list, eval_data: DensePoseEvalData) -> np.ndarray:
+    out = np.zeros((len(dts), len(gts)))
+    cols = [j for j, g in enumerate(gts) if not g.ignore and len(g.x) > 0]
+    if not dts or not cols:
+        return out
+    gx = np.concatenate([gts[j].x for j in cols])
+    gy = np.concatenate([gts[j].y for j in cols])
+    gverts = np.concatenate([gts[j].verts for j in cols])
+    valid = np.concatenate([gts[j].valid for j in cols])
+    coeff = np.concatenate([gts[j].coeff for j in cols])
+    counts = np.array([len(gts[j].x) for j in cols])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    num_valid = np.add.reduceat(valid.astype(np.int64), starts)
+    boxes = np.array([d.bbox for d in dts])
+    px = (gx[None, :] - boxes[:, :1]).astype(np.int64)
+    py = (gy[None, :] - boxes[:, 1:2]).astype(np.int64)
+    inside = ((px >= 0) & (py >= 0) & (px < boxes[:, 2:3].astype(np.int64))
+              & (py < boxes[:, 3:4].astype(np.int64)))
+    parts = np.zeros(px.shape, dtype=np.int64)
+    u8 = np.zeros(px.shape, dtype=np.int64)
+    v8 = np.zeros(px.shape, dtype=np.int64)
+    for d, det in enumerate(dts):
+        if not inside[d].any():
+            continue
+        iuv = det.iuv
+        sel = inside[d] & (px[d] < iuv.shape[2]) & (py[d] < iuv.shape[1])
+        yy, xx = py[d, sel], px[d, sel]
+        parts[d, sel] = iuv[0, yy, xx]
+        u8[d, sel] = iuv[1, yy, xx]
+        v8[d, sel] = iuv[2, yy, xx]
+    dverts = eval_data.closest_vertices_quantized(parts, u8, v8).reshape(px.shape)
+    score = np.zeros(px.shape)
+    both = (dverts > 0) & valid[None, :]
+    if both.any():
+        gv = np.broadcast_to(gverts, px.shape)[both]
+        dist = eval_data.geodesic(gv, dverts[both])
+        k = np.broadcast_to(coeff, px.shape)[both]
+        score[both] = np.exp(-dist**2 / (2 * k**2))
+    sums = np.add.reduceat(score, starts, axis=1)
+    out[:, cols] = np.where(num_valid > 0, sums / np.maximum(num_valid, 1), 0.0)
     return out
 
 
-def synthetic_case(rng: np.random.Generator, num_images: int, num_instances: int,
-                   num_points: int):
-    """(ground-truth dict, results with in-memory ``iuv``)."""
-    gt = dict(images=[], annotations=[], categories=[dict(id=1, name='person')])
-    results = []
-    img_of = np.sort(np.concatenate([np.arange(num_images),
-                                     rng.integers(0, num_images, num_instances - num_images)]))
-    masks = [_part_masks(rng) for _ in range(50)]  # reused: encoding is not what we time
-    for i in range(num_images):
-        gt['images'].append(dict(id=i + 1, height=480, width=640))
-        fp_w, fp_h = int(rng.integers(30, 200)), int(rng.integers(60, 300))
-        labels = rng.integers(0, 25, (fp_h, fp_w)).astype(np.uint8)
-        results.append(dict(image_id=i + 1, category_id=1, score=float(rng.uniform(0, 0.5)),
-                            bbox=[float(rng.uniform(0, 400)), float(rng.uniform(0, 200)), fp_w,
-                                  fp_h],
-                            iuv=np.stack([labels, *rng.integers(0, 256, (2, fp_h, fp_w),
-                                                                dtype=np.uint8)])))
-    for n, i in enumerate(img_of):
-        w, h = float(rng.uniform(40, 300)), float(rng.uniform(80, 400))
-        x, y = float(rng.uniform(0, 640 - w)), float(rng.uniform(0, 480 - h))
-        gt['annotations'].append(dict(
-            id=n + 1, image_id=int(i) + 1, category_id=1, iscrowd=0, bbox=[x, y, w, h],
-            area=w * h * 0.6, dp_x=list(rng.uniform(0, 255, num_points)),
-            dp_y=list(rng.uniform(0, 255, num_points)),
-            dp_I=[int(p) for p in rng.integers(1, 25, num_points)],
-            dp_U=list(rng.uniform(size=num_points)), dp_V=list(rng.uniform(size=num_points)),
-            dp_masks=masks[n % len(masks)]))
-        for _ in range(2):
-            bx, by = x + float(rng.normal(0, 5)), y + float(rng.normal(0, 5))
-            bw, bh = w * float(rng.uniform(0.9, 1.1)), h * float(rng.uniform(0.9, 1.1))
-            cw, ch = max(int(bw), 1), max(int(bh), 1)
-            labels = (rng.integers(1, 25, (ch, cw)) * (rng.uniform(size=(ch, cw)) < 0.7))
-            results.append(dict(image_id=int(i) + 1, category_id=1,
-                                score=float(rng.uniform(0.3, 1)), bbox=[bx, by, bw, bh],
-                                iuv=np.stack([labels.astype(np.uint8),
-                                              *rng.integers(0, 256, (2, ch, cw),
-                                                            dtype=np.uint8)])))
-    return gt, results
+def baseline_evaluate(gt: dict, results: list, eval_data: DensePoseEvalData,
+                      modes=DENSEPOSE_MODES, max_dets: int = MAX_DETS) -> Dict[str, float]:
+    """The evaluation loop of release 0.x: charts decoded one by one in the
+    main thread, a full-chart lookup per group, one matching per mode and
+    area range, masks resized with ``scipy.ndimage.zoom``."""
+    from scipy.ndimage import zoom
+
+    from mmdensekd.datasets.densepose_validation import validate_densepose_gt
+    gt = dict(gt, images=list(gt['images']), annotations=list(gt['annotations']))
+    validate_densepose_gt(gt, '<gt>')
+    modes = _resolve_modes(modes, eval_data)
+    need_gps = any(m in ('GPS', 'GPSm') for m in modes)
+    need_mask = any(m in ('GPSm', 'IOU') for m in modes)
+    imgs = {img['id']: img for img in gt['images']}
+    cat_ids = sorted(c['id'] for c in gt['categories'])
+    img_ids = sorted(imgs)
+    regions, gts = {}, defaultdict(list)
+    for ann in gt['annotations']:
+        iid = ann['image_id']
+        if ann.get('category_id') not in cat_ids:
+            continue
+        if iid not in regions:
+            regions[iid] = ignore_region_mask(imgs[iid])
+        if not keep_outside_ignore(ann['bbox'], regions[iid]):
+            continue
+        gts[iid, ann['category_id']].append(
+            _Gt(ann, imgs[iid], eval_data if need_gps else None, None, '<gt>'))
+    if need_gps:
+        _assign_vertices([g for group in gts.values() for g in group], eval_data)
+
+    def scipy_gt_mask(g):  # release 0.x resized with scipy
+        from pycocotools import mask as mask_utils
+        if 'dp_masks' not in g.ann:
+            return g.mask()
+        rles = [r for r in g.ann['dp_masks'][:14] if r]
+        union = (mask_utils.decode(mask_utils.merge(rles, intersect=False)).astype(np.float64)
+                 if rles else np.zeros((256, 256)))
+        _, _, w, h = g.bbox
+        small = zoom(union, (max(h, 1.0) / 256, max(w, 1.0) / 256), order=1,
+                     prefilter=False) > 0.5
+        return place_mask(small.astype(np.uint8), g.bbox, int(g.img['height']),
+                          int(g.img['width']))
+
+    dts = defaultdict(list)
+    for index, res in enumerate(results):
+        iid = res['image_id']
+        if iid not in imgs:
+            continue
+        dt = _BaselineDt(res, index)
+        if regions.get(iid) is not None and not keep_outside_ignore(dt.bbox, regions[iid],
+                                                                    fg=dt.iuv[0]):
+            continue
+        dts[iid, res['category_id']].append(dt)
+    per_image = {m: [[[] for _ in cat_ids] for _ in AREA_RNGS] for m in modes}
+    gt_masks = {}
+    for k, cat in enumerate(cat_ids):
+        for iid in img_ids:
+            g_list, d_list = gts.get((iid, cat), []), dts.get((iid, cat), [])
+            if not g_list and not d_list:
+                for m in modes:
+                    for a in range(len(AREA_RNGS)):
+                        per_image[m][a][k].append(None)
+                continue
+            order = np.argsort([-d.score for d in d_list], kind='mergesort')[:max_dets]
+            d_list = [d_list[i] for i in order]
+            gps = _baseline_gps_matrix(d_list, g_list, eval_data) if need_gps else None
+            miou = np.zeros((len(d_list), len(g_list)))
+            if need_mask and d_list and g_list:
+                h, w = int(imgs[iid]['height']), int(imgs[iid]['width'])
+                for g in g_list:
+                    if id(g) not in gt_masks:
+                        gt_masks[id(g)] = scipy_gt_mask(g)
+                miou = mask_iou_matrix([place_mask(d.iuv[0] > 0, d.bbox, h, w) for d in d_list],
+                                       [gt_masks[id(g)] for g in g_list],
+                                       [g.crowd for g in g_list])
+            sims = {'GPS': gps, 'IOU': miou}
+            if 'GPSm' in modes:
+                sims['GPSm'] = np.sqrt(miou * gps)
+            box = _box_iou(d_list, g_list)
+            crowd = np.array([g.crowd for g in g_list], dtype=bool)
+            base_ignore = np.array([g.ignore for g in g_list], dtype=bool)
+            areas = np.array([g.area for g in g_list])
+            scores = np.array([d.score for d in d_list])
+            dt_area = np.array([d.area for d in d_list])
+            for a, rng in enumerate(AREA_RNGS):
+                ig = base_ignore | (areas < rng[0]) | (areas > rng[1])
+                gorder = np.argsort(ig, kind='mergesort')
+                for m in modes:
+                    r = match_image(sims[m][:, gorder], box[:, gorder], ig[gorder],
+                                    crowd[gorder], dt_area, rng)
+                    r['scores'] = scores
+                    per_image[m][a][k].append(r)
+    out = {}
+    for m in modes:
+        precision = -np.ones((10, 101, len(cat_ids), len(AREA_RNGS)))
+        recall = -np.ones((10, len(cat_ids), len(AREA_RNGS)))
+        for a in range(len(AREA_RNGS)):
+            for k in range(len(cat_ids)):
+                acc = accumulate(per_image[m][a][k], max_det=max_dets)
+                precision[:, :, k, a] = acc['precision']
+                recall[:, k, a] = acc['recall']
+        out.update({f'{m}_{n}': v for n, v in summarize(precision, recall).items()})
+    return out
 
 
-def main() -> None:
+def baseline_offline(results_path: str, gt_path: str, eval_dir: str) -> Dict[str, float]:
+    """Release 0.x's offline command: text JSON reads, no parallelism."""
+    with open(gt_path) as f:
+        gt = json.load(f)
+    with open(results_path) as f:
+        results = json.load(f)
+    eval_data = DensePoseEvalData.from_dir(eval_dir)
+    return baseline_evaluate(gt, results, eval_data)
+
+
+# ------------------------------------------------------------------- main
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=1500)
     parser.add_argument('--instances', type=int, default=2200)
+    parser.add_argument('--dets-per-instance', type=int, default=3)
     parser.add_argument('--points', type=int, default=100)
-    parser.add_argument('--png', action='store_true',
-                        help='pass results as base64 PNG (as read from a results file)')
+    parser.add_argument('--eval-data', default=None,
+                        help='directory of the official geodesic files (default: synthetic '
+                        'files of the official sizes)')
+    parser.add_argument('--repeat', type=int, default=1, help='alternating runs of each path')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='threads of the current path (default: CPUs, at most 8)')
+    parser.add_argument('--no-baseline', action='store_true',
+                        help='time the current path only')
     parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    if args.instances < args.images:
-        parser.error('--instances must be >= --images')
+    args = parser.parse_args(argv)
+    if args.instances < args.images or args.images < 1:
+        parser.error('--instances must be >= --images >= 1')
+    if args.repeat < 1:
+        parser.error('--repeat must be >= 1')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    tic = time.perf_counter()
-    eval_data = synthetic_eval_data(rng)
-    gt, results = synthetic_case(rng, args.images, args.instances, args.points)
-    if args.png:
-        results = to_challenge_format(results)
-    print(f'synthetic data: {args.images} images, {args.instances} instances, '
-          f'{len(results)} detections ({time.perf_counter() - tic:.1f}s to build)')
-    for run in ('first (cold vertex table)', 'second (warm vertex table)'):
+    with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        stats = evaluate(gt, results, eval_data=eval_data, show_progress=False,
-                         logger='silent')
-        elapsed = time.perf_counter() - tic
-        print(f'{run}: {elapsed:.2f}s total, {1000 * elapsed / args.instances:.2f}s per 1000 '
-              f'instances (GPS AP {stats["GPS_AP"]:.3f}, GPSm AP {stats["GPSm_AP"]:.3f}, '
-              f'IOU AP {stats["IOU_AP"]:.3f})')
+        gt, results = synthetic_densepose_case(rng, args.images, args.instances,
+                                               args.dets_per_instance, args.points)
+        gt_path, results_path = osp.join(tmp, 'gt.json'), osp.join(tmp, 'results.json')
+        with open(gt_path, 'w') as f:
+            json.dump(gt, f)
+        dump_densepose_results(results, results_path)
+        eval_dir = args.eval_data or write_full_size_eval_data(tmp, rng)
+        sizes = (f'{osp.getsize(gt_path) / 2**20:.0f} MB + '
+                 f'{osp.getsize(results_path) / 2**20:.0f} MB')
+        print(f'synthetic set: {args.images} images, {args.instances} persons, '
+              f'{len(results)} results ({sizes} JSON; built in {time.perf_counter() - tic:.1f}s)')
+        del gt, results
+        times: Dict[str, List[float]] = {'baseline (release 0.x)': [], 'current': []}
+        stats = {}
+        for _ in range(args.repeat):
+            if not args.no_baseline:
+                tic = time.perf_counter()
+                stats['baseline (release 0.x)'] = baseline_offline(results_path, gt_path,
+                                                                  eval_dir)
+                times['baseline (release 0.x)'].append(time.perf_counter() - tic)
+            tic = time.perf_counter()
+            stats['current'] = evaluate_results_file(
+                results_path, gt_path, eval_dir, cache_eval_data=False, show_progress=False,
+                logger='silent', workers=args.workers)
+            times['current'].append(time.perf_counter() - tic)
+    times = {k: v for k, v in times.items() if v}
+    out = dict(seconds={k: statistics.median(v) for k, v in times.items()}, stats=stats)
+    for name, secs in out['seconds'].items():
+        s = stats[name]
+        print(f'{name:>24}: {secs:6.2f} s median of {len(times[name])} (loading included)  '
+              f'GPS AP {s["GPS_AP"]:.4f}  GPSm AP {s["GPSm_AP"]:.4f}  IOU AP {s["IOU_AP"]:.4f}')
+    if len(times) == 2:
+        out['ratio'] = out['seconds']['current'] / out['seconds']['baseline (release 0.x)']
+        out['identical'] = stats['current'] == stats['baseline (release 0.x)']
+        print(f'current / baseline: {out["ratio"]:.3f}; numbers identical (all 30): '
+              f'{out["identical"]}')
+        if not out['identical']:
+            diff = {k: (v, stats['current'][k])
+                    for k, v in stats['baseline (release 0.x)'].items()
+                    if stats['current'][k] != v}
+            print(f'DIFFERENT: {diff}')
+    return out
 
 
 if __name__ == '__main__':

@@ -13,20 +13,18 @@ When ``--modes`` names GPS or GPSm explicitly, missing geodesic files are an
 error naming the directory and the files (exit code 2) instead of a fall-back
 to IOU. The ground truth is validated first (as the dataset does): a bad
 annotation is an error naming the file and ids, or with ``--skip-invalid`` a
-counted, logged skip.
+counted, logged skip. A result that cannot be read (a corrupt ``uv_data``
+PNG, a bad box) is an error naming the file and the result index (exit code
+1, one line).
 """
 import argparse
 import json
 from typing import Dict, List, Optional
 
-from mmengine.fileio import get_local_path
-
 from mmdensekd.evaluation.functional import (
     DENSEPOSE_MODES,
-    evaluate,
+    evaluate_results_file,
     find_missing_eval_data,
-    load_densepose_eval_data,
-    load_densepose_results,
     resolve_eval_data_dir,
 )
 from mmdensekd.evaluation.functional.densepose_eval_data import missing_eval_data_message
@@ -50,6 +48,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--skip-invalid', action='store_true',
                         help='drop (count, log) invalid ground-truth annotations instead of '
                         'failing on the first one')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='threads decoding charts and resizing masks (default: the '
+                        'CPUs available, at most 8)')
     parser.add_argument('--out', default=None, help='write the numbers to this JSON file')
     return parser.parse_args(argv)
 
@@ -66,14 +67,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         if missing:
             raise SystemExit(f'--modes {" ".join(geodesic)}: '
                              + missing_eval_data_message(data_dir, missing))
-    with get_local_path(args.gt) as local:
-        with open(local) as f:
-            gt = json.load(f)
-    results = load_densepose_results(args.results)
-    eval_data = load_densepose_eval_data(args.eval_data) if geodesic else None
-    img_ids = sorted({r['image_id'] for r in results}) if args.only_result_images else None
-    stats = evaluate(gt, results, modes=modes, eval_data=eval_data, img_ids=img_ids,
-                     gps_kappa=args.gps_kappa, source=args.gt, skip_invalid=args.skip_invalid)
+    stats = evaluate_results_file(args.results, args.gt, args.eval_data, modes=modes,
+                                  img_ids_from_results=args.only_result_images,
+                                  gps_kappa=args.gps_kappa, skip_invalid=args.skip_invalid,
+                                  workers=args.workers)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(stats, f, indent=2)
@@ -81,4 +78,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        # one line naming the file and the item, not a traceback
+        raise SystemExit(f'error: {err.args[0] if isinstance(err, KeyError) else err}') \
+            from None

@@ -32,9 +32,11 @@ distances (ties beyond 4 equidistant vertices may differ); a negative box
 origin is clipped to 0 in the ignore-region test; results for images absent
 from the ground truth are skipped and counted rather than rejected.
 """
+import os
 import time
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
@@ -50,7 +52,8 @@ from .densepose_masks import (
     dp_masks_to_box_mask,
     ignore_region_mask,
     keep_outside_ignore,
-    mask_iou_matrix,
+    mask_intersection,
+    mask_iou_from_intersections,
     place_mask,
     segmentation_to_placed_mask,
 )
@@ -62,7 +65,7 @@ from .densepose_matching import (
     REC_THRS,
     STAT_NAMES,
     accumulate,
-    match_image,
+    match_images,
     summarize,
 )
 
@@ -122,40 +125,118 @@ class _Gt:
 
 
 class _Dt:
-    """One detection of the results list (its IUV decoded lazily)."""
+    """One detection of the results list.
 
-    def __init__(self, res: dict, index: int) -> None:
+    Its chart is read once (:meth:`prepare`, possibly in a worker thread)
+    and reduced to what the protocol uses: the IUV values at the ground-truth
+    points of its image and category, the foreground's intersection with each
+    ground-truth mask, and the ignore-region test; the chart itself is not
+    kept.
+    """
+
+    def __init__(self, res: dict, index: int, results_source: str = '<results>') -> None:
         self.res = res
         self.index = index
+        self.where = f'{results_source}: result {index} (image {res.get("image_id")})'
         try:
             self.bbox = [float(c) for c in res['bbox']]
             self.score = float(res['score'])
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f'result {index} (image {res.get("image_id")}): needs a "bbox" '
-                             f'of 4 numbers and a numeric "score" ({err!r})') from None
+            raise ValueError(f'{self.where}: needs a "bbox" of 4 numbers and a numeric '
+                             f'"score" ({err!r})') from None
         if len(self.bbox) != 4 or not np.all(np.isfinite(self.bbox + [self.score])):
-            raise ValueError(f'result {index} (image {res.get("image_id")}): bbox '
-                             f'{self.bbox} / score {self.score} must be 4 + 1 finite numbers')
+            raise ValueError(f'{self.where}: bbox {self.bbox} / score {self.score} must be '
+                             '4 + 1 finite numbers')
         self.area = self.bbox[2] * self.bbox[3]
-        self._iuv: Optional[np.ndarray] = None
+        self.keep = True
+        self.mask_area = 0
+        self.inter: Optional[np.ndarray] = None  # (G,) intersections
+        self.samples: Optional[np.ndarray] = None  # (3, P) I, U, V at the points
 
-    @property
-    def iuv(self) -> np.ndarray:
-        if self._iuv is None:
-            if 'iuv' in self.res:
-                iuv = np.asarray(self.res['iuv'])
-            elif 'uv_data' in self.res:
+    def load_iuv(self) -> np.ndarray:
+        """The (3, h, w) uint8 chart (decoded from ``uv_data`` if needed);
+        errors name the result index and image."""
+        if 'iuv' in self.res:
+            iuv = np.asarray(self.res['iuv'])
+        elif 'uv_data' in self.res:
+            try:
                 iuv = decode_iuv_png(self.res['uv_data'])
-            else:
-                raise KeyError(f'result {self.index} (image {self.res.get("image_id")}) has '
-                               'neither "uv_data" nor "iuv"')
-            shape = self.res.get('uv_shape')
-            if iuv.ndim != 3 or iuv.shape[0] != 3 or (shape is not None
-                                                      and list(iuv.shape) != list(shape)):
-                raise ValueError(f'result {self.index} (image {self.res.get("image_id")}): IUV '
-                                 f'of shape {iuv.shape}, uv_shape says {shape}')
-            self._iuv = iuv
-        return self._iuv
+            except ValueError as err:
+                raise ValueError(f'{self.where}: {err}') from None
+        else:
+            raise KeyError(f'{self.where} has neither "uv_data" nor "iuv"')
+        shape = self.res.get('uv_shape')
+        if iuv.ndim != 3 or iuv.shape[0] != 3 or (shape is not None
+                                                  and list(iuv.shape) != list(shape)):
+            raise ValueError(f'{self.where}: IUV of shape {iuv.shape}, uv_shape says {shape}')
+        return iuv
+
+    def prepare(self, points: Optional['_GroupPoints'], gt_masks: Optional[List[PlacedMask]],
+                region: Optional[np.ndarray], img_hw: Tuple[int, int]) -> None:
+        """Read the chart and keep what matching needs.
+
+        Args:
+            points (_GroupPoints, optional): ground-truth points of the group
+                (GPS modes), else None.
+            gt_masks (list[PlacedMask], optional): ground-truth masks of the
+                group (mask modes), else None.
+            region (np.ndarray, optional): the image's ignore region.
+            img_hw (tuple[int, int]): image height and width.
+        """
+        # The chart matters for the ignore-region test, for ground-truth
+        # points inside the box and for ground-truth masks the box overlaps
+        # (without an overlap every mask IoU is 0 whatever the chart holds).
+        need_iuv = region is not None
+        if gt_masks is not None:
+            self.inter = np.zeros(len(gt_masks), dtype=np.int64)
+            x0, y0 = max(int(self.bbox[0]), 0), max(int(self.bbox[1]), 0)
+            x1 = min(int(self.bbox[0] + self.bbox[2]), img_hw[1])
+            y1 = min(int(self.bbox[1] + self.bbox[3]), img_hw[0])
+            need_iuv = need_iuv or any(
+                g.area and g.x0 < x1 and x0 < g.x0 + g.mask.shape[1] and g.y0 < y1
+                and y0 < g.y0 + g.mask.shape[0] for g in gt_masks)
+        if points is not None and len(points.x):
+            bx, by, bw, bh = self.bbox
+            # Same operations as the protocol, so int() truncates alike.
+            px = (points.x - bx).astype(np.int64)
+            py = (points.y - by).astype(np.int64)
+            inside = (px >= 0) & (py >= 0) & (px < np.int64(bw)) & (py < np.int64(bh))
+            self.samples = np.zeros((3, len(px)), dtype=np.uint8)
+            need_iuv = need_iuv or bool(inside.any())
+        if not need_iuv:
+            return
+        iuv = self.load_iuv()
+        if region is not None:
+            self.keep = keep_outside_ignore(self.bbox, region, fg=iuv[0])
+        if self.samples is not None and inside.any():
+            sel = inside & (px < iuv.shape[2]) & (py < iuv.shape[1])
+            self.samples[:, sel] = iuv[:, py[sel], px[sel]]
+        if gt_masks is not None:
+            placed = place_mask(iuv[0] > 0, self.bbox, *img_hw)
+            self.mask_area = placed.area
+            self.inter = np.array([mask_intersection(placed, g) if placed.area else 0
+                                   for g in gt_masks], dtype=np.int64)
+
+
+class _GroupPoints:
+    """The ground-truth points of one (image, category) group, concatenated
+    over its non-ignored annotations with points (``cols``)."""
+
+    def __init__(self, gts: List[_Gt]) -> None:
+        self.cols = [j for j, g in enumerate(gts) if not g.ignore and len(g.x) > 0]
+        sel = [gts[j] for j in self.cols]
+
+        def cat(name: str, dtype) -> np.ndarray:
+            return (np.concatenate([getattr(g, name) for g in sel]) if sel else
+                    np.zeros(0, dtype=dtype))
+
+        self.x, self.y = cat('x', np.float64), cat('y', np.float64)
+        self.verts, self.valid = cat('verts', np.int64), cat('valid', bool)
+        self.coeff = cat('coeff', np.float64)
+        counts = np.array([len(g.x) for g in sel], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self.num_valid = (np.add.reduceat(self.valid.astype(np.int64), self.starts)
+                          if sel else np.zeros(0, dtype=np.int64))
 
 
 def _assign_vertices(gts: Sequence[_Gt], eval_data: DensePoseEvalData) -> None:
@@ -170,49 +251,37 @@ def _assign_vertices(gts: Sequence[_Gt], eval_data: DensePoseEvalData) -> None:
         g.set_vertices(chunk)
 
 
-def _gps_matrix(dts: List[_Dt], gts: List[_Gt], eval_data: DensePoseEvalData) -> np.ndarray:
-    """(D, G) GPS of every detection against every non-ignored ground truth."""
-    out = np.zeros((len(dts), len(gts)))
-    cols = [j for j, g in enumerate(gts) if not g.ignore and len(g.x) > 0]
-    if not dts or not cols:
+def _gps_matrix(dts: List[_Dt], num_gt: int, points: _GroupPoints,
+                eval_data: DensePoseEvalData) -> np.ndarray:
+    """(D, G) GPS of every prepared detection against every non-ignored
+    ground truth of a group."""
+    out = np.zeros((len(dts), num_gt))
+    if not dts or not points.cols:
         return out
-    gx = np.concatenate([gts[j].x for j in cols])
-    gy = np.concatenate([gts[j].y for j in cols])
-    gverts = np.concatenate([gts[j].verts for j in cols])
-    valid = np.concatenate([gts[j].valid for j in cols])
-    coeff = np.concatenate([gts[j].coeff for j in cols])
-    counts = np.array([len(gts[j].x) for j in cols])
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    num_valid = np.add.reduceat(valid.astype(np.int64), starts)
-
-    boxes = np.array([d.bbox for d in dts])
-    px = (gx[None, :] - boxes[:, :1]).astype(np.int64)  # (D, P)
-    py = (gy[None, :] - boxes[:, 1:2]).astype(np.int64)
-    inside = ((px >= 0) & (py >= 0) & (px < boxes[:, 2:3].astype(np.int64))
-              & (py < boxes[:, 3:4].astype(np.int64)))
-    parts = np.zeros(px.shape, dtype=np.int64)
-    u8 = np.zeros(px.shape, dtype=np.int64)
-    v8 = np.zeros(px.shape, dtype=np.int64)
-    for d, det in enumerate(dts):
-        if not inside[d].any():
-            continue
-        iuv = det.iuv
-        sel = inside[d] & (px[d] < iuv.shape[2]) & (py[d] < iuv.shape[1])
-        yy, xx = py[d, sel], px[d, sel]
-        parts[d, sel] = iuv[0, yy, xx]
-        u8[d, sel] = iuv[1, yy, xx]
-        v8[d, sel] = iuv[2, yy, xx]
-    dverts = eval_data.closest_vertices_quantized(parts, u8, v8).reshape(px.shape)
-    score = np.zeros(px.shape)
-    both = (dverts > 0) & valid[None, :]
+    samples = np.stack([d.samples for d in dts], axis=1).astype(np.int64)  # (3, D, P)
+    parts, u8, v8 = samples
+    dverts = eval_data.closest_vertices_quantized(parts, u8, v8).reshape(parts.shape)
+    score = np.zeros(parts.shape)
+    both = (dverts > 0) & points.valid[None, :]
     if both.any():
-        gv = np.broadcast_to(gverts, px.shape)[both]
+        gv = np.broadcast_to(points.verts, parts.shape)[both]
         dist = eval_data.geodesic(gv, dverts[both])
-        k = np.broadcast_to(coeff, px.shape)[both]
+        k = np.broadcast_to(points.coeff, parts.shape)[both]
         score[both] = np.exp(-dist**2 / (2 * k**2))
-    sums = np.add.reduceat(score, starts, axis=1)
-    out[:, cols] = np.where(num_valid > 0, sums / np.maximum(num_valid, 1), 0.0)
+    sums = np.add.reduceat(score, points.starts, axis=1)
+    num_valid = points.num_valid
+    out[:, points.cols] = np.where(num_valid > 0, sums / np.maximum(num_valid, 1), 0.0)
     return out
+
+
+def default_workers() -> int:
+    """Threads of the evaluation: the CPUs this process may use, at most 8
+    (chart decoding and mask resizing release the GIL)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
 
 
 def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
@@ -232,7 +301,10 @@ def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
     dts = [_Dt(r, i) for i, r in enumerate(results)]
     gts = [_Gt(a, {}, eval_data, gps_kappa, '<anns>') for a in anns]
     _assign_vertices(gts, eval_data)
-    return _gps_matrix(dts, gts, eval_data)
+    points = _GroupPoints(gts)
+    for d in dts:
+        d.prepare(points, None, None, (0, 0))
+    return _gps_matrix(dts, len(gts), points, eval_data)
 
 
 def _box_iou(dts: List[_Dt], gts: List[_Gt]) -> np.ndarray:
@@ -259,12 +331,111 @@ def _resolve_modes(modes: Sequence[str], eval_data: Optional[DensePoseEvalData])
     return modes
 
 
+def _best(d_list: List[_Dt], max_dets: int) -> List[_Dt]:
+    """The ``max_dets`` best-scored detections, best first (stable)."""
+    order = np.argsort([-d.score for d in d_list], kind='mergesort')[:max_dets]
+    return [d_list[i] for i in order]
+
+
+def _group_results(results: Sequence[dict], imgs: Dict[int, dict], eval_imgs: set,
+                   cat_ids: set, source: str, results_source: str,
+                   logger: str) -> Dict[tuple, List[_Dt]]:
+    """Results of the evaluated images by (image, category), in results
+    order; unknown images and categories are counted and logged."""
+    dts: Dict[tuple, List[_Dt]] = defaultdict(list)
+    unknown_img = unknown_cat = 0
+    bad_cats = set()
+    for index, res in enumerate(results):
+        if not isinstance(res, dict) or 'image_id' not in res:
+            raise ValueError(f'{results_source}: result {index} is not a dict with an '
+                             '"image_id"')
+        iid = res['image_id']
+        if iid not in imgs:
+            unknown_img += 1
+            continue
+        if iid not in eval_imgs:
+            continue
+        cat = res.get('category_id')
+        if cat not in cat_ids:
+            unknown_cat += 1
+            if len(bad_cats) < 5:
+                bad_cats.add(repr(cat))
+            continue
+        dts[iid, cat].append(_Dt(res, index, results_source))
+    if unknown_img:
+        print_log(f'DensePose evaluation: skipped {unknown_img} results whose image_id is not '
+                  f'in {source}', logger=logger, level=30)
+    if unknown_cat:
+        print_log(f'DensePose evaluation: skipped {unknown_cat} results whose category_id '
+                  f'({", ".join(sorted(bad_cats))}) is not in the categories of {source} '
+                  f'{sorted(cat_ids)}', logger=logger, level=30)
+    return dts
+
+
+def _match_groups(groups: List[tuple], gts: Dict[tuple, List[_Gt]],
+                  dts: Dict[tuple, List[_Dt]], wait_for: Callable[[tuple], None],
+                  points: Dict[tuple, _GroupPoints], per_image: dict, modes: List[str],
+                  eval_data: Optional[DensePoseEvalData], bar: Optional[ProgressBar]) -> None:
+    """Similarities and matching of every (category, image) group, all
+    modes and area ranges at once; appends to ``per_image``."""
+    need_gps = any(m in _GEODESIC_MODES for m in modes)
+    need_mask = any(m in ('GPSm', 'IOU') for m in modes)
+    for k, cat, iid in groups:
+        wait_for((iid, cat))
+        g_list, d_list = gts.get((iid, cat), []), dts.get((iid, cat), [])
+        if bar is not None:
+            bar.update()
+        if not g_list and not d_list:
+            for m in modes:
+                for a in range(len(AREA_RNGS)):
+                    per_image[m][a][k].append(None)
+            continue
+        sims = {}
+        if need_gps:
+            sims['GPS'] = _gps_matrix(d_list, len(g_list), points[iid, cat], eval_data) \
+                if d_list else np.zeros((0, len(g_list)))
+        if need_mask:
+            if d_list and g_list:
+                miou = mask_iou_from_intersections(
+                    [d.mask_area for d in d_list], [g.mask().area for g in g_list],
+                    np.stack([d.inter for d in d_list]), [g.crowd for g in g_list])
+            else:
+                miou = np.zeros((len(d_list), len(g_list)))
+            sims['IOU'] = miou
+        if 'GPSm' in modes:
+            sims['GPSm'] = np.sqrt(sims['IOU'] * sims['GPS'])
+        box = _box_iou(d_list, g_list)
+        crowd = np.array([g.crowd for g in g_list], dtype=bool)
+        base_ignore = np.array([g.ignore for g in g_list], dtype=bool)
+        areas = np.array([g.area for g in g_list])
+        scores = np.array([d.score for d in d_list])
+        dt_area = np.array([d.area for d in d_list])
+        # every mode and area range matched at once (shared greedy loop)
+        combos = [(a, m) for a in range(len(AREA_RNGS)) for m in modes]
+        ignores, orders = [], []
+        for rng in AREA_RNGS:
+            ig = base_ignore | (areas < rng[0]) | (areas > rng[1])
+            order = np.argsort(ig, kind='mergesort')
+            ignores.append(ig[order])
+            orders.append(order)
+        dtm, dt_ig = match_images(
+            np.stack([sims[m][:, orders[a]] for a, m in combos]),
+            np.stack([box[:, orders[a]] for a, _ in combos]),
+            np.stack([ignores[a] for a, _ in combos]),
+            np.stack([crowd[orders[a]] for a, _ in combos]), dt_area,
+            [AREA_RNGS[a] for a, _ in combos])
+        for row, (a, m) in enumerate(combos):
+            per_image[m][a][k].append(dict(dt_matched=dtm[row], dt_ignore=dt_ig[row],
+                                           gt_ignore=ignores[a], scores=scores))
+
+
 def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE_MODES,
              eval_data: Optional[DensePoseEvalData] = None,
              img_ids: Optional[Sequence[int]] = None, gps_kappa: Optional[float] = None,
              max_dets: int = MAX_DETS, show_progress: bool = True, source: str = '<gt>',
              logger: str = 'current', validate: bool = True,
-             skip_invalid: bool = False) -> Dict[str, float]:
+             skip_invalid: bool = False, results_source: str = '<results>',
+             workers: Optional[int] = None) -> Dict[str, float]:
     """Evaluate DensePose results with the COCO DensePose protocol.
 
     Args:
@@ -294,6 +465,16 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             hang or a wrong number. False when the caller validated already.
         skip_invalid (bool): with ``validate``, drop and count (log) invalid
             ground truth instead of raising; ``gt`` is not modified.
+        results_source (str): name of the results in messages (a chart that
+            cannot be decoded is an error naming it, the result index and
+            the image).
+        workers (int, optional): threads that decode charts and resize
+            ground-truth masks (default :func:`default_workers`; 1 = none).
+            The numbers do not depend on it.
+
+    Results of images absent from the ground truth, and results of a
+    ``category_id`` not in its ``categories``, are skipped, counted and
+    logged (a warning).
 
     Returns:
         dict: ``'{mode}_{stat}'`` for the ten stats of each mode
@@ -334,65 +515,62 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
                   'outside 1..24 (or on a part without mesh vertices) are left out of GPS',
                   logger=logger, level=30)
 
-    dts: Dict[tuple, List[_Dt]] = defaultdict(list)
-    unknown = 0
-    for index, res in enumerate(results):
-        iid = res['image_id']
-        if iid not in imgs:
-            unknown += 1
-            continue
-        if iid not in eval_imgs:
-            continue
-        dt = _Dt(res, index)
-        if iid in regions and regions[iid] is not None and not keep_outside_ignore(
-                dt.bbox, regions[iid], fg=dt.iuv[0]):
-            continue
-        dts[iid, res['category_id']].append(dt)
-    if unknown:
-        print_log(f'DensePose evaluation: skipped {unknown} results whose image_id is not in '
-                  f'{source}', logger=logger, level=30)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    dts = _group_results(results, imgs, eval_imgs, set(cat_ids), source, results_source,
+                         logger)
+    points = {key: _GroupPoints(gts.get(key, [])) for key in dts} if need_gps else {}
+
+    def prepare_groups(keys: List[tuple]) -> None:
+        """Resize the groups' ground-truth masks, read their charts (once,
+        reduced to what matching uses) and keep the best ``max_dets``."""
+        for key in keys:
+            region = regions.get(key[0])
+            # the ignore-region filter reads every chart of the image first
+            d_list = dts[key] if region is not None else _best(dts[key], max_dets)
+            masks = [g.mask() for g in gts.get(key, [])] if need_mask else None
+            img = imgs[key[0]]
+            for d in d_list:
+                d.prepare(points.get(key), masks, region, (int(img['height']),
+                                                           int(img['width'])))
+            dts[key] = _best([d for d in d_list if d.keep], max_dets)
+
+    # Groups are prepared in chunks on worker threads (chart decoding and
+    # mask resizing release the GIL) while this thread matches the groups
+    # already prepared, in protocol order.
+    group_keys = [(iid, cat) for cat in cat_ids for iid in img_ids if (iid, cat) in dts]
+    chunks = [group_keys[i:i + 32] for i in range(0, len(group_keys), 32)]
+    chunk_of = {key: n for n, chunk in enumerate(chunks) for key in chunk}
+    pool = ThreadPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
+    pending = ([pool.submit(prepare_groups, chunk) for chunk in chunks] if pool is not None
+               else [None] * len(chunks))
+    ready = [False] * len(chunks)
+
+    def wait_for(key: tuple) -> None:
+        n = chunk_of.get(key)
+        if n is None or ready[n]:
+            return
+        if pending[n] is None:
+            prepare_groups(chunks[n])
+        else:
+            pending[n].result()
+        ready[n] = True
+        if need_gps:  # fill the vertex table of the chunk's charts in one batch
+            samples = [d.samples for key in chunks[n] for d in dts[key]
+                       if d.samples is not None]
+            if samples:
+                eval_data.closest_vertices_quantized(*np.concatenate(samples, axis=1))
 
     # per_image[mode][area] -> list over (cat, img) in protocol order
     per_image = {m: [[[] for _ in cat_ids] for _ in AREA_RNGS] for m in modes}
     groups = [(k, c, i) for k, c in enumerate(cat_ids) for i in img_ids]
     bar = ProgressBar(len(groups)) if show_progress and len(img_ids) > 500 else None
-    for k, cat, iid in groups:
-        g_list, d_list = gts.get((iid, cat), []), dts.get((iid, cat), [])
-        if bar is not None:
-            bar.update()
-        if not g_list and not d_list:
-            for m in modes:
-                for a in range(len(AREA_RNGS)):
-                    per_image[m][a][k].append(None)
-            continue
-        order = np.argsort([-d.score for d in d_list], kind='mergesort')[:max_dets]
-        d_list = [d_list[i] for i in order]
-        gps = _gps_matrix(d_list, g_list, eval_data) if need_gps else None
-        miou = None
-        if need_mask and d_list and g_list:
-            h, w = int(imgs[iid]['height']), int(imgs[iid]['width'])
-            dmasks = [place_mask(d.iuv[0] > 0, d.bbox, h, w) for d in d_list]
-            miou = mask_iou_matrix(dmasks, [g.mask() for g in g_list],
-                                   [g.crowd for g in g_list])
-        elif need_mask:
-            miou = np.zeros((len(d_list), len(g_list)))
-        sims = {'GPS': gps, 'IOU': miou}
-        if 'GPSm' in modes:
-            sims['GPSm'] = np.sqrt(miou * gps)
-        box = _box_iou(d_list, g_list)
-        crowd = np.array([g.crowd for g in g_list], dtype=bool)
-        base_ignore = np.array([g.ignore for g in g_list], dtype=bool)
-        areas = np.array([g.area for g in g_list])
-        scores = np.array([d.score for d in d_list])
-        dt_area = np.array([d.area for d in d_list])
-        for a, rng in enumerate(AREA_RNGS):
-            ig = base_ignore | (areas < rng[0]) | (areas > rng[1])
-            gorder = np.argsort(ig, kind='mergesort')
-            for m in modes:
-                r = match_image(sims[m][:, gorder], box[:, gorder], ig[gorder], crowd[gorder],
-                                dt_area, rng)
-                r['scores'] = scores
-                per_image[m][a][k].append(r)
+    try:
+        _match_groups(groups, gts, dts, wait_for, points, per_image, modes, eval_data, bar)
+    finally:
+        if pool is not None:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
     if bar is not None:
         print()
 

@@ -253,14 +253,16 @@ def missing_eval_data_message(data_dir: Optional[str], missing: List[str]) -> st
             'eval_data_dir.')
 
 
-def load_densepose_eval_data(data_dir: Optional[str],
-                             logger: str = 'current') -> Optional[DensePoseEvalData]:
+def load_densepose_eval_data(data_dir: Optional[str], logger: str = 'current',
+                             cache: bool = True) -> Optional[DensePoseEvalData]:
     """Load (and cache) the geodesic data, or log why it is unavailable.
 
     Args:
         data_dir (str, optional): directory holding the three official files;
             None falls back to ``$MMDENSEKD_EVAL_DATA``.
         logger (str): mmengine logger name for the message.
+        cache (bool): reuse (and keep) the data loaded last from the same
+            files; False reads them again (e.g. to time loading).
 
     Returns:
         DensePoseEvalData | None: None when a file is missing (logged as a
@@ -274,6 +276,8 @@ def load_densepose_eval_data(data_dir: Optional[str],
         return None
     key = tuple((osp.realpath(osp.join(data_dir, n)), os.stat(osp.join(data_dir, n)).st_mtime)
                 for n in EVAL_DATA_FILES)
+    if not cache:
+        return DensePoseEvalData.from_dir(data_dir)
     if key not in _CACHE:
         _CACHE.clear()  # the real distance matrix is large: keep one
         _CACHE[key] = DensePoseEvalData.from_dir(data_dir)

@@ -6,11 +6,10 @@ IoU. A mask here is a :class:`PlacedMask`: a boolean array and its top-left
 corner in the image, already clipped to the image exactly as the protocol
 pastes it, so IoUs are the same numbers computed on the overlap only.
 """
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
-from scipy.ndimage import zoom
 
 from mmdensekd.structures import DP_BOX_SIZE, NUM_COARSE_PARTS
 
@@ -62,7 +61,8 @@ def dp_masks_to_box_mask(dp_masks: Sequence, bbox_xywh: Sequence[float]) -> np.n
 
     As the protocol: the 256x256 union is zoomed by
     ``(max(h, 1) / 256, max(w, 1) / 256)`` with linear interpolation
-    (``scipy.ndimage.zoom``, no prefilter) and thresholded at 0.5.
+    (``scipy.ndimage.zoom``, no prefilter) and thresholded at 0.5; computed
+    by :func:`zoom_binary_linear` (the same numbers, several times faster).
 
     Args:
         dp_masks (Sequence): up to 14 RLE dicts; falsy entries are absent parts.
@@ -73,13 +73,73 @@ def dp_masks_to_box_mask(dp_masks: Sequence, bbox_xywh: Sequence[float]) -> np.n
     """
     rles = [r for r in list(dp_masks)[:NUM_COARSE_PARTS] if r]
     if rles:
-        union = mask_utils.decode(mask_utils.merge(rles, intersect=False)).astype(np.float64)
+        union = mask_utils.decode(mask_utils.merge(rles, intersect=False))
     else:
-        union = np.zeros((DP_BOX_SIZE, DP_BOX_SIZE), dtype=np.float64)
+        union = np.zeros((DP_BOX_SIZE, DP_BOX_SIZE), dtype=np.uint8)
     _, _, w, h = (float(c) for c in bbox_xywh)
     scale_x = max(w, 1.0) / DP_BOX_SIZE
     scale_y = max(h, 1.0) / DP_BOX_SIZE
-    return (zoom(union, (scale_y, scale_x), order=1, prefilter=False) > 0.5).astype(np.uint8)
+    return zoom_binary_linear(union, (scale_y, scale_x)).astype(np.uint8)
+
+
+def _zoom_axis(length: int, factor: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                    np.ndarray, np.ndarray]:
+    """Sample positions and weights of a linear (order 1) ``scipy.ndimage.zoom``
+    along one axis, in scipy's arithmetic (``grid_mode=False``, constant mode).
+
+    Returns:
+        tuple: ``inside`` (N,) bool (False: the output line is ``cval``),
+        ``lo``/``hi`` (N,) input indices (``hi`` mirrored at the border, as
+        scipy does) and their weights ``w_lo``/``w_hi``.
+    """
+    size = int(round(length * factor))
+    scale = (length - 1) / (size - 1) if size > 1 else 1.0
+    coord = np.arange(size, dtype=np.float64) * scale
+    inside = coord <= length - 1
+    coord = np.where(inside, coord, 0.0)
+    lo = np.floor(coord).astype(np.int64)
+    w_lo = 1.0 - (coord - lo)
+    w_hi = 1.0 - w_lo
+    hi = lo + 1
+    if length > 1:
+        hi = np.where(hi >= length, 2 * length - 2 - hi, hi)
+    else:
+        hi = np.zeros_like(hi)
+    return inside, lo, hi, w_lo, w_hi
+
+
+def zoom_binary_linear(mask: np.ndarray, factors: Tuple[float, float]) -> np.ndarray:
+    """``scipy.ndimage.zoom(mask.astype(float), factors, order=1,
+    prefilter=False) > 0.5`` for a binary 2-D mask, bit-identical.
+
+    scipy sums, per output pixel, ``value * w_y * w_x`` over the 2x2 input
+    neighbours in row-major order. With 0/1 values a pixel whose neighbours
+    are all 0 gives 0 and one whose neighbours are all 1 gives the sum of
+    the four weights (about 1); only pixels with mixed neighbours (the
+    outline) need the weighted sum, formed here in scipy's order.
+
+    Args:
+        mask (np.ndarray): (H, W) array, nonzero = set.
+        factors (tuple[float, float]): zoom factors (y, x).
+
+    Returns:
+        np.ndarray: (round(H * fy), round(W * fx)) bool.
+    """
+    mask = np.ascontiguousarray(np.asarray(mask) != 0)
+    in_y, lo_y, hi_y, wy0, wy1 = _zoom_axis(mask.shape[0], float(factors[0]))
+    in_x, lo_x, hi_x, wx0, wx1 = _zoom_axis(mask.shape[1], float(factors[1]))
+    rows_lo, rows_hi = mask[lo_y], mask[hi_y]
+    corners = (rows_lo[:, lo_x], rows_lo[:, hi_x], rows_hi[:, lo_x], rows_hi[:, hi_x])
+    out = corners[0] & corners[1] & corners[2] & corners[3]
+    ys, xs = np.nonzero((corners[0] | corners[1] | corners[2] | corners[3]) & ~out)
+    if len(ys):
+        total = np.zeros(len(ys))
+        for corner, wy, wx in zip(corners, (wy0, wy0, wy1, wy1), (wx0, wx1, wx0, wx1)):
+            total += np.where(corner[ys, xs], wy[ys] * wx[xs], 0.0)
+        out[ys, xs] = total > 0.5
+    out &= in_y[:, None]
+    out &= in_x[None, :]
+    return out
 
 
 def segmentation_to_placed_mask(segm, img_h: int, img_w: int) -> PlacedMask:
@@ -105,7 +165,8 @@ def segmentation_to_placed_mask(segm, img_h: int, img_w: int) -> PlacedMask:
     return PlacedMask(int(cols[0]), int(rows[0]), crop, int(crop.sum()))
 
 
-def _intersection(a: PlacedMask, b: PlacedMask) -> int:
+def mask_intersection(a: PlacedMask, b: PlacedMask) -> int:
+    """Number of pixels set in both placed masks."""
     x0, y0 = max(a.x0, b.x0), max(a.y0, b.y0)
     x1 = min(a.x0 + a.mask.shape[1], b.x0 + b.mask.shape[1])
     y1 = min(a.y0 + a.mask.shape[0], b.y0 + b.mask.shape[0])
@@ -114,6 +175,30 @@ def _intersection(a: PlacedMask, b: PlacedMask) -> int:
     sa = a.mask[y0 - a.y0:y1 - a.y0, x0 - a.x0:x1 - a.x0]
     sb = b.mask[y0 - b.y0:y1 - b.y0, x0 - b.x0:x1 - b.x0]
     return int(np.count_nonzero(sa & sb))
+
+
+def mask_iou_from_intersections(dt_areas: np.ndarray, gt_areas: np.ndarray,
+                                inter: np.ndarray, gt_crowd: Sequence[bool]) -> np.ndarray:
+    """COCO mask IoU from areas and pairwise intersections.
+
+    Args:
+        dt_areas (np.ndarray): (D,) detection mask areas.
+        gt_areas (np.ndarray): (G,) ground-truth mask areas.
+        inter (np.ndarray): (D, G) intersection areas.
+        gt_crowd (Sequence[bool]): (G,) crowd flags (IoU over the detection
+            area).
+
+    Returns:
+        np.ndarray: (D, G) float64, 0 where a detection is empty, a
+        non-crowd ground truth is empty or a union is empty.
+    """
+    da = np.asarray(dt_areas, dtype=np.int64).reshape(-1, 1)
+    ga = np.asarray(gt_areas, dtype=np.int64).reshape(1, -1)
+    inter = np.asarray(inter, dtype=np.int64).reshape(da.shape[0], ga.shape[1])
+    crowd = np.asarray(gt_crowd, dtype=bool).reshape(1, -1)
+    union = np.where(crowd, da, da + ga - inter)
+    valid = (da > 0) & ~((ga == 0) & ~crowd) & (union > 0)
+    return np.where(valid, inter / np.where(valid, union, 1), 0.0)
 
 
 def mask_iou_matrix(dt_masks: List[PlacedMask], gt_masks: List[PlacedMask],
@@ -129,15 +214,10 @@ def mask_iou_matrix(dt_masks: List[PlacedMask], gt_masks: List[PlacedMask],
     Returns:
         np.ndarray: (D, G) float64, 0 where a union is empty.
     """
-    out = np.zeros((len(dt_masks), len(gt_masks)))
-    for j, g in enumerate(gt_masks):
-        for i, d in enumerate(dt_masks):
-            if d.area == 0 or (g.area == 0 and not gt_crowd[j]):
-                continue
-            inter = _intersection(d, g)
-            union = d.area if gt_crowd[j] else d.area + g.area - inter
-            out[i, j] = inter / union if union > 0 else 0.0
-    return out
+    inter = np.array([[mask_intersection(d, g) if d.area else 0 for g in gt_masks]
+                      for d in dt_masks], dtype=np.int64).reshape(len(dt_masks), len(gt_masks))
+    return mask_iou_from_intersections([d.area for d in dt_masks], [g.area for g in gt_masks],
+                                       inter, gt_crowd)
 
 
 def ignore_region_mask(img: dict) -> Optional[np.ndarray]:

@@ -11,7 +11,7 @@ all their detections. Here the matching runs over all thresholds at once.
 
 Shapes: D detections, G ground truths, T thresholds, R recall thresholds.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -55,48 +55,82 @@ def match_image(sim: np.ndarray, box_iou: np.ndarray, gt_ignore: np.ndarray,
         dict: ``dt_matched`` (T, D) bool, ``dt_ignore`` (T, D) bool and
         ``gt_ignore`` (G,) bool.
     """
-    num_t, (num_d, num_g) = len(thrs), sim.shape
-    gt_ignore = np.asarray(gt_ignore, dtype=bool)
-    gt_crowd = np.asarray(gt_crowd, dtype=bool)
-    dtm = np.zeros((num_t, num_d), dtype=bool)
-    gtm = np.zeros((num_t, num_g), dtype=bool)
-    dt_ig = np.zeros((num_t, num_d), dtype=bool)
-    if gt_ignore.all():  # also with no ground truth at all
-        dt_ig[:] = True
+    sim = np.asarray(sim, dtype=np.float64)
+    dtm, dt_ig = match_images(sim[None], np.asarray(box_iou, dtype=np.float64)[None],
+                              np.asarray(gt_ignore, dtype=bool).reshape(1, -1),
+                              np.asarray(gt_crowd, dtype=bool).reshape(1, -1), dt_area,
+                              [area_rng], thrs)
+    return dict(dt_matched=dtm[0], dt_ignore=dt_ig[0],
+                gt_ignore=np.asarray(gt_ignore, dtype=bool))
+
+
+def match_images(sim: np.ndarray, box_iou: np.ndarray, gt_ignore: np.ndarray,
+                 gt_crowd: np.ndarray, dt_area: np.ndarray, area_rngs: Sequence[Sequence[float]],
+                 thrs: np.ndarray = IOU_THRS) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`match_image` for K independent matchings of the same
+    detections at once (e.g. every mode and area range of one image), so
+    the greedy loop over detections runs once.
+
+    Shapes: K matchings, D detections (best score first, shared), G ground
+    truths (each matching in its own protocol order), T thresholds.
+
+    Args:
+        sim (np.ndarray): (K, D, G) similarities.
+        box_iou (np.ndarray): (K, D, G) box IoUs (columns in each
+            matching's order).
+        gt_ignore (np.ndarray): (K, G) bool ignore flags.
+        gt_crowd (np.ndarray): (K, G) bool crowd flags.
+        dt_area (np.ndarray): (D,) detection areas.
+        area_rngs (Sequence): K (lo, hi) area ranges.
+        thrs (np.ndarray): (T,) similarity thresholds.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``dt_matched`` and ``dt_ignore``,
+        each (K, T, D) bool.
+    """
+    num_k, num_d, num_g = sim.shape
+    num_t = len(thrs)
+    dtm = np.zeros((num_k, num_t, num_d), dtype=bool)
+    gtm = np.zeros((num_k, num_t, num_g), dtype=bool)
+    dt_ig = np.zeros((num_k, num_t, num_d), dtype=bool)
+    dt_ig[gt_ignore.all(axis=1)] = True  # also with no ground truth at all
     if num_d and num_g:
-        thr = np.minimum(thrs, 1 - 1e-10)[:, None]
-        rows = np.arange(num_t)
+        thr = np.minimum(thrs, 1 - 1e-10)[None, :, None]
+        crowd = gt_crowd[:, None, :]
+        ignore = gt_ignore[:, None, :]
         # only detections reaching the lowest threshold somewhere can match
-        for d in np.nonzero((sim >= thr.min()).any(1) & (sim > 0).any(1))[0]:
-            s = sim[d][None, :]
-            cand = (~gtm | gt_crowd) & (s >= thr) & (s > 0)
-            regular = cand & ~gt_ignore
-            use = np.where(regular.any(1, keepdims=True), regular, cand)
-            hit = use.any(1)
+        for d in np.nonzero(((sim >= thr.min()) & (sim > 0)).any(axis=2).any(axis=0))[0]:
+            s = sim[:, d][:, None, :]  # (K, 1, G)
+            cand = (~gtm | crowd) & (s >= thr) & (s > 0)
+            regular = cand & ~ignore
+            use = np.where(regular.any(axis=2, keepdims=True), regular, cand)
+            hit = use.any(axis=2)
             if not hit.any():
                 continue
             m = _last_argmax(np.where(use, s, -np.inf))
-            t_hit, m_hit = rows[hit], m[hit]
-            dt_ig[t_hit, d] = gt_ignore[m_hit]
-            dtm[t_hit, d] = True
-            gtm[t_hit, m_hit] = True
+            k_hit, t_hit = np.nonzero(hit)
+            m_hit = m[k_hit, t_hit]
+            dt_ig[k_hit, t_hit, d] = gt_ignore[k_hit, m_hit]
+            dtm[k_hit, t_hit, d] = True
+            gtm[k_hit, t_hit, m_hit] = True
         # Box fallback, evaluated with the matches of the last threshold.
         last = num_t - 1
-        for d in np.nonzero((box_iou >= BOX_FALLBACK_IOU).any(1))[0]:
-            if dtm[last, d]:
+        box_hit = box_iou >= BOX_FALLBACK_IOU
+        for d in np.nonzero(box_hit.any(axis=2).any(axis=0))[0]:
+            cand = (~gtm[:, last] | gt_crowd) & box_hit[:, d]  # (K, G)
+            rows = np.nonzero(~dtm[:, last, d] & cand.any(axis=1))[0]
+            if len(rows) == 0:
                 continue
-            cand = (~gtm[last] | gt_crowd) & (box_iou[d] >= BOX_FALLBACK_IOU)
-            if not cand.any():
-                continue
-            m = int(_last_argmax(np.where(cand, box_iou[d], -np.inf)))
-            dt_ig[:, d] = gt_ignore[m]
-            if gt_ignore[m]:
-                dtm[last, d] = True
-                gtm[last, m] = True
-    dt_area = np.asarray(dt_area, dtype=np.float64).reshape(1, -1)
-    outside = (dt_area < area_rng[0]) | (dt_area > area_rng[1])
+            m = _last_argmax(np.where(cand[rows], box_iou[rows, d], -np.inf))
+            flag = gt_ignore[rows, m]
+            dt_ig[rows, :, d] = flag[:, None]
+            dtm[rows[flag], last, d] = True
+            gtm[rows[flag], last, m[flag]] = True
+    dt_area = np.asarray(dt_area, dtype=np.float64).reshape(1, 1, -1)
+    rngs = np.asarray(area_rngs, dtype=np.float64).reshape(num_k, 1, 2)
+    outside = (dt_area < rngs[..., :1]) | (dt_area > rngs[..., 1:])
     dt_ig |= ~dtm & outside
-    return dict(dt_matched=dtm, dt_ignore=dt_ig, gt_ignore=gt_ignore)
+    return dtm, dt_ig
 
 
 def accumulate(per_image: List[Optional[Dict[str, np.ndarray]]], max_det: int = MAX_DETS,

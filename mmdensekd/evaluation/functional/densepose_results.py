@@ -8,7 +8,7 @@ memory the evaluation also accepts ``iuv`` (3, h, w) uint8 instead of
 ``uv_data``.
 """
 import json
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.fileio import get_local_path
@@ -65,8 +65,11 @@ def load_densepose_results(path: str, decode: bool = False) -> List[dict]:
         list[dict]: the results.
     """
     with get_local_path(path) as local:
-        with open(local) as f:
-            results = json.load(f)
+        with open(local, 'rb') as f:
+            try:
+                results = json.loads(f.read())
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{path}: not valid JSON ({err})') from None
     if not isinstance(results, list):
         raise ValueError(f'{path}: expected a JSON list of results, got {type(results).__name__}')
     for i, res in enumerate(results):
@@ -74,9 +77,55 @@ def load_densepose_results(path: str, decode: bool = False) -> List[dict]:
         if missing:
             raise KeyError(f'{path}: result {i} lacks {missing}')
         if decode:
-            iuv = decode_iuv_png(res['uv_data'])
+            try:
+                iuv = decode_iuv_png(res['uv_data'])
+            except ValueError as err:
+                raise ValueError(f'{path}: result {i} (image {res["image_id"]}): {err}') \
+                    from None
             if list(iuv.shape) != list(res['uv_shape']):
                 raise ValueError(f'{path}: result {i} (image {res["image_id"]}) decodes to '
                                  f'{list(iuv.shape)}, uv_shape says {res["uv_shape"]}')
             res['iuv'] = iuv
     return results
+
+
+def evaluate_results_file(results_path: str, gt_path: str, eval_data_dir: Optional[str] = None,
+                          modes: Optional[Sequence[str]] = None, img_ids_from_results: bool = False,
+                          cache_eval_data: bool = True, **kwargs) -> Dict[str, float]:
+    """Evaluate a challenge-format results file against a DensePose-COCO
+    annotation file (what ``tools/analysis/eval_densepose_results.py`` runs).
+
+    Charts are decoded in parallel inside :func:`evaluate` (``workers``).
+
+    Args:
+        results_path (str): results JSON.
+        gt_path (str): ground-truth JSON.
+        eval_data_dir (str, optional): directory of the geodesic files (or
+            ``$MMDENSEKD_EVAL_DATA``); needed for GPS and GPSm.
+        modes (Sequence[str], optional): modes; default all (GPS and GPSm are
+            dropped, with a warning, when the geodesic files are missing).
+        img_ids_from_results (bool): evaluate only images with results.
+        cache_eval_data (bool): keep the geodesic data loaded for the next
+            call in this process.
+        **kwargs: more :func:`evaluate` arguments (``gps_kappa``,
+            ``skip_invalid``, ``workers``...).
+
+    Returns:
+        dict: :func:`evaluate`'s numbers.
+    """
+    from .densepose_eval import DENSEPOSE_MODES, evaluate
+    from .densepose_eval_data import load_densepose_eval_data
+    modes = list(modes) if modes is not None else list(DENSEPOSE_MODES)
+    with get_local_path(gt_path) as local:
+        with open(local, 'rb') as f:
+            try:
+                gt = json.loads(f.read())
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{gt_path}: not valid JSON ({err})') from None
+    results = load_densepose_results(results_path)
+    eval_data = None
+    if any(m in ('GPS', 'GPSm') for m in modes):
+        eval_data = load_densepose_eval_data(eval_data_dir, cache=cache_eval_data)
+    img_ids = sorted({r['image_id'] for r in results}) if img_ids_from_results else None
+    return evaluate(gt, results, modes=modes, eval_data=eval_data, img_ids=img_ids,
+                    source=gt_path, results_source=results_path, **kwargs)
