@@ -1,15 +1,20 @@
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmdensekd'], allow_failed_imports=False)
+# mmengine's Runner, except that IterBasedTrainLoop / EpochBasedTrainLoop are
+# built as their exact-resume subclasses: a run resumed with --resume logs the
+# same losses as an uninterrupted one (mmdensekd.engine.runner)
+runner_type = 'mmdet.ExactResumeRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Writes through a temporary file + rename: a kill never leaves a
-    # corrupt latest checkpoint.
+    # Writes through a temporary file + rename (the 'atomic_local' storage
+    # backend): a kill never leaves a corrupt latest checkpoint.
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # NaN/Inf loss terms or gradients stop the run (action='skip' skips the step)
+    # NaN/Inf (or |x| > 1e8) inputs, NaN/Inf loss terms, gradients or buffers
+    # stop the run (action='skip' skips the step)
     nonfinite_guard=dict(type='NonFiniteGuardHook', action='stop'),
     # every 50th val / test prediction drawn beside its ground truth, into
     # work_dir/TIMESTAMP/densepose_vis and every vis backend

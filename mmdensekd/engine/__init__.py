@@ -1,4 +1,5 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from . import hooks, runner  # noqa: F401
+from . import fileio, hooks, runner  # noqa: F401
+from .fileio import *  # noqa: F401,F403
 from .hooks import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

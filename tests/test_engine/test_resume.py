@@ -161,3 +161,55 @@ def test_resume_distillation_is_exact(tiny_root):
     final = torch.load(tiny_root / 'kd_cut' / f'iter_{MAX_ITERS}.pth', weights_only=True)
     for name, value in teacher.state_dict().items():
         assert torch.equal(final['state_dict'][f'teacher.{name}'], value), name
+
+
+# -- epoch-based loop ----------------------------------------------------------------
+TD_CONFIG = osp.join(ROOT, 'configs', 'topdown', 'td-kprcnn_res18_1xb4-2e_coco-tiny-64x48.py')
+TD_WRAPPER = """_base_ = [{base!r}]
+# the exact-resume runner and atomic checkpoints of configs/_base_/default_runtime.py,
+# with a checkpoint every 2 iterations (mid-epoch) and validation after each epoch
+runner_type = 'mmdet.ExactResumeRunner'
+default_hooks = dict(checkpoint=dict(_delete_=True, type='mmdet.AtomicCheckpointHook',
+                                     by_epoch=False, interval=2, max_keep_ckpts=20))
+train_cfg = dict(val_interval=1)
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def _train_td(cwd, config, work_dir, resume_from=None):
+    args = [sys.executable, TRAIN, config, '--work-dir', str(work_dir)]
+    args += ['--resume', str(resume_from)] if resume_from else []
+    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout + proc.stderr
+
+
+def test_resume_topdown_epoch_loop_is_exact(tmp_path):
+    """Issue 24 #6: the top-down config (an epoch-based loop with random flips)
+    stopped mid-epoch (a checkpoint of the uninterrupted run, as a killed run
+    leaves it) and resumed logs the same losses as the uninterrupted run."""
+    config = tmp_path / 'td_exact.py'
+    config.write_text(TD_WRAPPER.format(base=TD_CONFIG))
+    _train_td(ROOT, str(config), tmp_path / 'ref')
+    ref = _losses(tmp_path / 'ref')
+    steps = sorted(ref)
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 6, steps
+    per_epoch = len(steps) // 2
+    allow_mmengine_checkpoint_globals()
+    ckpt = torch.load(tmp_path / 'ref' / 'iter_2.pth', weights_only=True)
+    assert ckpt['meta']['epoch'] == 0 and ckpt['meta']['iter'] == 2  # mid-epoch 1
+    assert ckpt['meta']['sampler'] == dict(type='DefaultSampler', seed=0, position=2)
+    # mid-epoch 1 (validation after epoch 1 still to come) and in epoch 2
+    starts = [2, 2 * ((per_epoch + 2) // 2)]
+    for start in starts:
+        assert start % per_epoch, f'iteration {start} is an epoch end ({per_epoch}/epoch)'
+        work_dir = tmp_path / f'resumed_{start}'
+        out = _train_td(ROOT, str(config), work_dir, tmp_path / 'ref' / f'iter_{start}.pth')
+        assert 'not bit-identically' not in out and 'data order differs' not in out
+        resumed = _losses(work_dir)
+        assert sorted(resumed) == steps[start:], (start, sorted(resumed))
+        for step in resumed:
+            for key, value in ref[step].items():
+                assert abs(value - resumed[step][key]) <= 1e-6, (start, step, key, value,
+                                                                   resumed[step][key])

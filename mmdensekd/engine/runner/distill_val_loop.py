@@ -10,16 +10,40 @@ from mmengine.evaluator import Evaluator
 from mmengine.model import is_model_wrapper
 from mmengine.runner import ValLoop
 from mmengine.runner.amp import autocast
-from mmengine.runner.loops import _parse_losses
 from torch.utils.data import DataLoader
 
 from mmdensekd.registry import LOOPS
 
 
+class StudentTeacherEvaluator(Evaluator):
+    """The student's ``Evaluator`` whose results also hold the teacher's
+    metrics (``teacher.<name>``), so that the hooks called with the
+    validation metrics (logging, best checkpoint) see both.
+
+    Args:
+        metrics: The student's metrics (as ``Evaluator`` takes them).
+    """
+
+    def __init__(self, metrics) -> None:
+        super().__init__(metrics)
+        self.teacher_metrics: Dict[str, float] = {}
+
+    def evaluate(self, size: int) -> dict:
+        """The student's metrics, then :attr:`teacher_metrics`."""
+        metrics = super().evaluate(size)
+        metrics.update(self.teacher_metrics)
+        return metrics
+
+
 @LOOPS.register_module()
 class DistillValLoop(ValLoop):
-    """Evaluate the student as ``ValLoop`` does, then the teacher; the
-    teacher's metrics are reported as ``teacher.<name>``.
+    """Evaluate the frozen teacher, then the student as ``ValLoop`` does; the
+    teacher's metrics are reported as ``teacher.<name>`` beside the student's.
+
+    Both passes call ``model.val_step`` only (the model's ``predict_with``
+    picks the network); the student pass is ``ValLoop.run`` itself, whose
+    evaluator (a :class:`StudentTeacherEvaluator`) adds the teacher's cached
+    metrics to the student's.
 
     The teacher is scored by its own evaluator, built (at the first teacher
     pass) from ``teacher_evaluator``, by default from the same ``evaluator``
@@ -35,7 +59,7 @@ class DistillValLoop(ValLoop):
     The model must have a ``predict_with`` attribute (``'student'`` /
     ``'teacher'``), as ``TeacherStudentDistiller`` has. Hooks see only the
     student pass (visualisation, best-checkpoint selection on student
-    metrics).
+    metrics, which also see the ``teacher.`` entries).
 
     Args:
         runner (Runner): The runner.
@@ -80,6 +104,13 @@ class DistillValLoop(ValLoop):
             evaluator_cfg = copy.deepcopy(
                 evaluator if teacher_evaluator is None else teacher_evaluator)
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
+        if type(self.evaluator) is not Evaluator:
+            raise TypeError('DistillValLoop needs a plain mmengine Evaluator (or the metric '
+                            f'configs), got {type(self.evaluator).__name__}')
+        dataset_meta = self.evaluator.dataset_meta
+        self.evaluator = StudentTeacherEvaluator(self.evaluator.metrics)
+        if dataset_meta is not None:
+            self.evaluator.dataset_meta = dataset_meta
         self.evaluate_teacher = evaluate_teacher
         self.teacher_once = teacher_once
         self.teacher_file_suffix = teacher_file_suffix
@@ -145,23 +176,13 @@ class DistillValLoop(ValLoop):
         return {f'teacher.{k}': v for k, v in metrics.items()}
 
     def run(self) -> dict:
-        """Validate the student, then the teacher; return both."""
-        self.runner.call_hook('before_val')
-        self.runner.call_hook('before_val_epoch')
-        self.runner.model.eval()
+        """Score the teacher (unless cached), then validate the student as
+        ``ValLoop.run`` does; the metrics hold both."""
         model = self._distiller()
+        if self.evaluate_teacher and not (self.teacher_once and self._teacher_metrics):
+            self.runner.model.eval()
+            self._teacher_metrics = self.run_teacher()
+        self.evaluator.teacher_metrics = dict(self._teacher_metrics) \
+            if self.evaluate_teacher else {}
         model.predict_with = 'student'
-        self.val_loss.clear()
-        for idx, data_batch in enumerate(self.dataloader):
-            self.run_iter(idx, data_batch)
-        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        if self.val_loss:
-            metrics.update(_parse_losses(self.val_loss, 'val'))
-        if self.evaluate_teacher:
-            if not (self.teacher_once and self._teacher_metrics):
-                self._teacher_metrics = self.run_teacher()
-            metrics.update(self._teacher_metrics)
-        self.runner.call_hook('after_val_epoch', metrics=metrics)
-        self.runner.call_hook('after_val')
-        return metrics
-
+        return super().run()

@@ -1,4 +1,5 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
+import errno
 import os
 import os.path as osp
 
@@ -10,7 +11,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from mmdensekd.engine.hooks import AtomicCheckpointHook  # noqa: F401  (registers it)
+from mmdensekd.engine.fileio import atomic_backend
+from mmdensekd.engine.hooks import AtomicCheckpointHook
 
 
 class _ToyData(Dataset):
@@ -86,23 +88,99 @@ def test_saves_prunes_and_resumes_weights_only(tmp_path):
     assert osp.isfile(tmp_path / 'iter_6.pth')
 
 
-def test_killed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    _failing_put(monkeypatch, fail_on=2)
-    with pytest.raises(KeyboardInterrupt):
+class _HalfWrittenFile:
+    """A file whose write stores half the data, then fails like ``exc``."""
+
+    def __init__(self, f, exc):
+        self.f, self.exc = f, exc
+
+    def write(self, data):
+        self.f.write(data[:len(data) // 2])
+        self.f.flush()
+        raise self.exc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.f.close()
+
+
+def _failing_atomic_write(monkeypatch, fail_on, exc):
+    """Make the ``fail_on``-th checkpoint written through the atomic backend
+    fail half-way with ``exc`` (a full disk, an interrupt)."""
+    calls = {'n': 0}
+
+    def fake_open(path, mode='r', *args, **kwargs):
+        f = open(path, mode, *args, **kwargs)
+        if str(path).endswith('.pth.partial') and 'w' in mode:
+            calls['n'] += 1
+            if calls['n'] == fail_on:
+                return _HalfWrittenFile(f, exc)
+        return f
+
+    monkeypatch.setattr(atomic_backend, 'open', fake_open, raising=False)
+
+
+def test_uses_atomic_backend_unless_told_otherwise():
+    assert AtomicCheckpointHook(interval=2).backend_args == dict(backend='atomic_local')
+    remote = AtomicCheckpointHook(interval=2, out_dir='s3://bucket/run')
+    assert remote.backend_args is None
+    own = AtomicCheckpointHook(interval=2, backend_args=dict(backend='local'))
+    assert own.backend_args == dict(backend='local')
+
+
+@pytest.mark.parametrize('exc', [OSError(errno.ENOSPC, 'No space left on device'),
+                                 KeyboardInterrupt('interrupted while saving')],
+                         ids=['disk_full', 'interrupt'])
+def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch, exc):
+    _failing_atomic_write(monkeypatch, fail_on=2, exc=exc)
+    with pytest.raises(type(exc)) as info:
         _runner(tmp_path, 'AtomicCheckpointHook', 4).train()
-    # the interrupted iter_4 never appears under its real name; iter_2 (the
-    # one max_keep_ckpts would have removed) is complete and still referenced
+    if isinstance(exc, OSError):  # the error names the file; the errno is kept
+        assert info.value.errno == errno.ENOSPC
+        assert osp.join(str(tmp_path), 'iter_4.pth') in str(info.value)
+        assert 'disk full' in str(info.value)
+    # the half-written iter_4 never appears under its real name and its
+    # partial file is gone; iter_2 (the one max_keep_ckpts would have
+    # removed first) is complete and still referenced
     assert not osp.exists(tmp_path / 'iter_4.pth')
-    assert osp.isfile(tmp_path / '.iter_4.pth.partial')
+    assert not osp.exists(tmp_path / '.iter_4.pth.partial')
     with open(tmp_path / 'last_checkpoint') as f:
         assert f.read() == osp.join(str(tmp_path), 'iter_2.pth')
     assert torch.load(tmp_path / 'iter_2.pth', weights_only=True)['meta']['iter'] == 2
-    # the next run cleans the partial file and resumes from iter_2
+    # the next run resumes from iter_2
     monkeypatch.undo()
     runner = _runner(tmp_path, 'AtomicCheckpointHook', 4, resume=True, name='again')
     runner.train()
+    assert torch.load(tmp_path / 'iter_4.pth', weights_only=True)['meta']['iter'] == 4
+    assert not osp.exists(tmp_path / 'iter_2.pth')  # pruned once iter_4 was complete
+
+
+def test_killed_run_leftovers_are_cleaned_and_repaired(tmp_path):
+    """A SIGKILL leaves a partial file (no cleanup runs) and, at worst, an
+    empty ``last_checkpoint``: the next run removes the one and repairs the
+    other before resuming."""
+    _runner(tmp_path, 'AtomicCheckpointHook', 2).train()
+    (tmp_path / '.iter_4.pth.partial').write_bytes(b'half a checkpoint')
+    (tmp_path / 'last_checkpoint').write_text('')
+    runner = _runner(tmp_path, 'AtomicCheckpointHook', 4, resume=True, name='again')
+    runner.train()
+    assert runner.iter == 4
     assert not osp.exists(tmp_path / '.iter_4.pth.partial')
     assert torch.load(tmp_path / 'iter_4.pth', weights_only=True)['meta']['iter'] == 4
+    with open(tmp_path / 'last_checkpoint') as f:
+        assert f.read() == osp.join(str(tmp_path), 'iter_4.pth')
+
+
+def test_last_checkpoint_naming_a_missing_file_points_at_the_newest(tmp_path):
+    _runner(tmp_path, 'AtomicCheckpointHook', 2).train()
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_9.pth'))
+    runner = _runner(tmp_path, 'AtomicCheckpointHook', 2, resume=True, name='again')
+    hook = next(h for h in runner.hooks if isinstance(h, AtomicCheckpointHook))
+    hook.repair_last_checkpoint(runner)
+    with open(tmp_path / 'last_checkpoint') as f:
+        assert f.read() == osp.join(str(tmp_path), 'iter_2.pth')
 
 
 def test_plain_checkpoint_hook_would_corrupt(tmp_path, monkeypatch):

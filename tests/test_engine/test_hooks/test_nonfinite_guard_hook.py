@@ -14,6 +14,8 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
+from mmengine.runner import Runner
+from mmengine.structures import BaseDataElement
 
 from mmdensekd.engine.hooks import NonFiniteGuardHook, NonFiniteTrainingError
 from mmdensekd.engine.hooks.nonfinite_guard_hook import nonfinite_state_keys, nonfinite_terms
@@ -114,6 +116,123 @@ def test_nonfinite_checkpoint_refused():
     ckpt = dict(meta={}, state_dict={'w': torch.tensor([1.0, float('inf')])})
     with pytest.raises(NonFiniteTrainingError, match='refusing to save'):
         hook.before_save_checkpoint(SimpleNamespace(iter=9), ckpt)
+
+
+def _sample(meta):
+    return SimpleNamespace(metainfo=meta)
+
+
+def test_absurd_or_nonfinite_input_stops_naming_the_sample():
+    model = _Toy()
+    runner = _runner(model)
+    hook = NonFiniteGuardHook()
+    hook.before_train(runner)
+    batch = dict(inputs=dict(img=[torch.zeros(2, dtype=torch.uint8)] * 2,
+                             csi=[torch.ones(2), torch.tensor([1.0, 1e30])]),
+                 data_samples=[_sample(dict(img_path='a.jpg', csi_path='a.mat')),
+                               _sample(dict(img_path='b.jpg', csi_path='b.mat', sample_idx=7))])
+    with pytest.raises(NonFiniteTrainingError,
+                       match=r"input 'csi' of sample 1 \(img_path=b.jpg, csi_path=b.mat, "
+                       r"sample_idx=7\) has max \|x\| = 1e\+30 > max_input_abs=1e\+08 at "
+                       r'iteration 5; training stopped'):
+        hook.before_train_iter(runner, 0, data_batch=batch)
+    batch['inputs']['csi'][1] = torch.tensor([float('nan'), 0.0])
+    hook = NonFiniteGuardHook(max_input_abs=None)
+    hook.before_train(runner)
+    with pytest.raises(NonFiniteTrainingError, match=r"input 'csi' of sample 1 .* NaN/Inf"):
+        hook.before_train_iter(runner, 0, data_batch=batch)
+    batch['inputs']['csi'][1] = torch.tensor([1e30, 0.0])  # no bound: finite is fine
+    hook.before_train_iter(runner, 0, data_batch=batch)
+    with pytest.raises(ValueError, match='max_input_abs'):
+        NonFiniteGuardHook(max_input_abs=0)
+
+
+def test_nonfinite_buffer_stops_naming_buffer_and_batch():
+    model = _Toy()
+    runner = _runner(model)
+    hook = NonFiniteGuardHook()
+    hook.before_train(runner)
+    batch = dict(inputs=torch.randn(4, 2),
+                 data_samples=[_sample(dict(img_path=f'{i}.jpg')) for i in range(4)])
+    hook.before_train_iter(runner, 0, data_batch=batch)
+    model.train_step(dict(inputs=batch['inputs']), runner.optim_wrapper)
+    with torch.no_grad():
+        model.bn.running_var[1] = float('inf')
+    with pytest.raises(NonFiniteTrainingError,
+                       match=r'buffer\(s\) bn.running_var became non-finite on the batch of '
+                       r'sample 0 \(img_path=0.jpg\); sample 1 .* at iteration 5; training '
+                       r'stopped .*No checkpoint was written'):
+        hook.after_train_iter(runner, 0, data_batch=batch)
+
+
+def test_nonfinite_buffer_restored_with_skip():
+    model = _Toy()
+    runner = _runner(model)
+    hook = NonFiniteGuardHook(action='skip', max_skips=1)
+    hook.before_train(runner)
+    hook.before_train_iter(runner, 0)
+    before = model.bn.running_var.clone()
+    with torch.no_grad():
+        model.bn.running_var[0] = float('inf')
+    hook.after_train_iter(runner, 0)
+    assert hook.num_skipped == 1
+    assert torch.equal(model.bn.running_var, before)
+
+
+class _CSIFrames(torch.utils.data.Dataset):
+    """Six CSI frames; frame 5 has an absurd (finite) amplitude."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        csi = torch.randn(2, generator=torch.Generator().manual_seed(i))
+        if i == 5:
+            csi = csi * 1e30
+        return dict(inputs=dict(csi=csi),
+                    data_samples=BaseDataElement(metainfo=dict(csi_path=f'frame{i:03d}.mat',
+                                                               sample_idx=i)))
+
+
+class _CSIModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(2)
+        self.lin = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.lin(self.bn(torch.stack(inputs['csi']))).pow(2).mean())
+
+
+@pytest.mark.parametrize('max_input_abs', [1e8, None])
+def test_absurd_csi_frame_stops_run_with_finite_last_checkpoint(tmp_path, max_input_abs):
+    """Issue 24 #5: the run stops at the absurd frame (named when the input
+    check sees it; otherwise at the first non-finite buffer, loss or
+    gradient), and the last checkpoint stays finite."""
+    runner = Runner(
+        model=_CSIModel(), work_dir=str(tmp_path), experiment_name=f'csi_{max_input_abs}',
+        train_dataloader=dict(dataset=_CSIFrames(),
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=2, collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=6),
+        default_hooks=dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                                           by_epoch=False, max_keep_ckpts=1)),
+        custom_hooks=[dict(type='NonFiniteGuardHook', max_input_abs=max_input_abs)],
+        default_scope='mmdet')
+    with pytest.raises(NonFiniteTrainingError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert 'at iteration 3' in msg
+    if max_input_abs is not None:
+        assert "input 'csi' of sample 1 (csi_path=frame005.mat, sample_idx=5)" in msg
+    with open(tmp_path / 'last_checkpoint') as f:
+        last = f.read()
+    assert osp.basename(last) == 'iter_2.pth'
+    allow_mmengine_checkpoint_globals()
+    state = torch.load(last, weights_only=True)['state_dict']
+    assert nonfinite_state_keys(state) == []
 
 
 # -- end to end ---------------------------------------------------------------------
