@@ -42,8 +42,8 @@ from image_demo import add_common_args, build_visualizer  # noqa: E402
 from mmdensekd.apis import init_model  # noqa: E402
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS, read_csi_capture  # noqa: E402
 from mmdensekd.datasets.csi_windowing import capture_to_frames  # noqa: E402
-from mmdensekd.structures.csi_layout import layout_from_shape, parse_layout  # noqa: E402
 from mmdensekd.registry import TRANSFORMS  # noqa: E402
+from mmdensekd.structures.csi_layout import layout_from_shape, parse_layout  # noqa: E402
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 VIDEO_EXTS = ('.mp4', '.avi')
@@ -67,12 +67,22 @@ def parse_args(argv: Optional[List[str]] = None) -> Namespace:
     return parser.parse_args(argv)
 
 
-def wifi_student_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """The distiller config prepared for CSI-only inference.
+def _is_csi_detector(model_cfg) -> bool:
+    return isinstance(model_cfg, dict) and str(model_cfg.get('type', '')).split('.')[-1] == \
+        'CSIDetector'
 
-    The checkpoint holds the whole distiller, so the teachers' own
-    checkpoints are not needed (nor run); CSI-only batches get the MTN output
-    size as their image frame when the config sets no ``csi_image_shape``.
+
+def wifi_student_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config of a WiFi student prepared for CSI-only inference.
+
+    A distillation config whose student is a ``CSIDetector`` (MTN +
+    detector) becomes the student's own config
+    (:func:`mmdensekd.apis.student_config`; the distillation checkpoint's
+    ``student.`` weights load into it); an older distiller config with
+    ``model.student_mtn`` is kept whole, its teachers not loaded (the
+    checkpoint holds the whole distiller). CSI-only batches get the MTN
+    output size as their image frame when the config sets no
+    ``csi_image_shape``.
 
     Raises:
         ValueError: The config's model has no CSI student.
@@ -82,14 +92,21 @@ def wifi_student_config(config: str, cfg_options: Optional[dict] = None) -> Conf
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    mtn = cfg.model.get('student_mtn')
-    if mtn is None or cfg.model.get('student_input_key') != 'csi':
-        raise ValueError(f'{config}: the model has no CSI student (model.student_mtn and '
-                         "student_input_key='csi'); use a WiFi distillation config")
-    cfg.model.teacher_ckpt = None
-    cfg.model.allow_uninitialized_teacher = True
-    for extra in cfg.model.get('extra_teachers') or []:
-        extra['ckpt'] = None
+    student = cfg.model.get('student')
+    if _is_csi_detector(student) or _is_csi_detector(cfg.model):
+        from mmdensekd.apis import student_config
+        cfg = student_config(cfg)
+        mtn = cfg.model.mtn
+    else:
+        mtn = cfg.model.get('student_mtn')
+        if mtn is None or cfg.model.get('student_input_key') != 'csi':
+            raise ValueError(f'{config}: the model has no CSI student (a CSIDetector student, '
+                             "or model.student_mtn and student_input_key='csi'); use a WiFi "
+                             'distillation config')
+        cfg.model.teacher_ckpt = None
+        cfg.model.allow_uninitialized_teacher = True
+        for extra in cfg.model.get('extra_teachers') or []:
+            extra['ckpt'] = None
     preproc = cfg.model.data_preprocessor
     if preproc.get('csi_image_shape') is None:
         out_size = mtn.get('out_size', (720, 1280))
@@ -98,11 +115,18 @@ def wifi_student_config(config: str, cfg_options: Optional[dict] = None) -> Conf
     return cfg
 
 
+def csi_model_shapes(cfg: Config) -> Tuple[Tuple[int, ...], Tuple[int, int]]:
+    """(MTN input shape, drawing canvas (H, W)) of :func:`wifi_student_config`'s config."""
+    mtn = cfg.model.mtn if _is_csi_detector(cfg.model) else cfg.model.student_mtn
+    return tuple(mtn.get('amp_shape', (3, 114, 10))), \
+        tuple(cfg.model.data_preprocessor.csi_image_shape)
+
+
 def _build_model(args: Namespace):
     cfg = wifi_student_config(args.config, args.cfg_options)
-    model = init_model(cfg, args.checkpoint, device=args.device)
-    return model, cfg, tuple(cfg.model.student_mtn.get('amp_shape', (3, 114, 10))), \
-        tuple(cfg.model.data_preprocessor.csi_image_shape)
+    model = init_model(cfg, args.checkpoint, device=args.device,
+                       inference_dtype=args.inference_dtype)
+    return (model, cfg) + csi_model_shapes(cfg)
 
 
 def _pipelines(cfg: Config) -> Tuple[Compose, Compose]:

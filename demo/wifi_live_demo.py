@@ -1,11 +1,11 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Live WiFi DensePose: a CSI student draws people from CSI as it arrives.
 
-Example (headless sensing box, page on http://localhost:8080)::
+Example (headless sensing box, page on http://localhost:8080), with ``CFG``
+the quickstart student's config,
+    configs/distill/kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py::
 
-    python demo/wifi_live_demo.py \
-        configs/distill/kd_densepose-kprcnn_img-to-wifi_mtn-r18-tiny_fpn_1xb2-1000i_synthetic-wifi.py \
-        work_dirs/quickstart/student/iter_1000.pth \
+    python demo/wifi_live_demo.py $CFG work_dirs/quickstart/student/iter_1000.pth \
         --source udp://0.0.0.0:5500 --rate 25 --window 0.2 --serve 8080
 
 ``--source`` is ``udp://HOST:PORT`` (nexmon_csi, or Intel ``log_to_server``
@@ -43,12 +43,12 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from image_demo import add_common_args  # noqa: E402
-from wifi_demo import CSI_STEPS, wifi_student_config  # noqa: E402
+from wifi_demo import CSI_STEPS, csi_model_shapes, wifi_student_config  # noqa: E402
 
 from mmdensekd.apis import init_model  # noqa: E402
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS  # noqa: E402
 from mmdensekd.datasets.csi_stream import LiveCSIStream, open_source  # noqa: E402
-from mmdensekd.datasets.csi_windowing import StreamFrame, StreamWindower  # noqa: E402
+from mmdensekd.datasets.csi_windowing import StreamWindower  # noqa: E402
 from mmdensekd.registry import TRANSFORMS  # noqa: E402
 from mmdensekd.structures.csi_layout import layout_from_shape, parse_layout  # noqa: E402
 
@@ -113,8 +113,7 @@ class LiveStudent:
         if 'LoadCSIFromFile' not in names:
             raise ValueError('the config test pipeline has no LoadCSIFromFile step')
         self.steps = [TRANSFORMS.build(t) for t in steps]
-        self.amp_shape = tuple(cfg.model.student_mtn.get('amp_shape', (3, 114, 10)))
-        self.canvas_shape = tuple(cfg.model.data_preprocessor.csi_image_shape)
+        self.amp_shape, self.canvas_shape = csi_model_shapes(cfg)
 
     def prepare(self, amplitude: np.ndarray, phase: np.ndarray, img_id: int = 0,
                 name: str = 'live') -> dict:
@@ -247,7 +246,8 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>WiFi DensePos
 async function tick(){try{const r=await fetch('/stats.json');const s=await r.json();
 document.getElementById('src').textContent=s.source;
 document.getElementById('stall').textContent=s.stalled?'SOURCE STALLED':'';
-let h='';for(const [k,v] of Object.entries(s.counts))h+='<tr><td>'+k+'</td><td id="c_'+k+'">'+v+'</td></tr>';
+let h='';for(const [k,v] of Object.entries(s.counts))
+  h+='<tr><td>'+k+'</td><td id="c_'+k+'">'+v+'</td></tr>';
 h+='<tr><td>frames drawn</td><td id="drawn">'+s.drawn+'</td></tr>';
 h+='<tr><td>frames/s</td><td>'+s.fps.toFixed(1)+'</td></tr>';
 h+='<tr><td>median latency (ms)</td><td>'+s.latency_ms.toFixed(0)+'</td></tr>';

@@ -1099,7 +1099,8 @@ def replay_records(records: List[Tuple[float, bytes]], send: Callable[[bytes], N
 
 
 __all__ = [
-    'CAPTURE_FORMATS', 'CaptureWriter', 'CSIPacket', 'CSISource', 'FollowSource', 'LiveCSIStream', 'PacketError', 'ReplaySource',
+    'CAPTURE_FORMATS', 'CaptureWriter', 'CSIPacket', 'CSISource', 'FollowSource', 'LiveCSIStream',
+    'PacketError', 'ReplaySource',
     'SerialSource', 'StdinSource', 'StreamStats', 'TickClock', 'UDPSource', 'capture_records',
     'check_intel_record', 'open_source', 'parse_esp32_line', 'replay_records'
 ]

@@ -11,10 +11,20 @@ import numpy as np
 import pytest
 
 from mmdensekd.datasets.csi_capture import read_csi_capture
-from mmdensekd.datasets.csi_stream import (FollowSource, LiveCSIStream, PacketError,
-                                           ReplaySource, SerialSource, StreamStats,
-                                           TickClock, UDPSource, capture_records,
-                                           open_source, parse_esp32_line, replay_records)
+from mmdensekd.datasets.csi_stream import (
+    FollowSource,
+    LiveCSIStream,
+    PacketError,
+    ReplaySource,
+    SerialSource,
+    StreamStats,
+    TickClock,
+    UDPSource,
+    capture_records,
+    open_source,
+    parse_esp32_line,
+    replay_records,
+)
 from mmdensekd.datasets.csi_windowing import StreamWindower, capture_to_frames
 from mmdensekd.structures.csi_layout import parse_layout
 

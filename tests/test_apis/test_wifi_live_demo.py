@@ -1,0 +1,190 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""demo/wifi_live_demo.py: a tiny random-init CSI student on CSI streamed from
+the real Intel 5300 capture (loopback UDP, a replay), its live page, and bad
+input (malformed datagrams, a silent source)."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import socket
+import threading
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+
+from mmdensekd.apis import init_model
+from mmdensekd.datasets.csi_stream import LiveCSIStream, UDPSource, capture_records, replay_records
+from mmdensekd.datasets.csi_windowing import StreamWindower
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+WIFI_CFG = osp.join(ROOT, 'configs', 'distill',
+                    'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py')
+INTEL = osp.join(ROOT, 'tests', 'data', 'wifi_captures', 'sample_0x1_ap.dat')
+
+
+def _few(config: str) -> list:
+    """Options for a random tiny student: 3 detections, unit CSI statistics
+    (the dataset's meta file with the trained statistics is not in tests)."""
+    from mmengine.config import Config
+    student = Config.fromfile(config).model.get('student', {})
+    if student.get('type') == 'CSIDetector':
+        opts = ['model.student.detector.test_cfg.rcnn.max_per_img=3',
+                'model.student.data_preprocessor.csi_stats_file=None',
+                'model.student.data_preprocessor.csi_mean=[0.0,0.0]',
+                'model.student.data_preprocessor.csi_std=[1.0,1.0]']
+    else:
+        opts = ['model.student.test_cfg.rcnn.max_per_img=3']
+    return ['--cfg-options'] + opts + ['--score-thr', '0.0']
+
+
+FEW = _few(WIFI_CFG)
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def live():
+    return _load(osp.join(ROOT, 'demo', 'wifi_live_demo.py'), 'wifi_live_demo')
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return _load(osp.join(ROOT, 'demo', 'wifi_demo.py'), 'wifi_demo')
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory, demo):
+    """A randomly initialised tiny WiFi distiller (MTN + R18-FPN student)."""
+    cfg = demo.wifi_student_config(WIFI_CFG)
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    model.init_weights()
+    path = tmp_path_factory.mktemp('ckpt') / 'wifi_tiny_random.pth'
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_streamed_frames_give_the_file_demo_detections(live, demo, checkpoint):
+    """Intel records over loopback UDP (x40) -> live student == file demo."""
+    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + FEW)
+    model, cfg, student, layout = live.build_live(args)
+    assert layout.name == 'mmfi'
+    source = UDPSource('127.0.0.1', 0)
+    windower = StreamWindower(layout, fps=1.0, source=source.name)
+    stream = LiveCSIStream(source, windower, max_queue=0).start()
+    _, records = capture_records(INTEL)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    replay_records(records[:80], lambda d: sock.sendto(d, ('127.0.0.1', source.port)), 40.0)
+    sock.close()
+    deadline = time.time() + 10
+    while windower.counts['packets'] < 80 and time.time() < deadline:
+        time.sleep(0.05)
+    stream.stop()
+    frames = list(stream.frames) + windower.flush()
+    assert len(frames) >= 5
+    # the file demo: read the capture, cut it, run the config's pipeline
+    dargs = demo.parse_args([WIFI_CFG, checkpoint, '--csi', INTEL, '--fps', '1', '--out', 'x']
+                            + FEW)
+    numbers, _, samples = demo.csi_frames(dargs, cfg, student.amp_shape)
+    offline = dict(zip(numbers, samples))
+    compared = 0
+    for frame in frames[:-1]:  # the last window of the 80 packets is cut short
+        ref = model.test_step(pseudo_collate([offline[frame.index + 1]]))[0].pred_instances
+        got = student(frame.amplitude, frame.phase, frame.index + 1)
+        assert len(ref) == len(got) == 3
+        torch.testing.assert_close(got.bboxes, ref.bboxes)
+        torch.testing.assert_close(got.scores, ref.scores)
+        torch.testing.assert_close(got.keypoints, ref.keypoints)
+        compared += 1
+    assert compared >= 4
+
+
+def test_live_page_during_replay(live, checkpoint, tmp_path):
+    """The MJPEG page serves drawn frames and advancing counters; --out records."""
+    port = _free_port()
+    argv = [WIFI_CFG, checkpoint, '--source', f'replay:{INTEL}?speed=10', '--rate', '2',
+            '--serve', str(port), '--duration', '6', '--out', str(tmp_path / 'rec')] + FEW
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(live.main(argv)))
+    thread.start()
+    base = f'http://127.0.0.1:{port}'
+    stats, jpeg = [], None
+    deadline = time.time() + 60
+    while time.time() < deadline and len(stats) < 2:
+        try:
+            s = json.loads(urllib.request.urlopen(base + '/stats.json', timeout=2).read())
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if s.get('drawn', 0) and (not stats or s['drawn'] > stats[-1]['drawn']):
+            stats.append(s)
+            if jpeg is None:
+                jpeg = urllib.request.urlopen(base + '/frame.jpg', timeout=2).read()
+        time.sleep(0.3)
+    page = urllib.request.urlopen(base + '/', timeout=2).read().decode()
+    # one frame of the multipart MJPEG stream
+    with urllib.request.urlopen(base + '/stream.mjpg', timeout=5) as r:
+        assert r.headers['Content-Type'].startswith('multipart/x-mixed-replace')
+        head = r.read(200)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert len(stats) == 2 and stats[1]['drawn'] > stats[0]['drawn']
+    assert stats[1]['counts']['packets'] > stats[0]['counts']['packets'] > 0
+    assert stats[0]['source'].startswith(f'replay:{INTEL}')
+    assert '/stream.mjpg' in page and 'stats.json' in page
+    assert b'--frame' in head and b'Content-Type: image/jpeg' in head
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == (192, 288, 3)  # the MTN output size of the tiny config
+    assert (img.max(axis=2) > 40).mean() > 0.002  # boxes / keypoints / status text
+    assert result['frames'] >= 2 and result['latency_ms'] is not None
+    assert len(os.listdir(tmp_path / 'rec')) == result['frames']
+
+
+def test_live_demo_bad_input(live, checkpoint, capsys):
+    """Malformed datagrams and a silent source: counted and named, no crash."""
+    port = _free_port()
+    argv = [WIFI_CFG, checkpoint, '--source', f'udp://127.0.0.1:{port}', '--rate', '1',
+            '--stall-timeout', '0.5', '--duration', '2.5'] + FEW
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(live.main(argv)))
+    thread.start()
+    deadline = time.time() + 30
+    while time.time() < deadline:  # wait until the demo has bound the port
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind(('127.0.0.1', port))
+        except OSError:
+            break
+        finally:
+            probe.close()
+        time.sleep(0.05)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(5):
+        sock.sendto(b'\x11\x11\x11\x11 not csi', ('127.0.0.1', port))
+        sock.sendto(b'\x00' * 40, ('127.0.0.1', port))
+        time.sleep(0.05)
+    sock.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    counts = result['counts']
+    assert result['frames'] == 0
+    assert counts['malformed_datagrams'] >= 2 and counts['stalls'] >= 1
+    assert "'stalls': 1" in capsys.readouterr().out  # the summary line names it
+    with pytest.raises(ValueError, match="unknown CSI source 'tcp://x:1'"):
+        live.main([WIFI_CFG, checkpoint, '--source', 'tcp://x:1'] + FEW)
