@@ -16,7 +16,7 @@ from mmdensekd.utils.misc import to_numpy
 from . import densepose_drawing as drawing
 from .backend_check import check_tensorboard_available
 
-VIS_MODES = ('parts', 'u', 'v', 'texture')
+VIS_MODES = ('parts', 'u', 'v', 'texture', 'sigma')
 
 
 @VISUALIZERS.register_module()
@@ -30,7 +30,11 @@ class DensePoseVisualizer(Visualizer):
     * ``'parts'``: fine body parts in distinct colours, blended;
     * ``'u'`` / ``'v'``: the U / V coordinate colour-mapped, with iso-lines;
     * ``'texture'``: texture transfer from a DensePose texture atlas (6 rows
-      x 4 columns of square tiles, one per fine part).
+      x 4 columns of square tiles, one per fine part);
+    * ``'sigma'``: the U/V standard deviation ``sqrt(sigma_2)`` of models
+      with U/V confidences (``confidences['sigma_2']``, the variance
+      ``softplus(raw) + epsilon``) colour-mapped on the foreground from 0
+      (blue) to ``sigma_max`` and above (red); charts without it raise.
 
     Ground truth (``gt_instances.densepose``, a
     :class:`~mmdensekd.structures.DensePoseTargets`) is drawn as the coarse
@@ -47,8 +51,8 @@ class DensePoseVisualizer(Visualizer):
         image (np.ndarray, optional): Image to draw on.
         vis_backends (list[dict], optional): mmengine visualisation backends.
         save_dir (str, optional): Directory of the backends.
-        vis_mode (str | None): 'parts', 'u', 'v', 'texture', or None (no
-            DensePose). Defaults to 'parts'.
+        vis_mode (str | None): 'parts', 'u', 'v', 'texture', 'sigma', or None
+            (no DensePose). Defaults to 'parts'.
         texture (str | np.ndarray, optional): Texture atlas file or RGB array,
             required by ``vis_mode='texture'``.
         alpha (float): Opacity of part / U / V colours. Defaults to 0.6.
@@ -64,6 +68,8 @@ class DensePoseVisualizer(Visualizer):
         gt_alpha (float): Opacity of ground-truth coarse masks. Defaults to 0.4.
         point_radius (int): Radius of ground-truth DensePose points. Defaults
             to 2.
+        sigma_max (float): U/V standard deviation shown red in the 'sigma'
+            mode. Defaults to 0.5.
 
     Raises:
         ImportError: ``vis_backends`` has a ``TensorboardVisBackend`` and
@@ -87,7 +93,8 @@ class DensePoseVisualizer(Visualizer):
                  radius: int = 3,
                  num_contours: int = 10,
                  gt_alpha: float = 0.4,
-                 point_radius: int = 2) -> None:
+                 point_radius: int = 2,
+                 sigma_max: float = 0.5) -> None:
         super().__init__(name=name, image=image, vis_backends=vis_backends, save_dir=save_dir)
         check_tensorboard_available(self)  # before the runner writes its config there
         if not 0.0 <= alpha <= 1.0:
@@ -97,6 +104,9 @@ class DensePoseVisualizer(Visualizer):
             raise ValueError(f'gt_alpha must be in [0, 1], got {gt_alpha}')
         self.gt_alpha = float(gt_alpha)
         self.point_radius = int(point_radius)
+        if sigma_max <= 0:
+            raise ValueError(f'sigma_max must be > 0, got {sigma_max}')
+        self.sigma_max = float(sigma_max)
         self.kpt_thr = float(kpt_thr)
         self.draw_bbox = draw_bbox
         self.draw_kpts = draw_keypoints
@@ -160,6 +170,16 @@ class DensePoseVisualizer(Visualizer):
                 drawing.draw_densepose_uv(img, labels, uv, boxes[i],
                                           0 if vis_mode == 'u' else 1, self.alpha,
                                           self.num_contours)
+            elif vis_mode == 'sigma':
+                variance = densepose.confidence('sigma_2', i) if hasattr(
+                    densepose, 'confidence') else None
+                if variance is None:
+                    raise ValueError(f"vis_mode='sigma': instance {i} has no U/V confidence "
+                                     "(confidences['sigma_2']); the model needs "
+                                     'uv_confidence (detectron2 WC1 / WC2)')
+                sigma = np.sqrt(np.clip(to_numpy(variance), 0, None)) / self.sigma_max
+                drawing.draw_densepose_uv(img, labels, np.stack([sigma, sigma]), boxes[i], 0,
+                                          self.alpha, num_contours=0)
             else:
                 drawing.draw_densepose_texture(img, labels, uv, boxes[i], self.texture_tiles)
 

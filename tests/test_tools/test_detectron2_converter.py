@@ -175,7 +175,15 @@ def test_keypoint_and_head_key_mapping():
         'roi_head.densepose_head.convs.14.weight'
     assert tool.convert_key('backbone.bottom_up.res5.2.conv3.norm.bias') == \
         'backbone.layer4.2.bn3.bias'
-    assert tool.convert_key('roi_heads.densepose_predictor.sigma_2_lowres.weight') is None
+    # confidence layers keep detectron2's names; the DeepLab head too (with its norms)
+    assert tool.convert_key('roi_heads.densepose_predictor.sigma_2_lowres.weight') == \
+        'roi_head.densepose_predictor.sigma_2_lowres.weight'
+    assert tool.convert_key('roi_heads.densepose_predictor.embedder.weight') is None
+    assert tool.convert_key('roi_heads.densepose_head.body_conv_fcn2.norm.weight',
+                            deeplab=True) == 'roi_head.densepose_head.body_conv_fcn2.norm.weight'
+    assert tool.convert_key('roi_heads.densepose_head.NLBlock.W.1.bias', deeplab=True) == \
+        'roi_head.densepose_head.NLBlock.W.1.bias'
+    assert tool.convert_key('roi_heads.densepose_head.ASPP.convs.0.0.weight') is None
     assert tool.fpn_base_stage(['backbone.fpn_lateral3.bias', 'backbone.fpn_lateral4.bias']) == 3
     assert tool.convert_key('backbone.fpn_lateral3.weight', 3) == 'neck.lateral_convs.0.conv.weight'
 
@@ -423,7 +431,7 @@ def test_unknown_tensor_refused_unless_allow_partial(fake_d2, tmp_path, capsys):
         pickle.dump({'model': d2_state}, f)
     dst = tmp_path / 'kpt.pth'
     with pytest.raises(SystemExit) as exc:
-        tool.main([str(src), str(dst)])
+        tool.main([str(src), str(dst), '--config', CONFIG])
     assert exc.value.code == 1 and not dst.exists()
     captured = capsys.readouterr()
     assert ('not converted: roi_heads.keypoint_head.extra_conv.weight (2, 3) '
@@ -431,9 +439,10 @@ def test_unknown_tensor_refused_unless_allow_partial(fake_d2, tmp_path, capsys):
     assert 'not converted: proposal_generator.anchor_generator.cell_anchors.2 (3, 4) ' \
         '(anchors differ' in captured.out
     assert '2 detectron2 tensors not converted' in captured.err
-    assert 'no --config given' in captured.err
+    # the tiny DensePose config has no keypoint head
+    assert 'unexpected in model: roi_head.keypoint_head.deconv.weight' in captured.out
 
-    result = tool.main([str(src), str(dst), '--allow-partial'])
+    result = tool.main([str(src), str(dst), '--config', CONFIG, '--allow-partial'])
     assert sorted(result['unconverted']) == ['proposal_generator.anchor_generator.cell_anchors.2',
                                              'roi_heads.keypoint_head.extra_conv.weight']
     saved = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
@@ -441,7 +450,7 @@ def test_unknown_tensor_refused_unless_allow_partial(fake_d2, tmp_path, capsys):
                                   d2_state['roi_heads.keypoint_head.score_lowres.weight'])
     assert len(saved) == len(tool.convert_state_dict(d2_state)['state_dict'])
     with pytest.raises(SystemExit):
-        tool.parse_args([str(src), str(dst), '--strict', '--allow-partial'])
+        tool.parse_args([str(src), str(dst), '--config', CONFIG, '--strict', '--allow-partial'])
 
 
 def test_decoder_norm_keys():
@@ -590,3 +599,108 @@ def test_tiny_decoder_identity_path_after_conversion(decoder_config, tmp_path):
     expected[5:15, 17:27] = np.outer(profile, profile)
     np.testing.assert_allclose(fused[0].numpy(), expected, atol=1e-6)
     assert fused[1:].abs().max() == 0
+
+
+# --- --config is required; detectron2 config names --------------------------
+def test_config_is_required(fake_d2, tmp_path, capsys):
+    src = tmp_path / 'model.pkl'
+    with open(src, 'wb') as f:
+        pickle.dump({'model': fake_d2}, f)
+    dst = tmp_path / 'out.pth'
+    with pytest.raises(SystemExit) as exc:
+        tool.main([str(src), str(dst)])
+    assert exc.value.code != 0 and not dst.exists()
+    assert 'the following arguments are required: --config' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        tool.main([str(src), str(dst), '--config', 'densepose_rcnn_R_77_FPN_s1x'])
+    assert exc.value.code != 0 and not dst.exists()
+    assert 'neither a config file nor a detectron2' in capsys.readouterr().err
+
+
+def test_detectron2_config_names_map_to_existing_configs():
+    names = [n for n in tool.DETECTRON2_CONFIGS if n.startswith('densepose_rcnn_')]
+    assert len(names) == 22  # R_50 / R_101 x (legacy, FPN / DL x 5 confidence variants)
+    for name, path in tool.DETECTRON2_CONFIGS.items():
+        assert osp.isfile(osp.join(ROOT, path)), (name, path)
+    # a name with directories and .yaml resolves too
+    assert tool.resolve_config('configs/densepose_rcnn_R_101_FPN_DL_WC2M_s1x.yaml') == osp.join(
+        ROOT, 'configs', 'densepose_rcnn',
+        'densepose-rcnn_r101-caffe_fpn-dl-wc2m_s1x_densepose-coco-d2.py')
+    assert tool.resolve_config(S1X) == S1X
+
+
+def test_key_lists_are_the_generators():
+    """The checked-in lists are what detectron2_key_lists.py writes."""
+    spec = importlib.util.spec_from_file_location(
+        'detectron2_key_lists', osp.join(ROOT, 'tools', 'model_converters',
+                                         'detectron2_key_lists.py'))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert sorted(gen.VARIANTS) == sorted(n for n in tool.DETECTRON2_CONFIGS
+                                          if n.startswith('densepose_rcnn_'))
+    for name, variant in gen.VARIANTS.items():
+        assert list(load_key_list(f'{name}.txt').items()) == gen.detectron2_keys(*variant), name
+    r101 = load_key_list('densepose_rcnn_R_101_FPN_DL_WC2M_s1x.txt')
+    assert max(int(k.split('.')[3]) for k in r101 if '.res4.' in k) == 22  # 23 blocks
+    assert r101['roi_heads.densepose_head.ASPP.project.0.weight'] == (256, 1280, 1, 1)
+    assert r101['roi_heads.densepose_predictor.kappa_v_lowres.weight'] == (512, 25, 4, 4)
+    assert r101['roi_heads.densepose_predictor.coarse_segm_confidence_lowres.bias'] == (1, )
+
+
+@pytest.mark.parametrize('name', sorted(n for n in tool.DETECTRON2_CONFIGS
+                                        if n.startswith('densepose_rcnn_')))
+def test_every_model_zoo_variant_converts_completely(name, model_states):
+    """Each detectron2 chart model (its key names and shapes) converts with
+    nothing left over into its config, and fills every model key."""
+    d2_state = fake_model_zoo(f'{name}.txt', seed=2)
+    result = tool.convert_state_dict(d2_state)
+    assert result['unconverted'] == [], name
+    assert_round_trip(d2_state, result)
+    state, cfg = model_states(tool.resolve_config(name))
+    assert tool.compare_with_model(result['state_dict'], state) == dict(
+        missing=[], unexpected=[], mismatched=[]), name
+    assert tool.config_notes(cfg, has_densepose=True) == [], name
+    if '_DL_' in name:
+        assert result['mapping']['roi_heads.densepose_head.body_conv_fcn8.norm.bias'] == \
+            'roi_head.densepose_head.body_conv_fcn8.norm.bias'
+        # GroupNorms get no BatchNorm statistics
+        assert not any(k.startswith('roi_head.densepose_head.') and 'running' in k
+                       for k in result['state_dict'])
+
+
+def test_joint_teacher_from_densepose_and_keypoint_checkpoints(tmp_path, capsys, model_states,
+                                                               monkeypatch):
+    """detectron2's s1x DensePose R-CNN + the keypoint head of its Keypoint
+    R-CNN load into the joint d2 config with nothing missing or left over
+    (and into the decoder-on joint s1x configs)."""
+    monkeypatch.setattr(tool, 'build_model_state', model_states)
+    dp = fake_model_zoo('densepose_rcnn_R_50_FPN_s1x.txt', seed=3)
+    kpt = fake_model_zoo('keypoint_rcnn_R_50_FPN_1x.txt', seed=4)
+    src, kpt_src = tmp_path / 'dp.pkl', tmp_path / 'kpt.pkl'
+    for path, state in ((src, dp), (kpt_src, kpt)):
+        with open(path, 'wb') as f:
+            pickle.dump({'model': state}, f)
+    dst = tmp_path / 'joint.pth'
+    joint = osp.join(CONFIGS, 'keypoint_rcnn',
+                     'densepose-keypoint-rcnn_r50-caffe_fpn_s1x_densepose-coco-d2.py')
+    result = tool.main([str(src), str(dst), '--keypoint-src', str(kpt_src), '--config', joint])
+    assert result['unconverted'] == []
+    assert result['check'] == dict(missing=[], unexpected=[], mismatched=[])
+    saved = torch.load(dst, map_location='cpu', weights_only=True)
+    sd = saved['state_dict']
+    np.testing.assert_array_equal(sd['roi_head.keypoint_head.deconv.weight'].numpy(),
+                                  kpt['roi_heads.keypoint_head.score_lowres.weight'])
+    np.testing.assert_array_equal(sd['backbone.conv1.weight'].numpy(),
+                                  dp['backbone.bottom_up.stem.conv1.weight'])
+    assert saved['meta']['converted_from'] == 'dp.pkl + kpt.pkl'
+    unused = sum(not k.startswith('roi_heads.keypoint_head.') for k in kpt)
+    assert f'its other {unused} tensors (backbone, RPN, box head) are not used' in \
+        capsys.readouterr().out
+    for name in ('densepose-keypoint-rcnn_r50_fpn_s1x_densepose-coco.py',
+                 'densepose-keypoint-rcnn_r50_fpn_refine-sum_s1x_densepose-coco.py'):
+        state, _ = model_states(osp.join(CONFIGS, 'keypoint_rcnn', name))
+        check = tool.compare_with_model(sd, state)
+        assert check['missing'] == [k for k in state if '.refine_head.' in k], name
+        assert check['unexpected'] == [] and check['mismatched'] == [], name
+    with pytest.raises(ValueError, match='no roi_heads.keypoint_head'):
+        tool.merge_keypoint_head(dp, dp, 'dp.pkl')

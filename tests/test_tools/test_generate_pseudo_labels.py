@@ -109,3 +109,25 @@ def test_two_teachers_merged_by_box_matching(load_tool, tmp_path, monkeypatch, c
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         tool.main([str(files['dp.py']), str(files['dp.pth']), '--teacher', str(files['kpt.py']),
                    str(tmp_path / 'missing.pth'), '--img-dir', str(img_dir), '--out', str(out)])
+
+
+def test_confidences_written_per_point(load_tool):
+    """A teacher with U/V confidences: ``dp_sigma_2`` holds the variance of
+    the chart pixel each point was sampled from (left columns 0.1, right
+    columns 0.4 of the part-3 block)."""
+    tool = load_tool('misc/generate_pseudo_labels.py')
+    pred = _pred()
+    sigma = torch.zeros(20, 10)
+    sigma[:, :5], sigma[:, 5:] = 0.1, 0.4
+    dp = pred.densepose
+    pred.densepose = DensePoseChartResults(dp.labels, dp.uv,
+                                           {'sigma_2': [sigma, None, None]})
+    anns = tool.predictions_to_annotations(pred, image_id=7, start_id=5, score_thr=0.5,
+                                           kpt_thr=0.0, num_points=30,
+                                           rng=np.random.default_rng(0))
+    first = anns[0]
+    x, var = np.asarray(first['dp_x']), np.asarray(first['dp_sigma_2'])
+    assert len(var) == len(x) and set(np.round(var, 4)) == {0.1, 0.4}
+    # chart column = floor(x * 10 / 256): columns < 5 have variance 0.1
+    np.testing.assert_allclose(var, np.where(np.floor(x * 10 / 256) < 5, 0.1, 0.4), atol=1e-6)
+    assert not any(k.startswith('dp_sigma') for k in anns[1])

@@ -155,3 +155,29 @@ def test_invalid_settings():
         split_texture_atlas(np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(FileNotFoundError, match='missing_atlas.png'):
         _visualizer('vis_no_file', vis_mode='texture', texture='missing_atlas.png')
+
+
+def test_sigma_mode_maps_the_uv_standard_deviation():
+    """sqrt(sigma_2) / sigma_max through the JET map on the foreground: a
+    variance of 0 is the map's low end (blue), sigma_max^2 and above its high
+    end (red); background and charts without sigma_2 are handled."""
+    img = np.zeros((H, W, 3), np.uint8)
+    labels = np.ones((20, 40), np.uint8)
+    labels[:, :5] = 0
+    variance = np.zeros((20, 40), np.float32)
+    variance[:, 20:] = 0.25  # sigma 0.5 = sigma_max
+    uv = np.zeros((2, 20, 40), np.float32)
+    inst = _instances([[0, 0, 40, 20]], [(labels, uv)])
+    inst.densepose = DensePoseChartResults(inst.densepose.labels, inst.densepose.uv,
+                                           {'sigma_2': [torch.from_numpy(variance)]})
+    vis = _visualizer('vis_sigma', vis_mode='sigma', alpha=1.0, sigma_max=0.5)
+    out = vis.draw_instances(img, inst)
+    jet = cv2.applyColorMap(np.array([[0, 255]], np.uint8), cv2.COLORMAP_JET)[0, :, ::-1]
+    np.testing.assert_array_equal(out[10, 10], jet[0])
+    np.testing.assert_array_equal(out[10, 30], jet[1])
+    assert (out[:, :5] == 0).all() and (out[20:] == 0).all()
+    plain = _instances([[0, 0, 40, 20]], [(labels, uv)])
+    with pytest.raises(ValueError, match="instance 0 has no U/V confidence"):
+        vis.draw_instances(img, plain)
+    with pytest.raises(ValueError, match='sigma_max'):
+        _visualizer('vis_sigma_bad', sigma_max=0)

@@ -28,7 +28,12 @@ exceeds ``--kpt-thr``, zeros when the teacher has no keypoint branch) and
 the DensePose fields sampled from the predicted IUV chart by
 :func:`mmdensekd.datasets.iuv_to_dp_fields` (``dp_x/dp_y/dp_I/dp_U/dp_V``,
 ``dp_masks``); a person whose chart has no body-part pixel keeps its box and
-keypoints without DensePose fields (counted in the summary line).
+keypoints without DensePose fields (counted in the summary line). With a
+teacher that estimates confidences (detectron2's WC1 / WC2 / M models) each
+confidence map is also read at every point: ``dp_sigma_2`` (the U/V variance
+``softplus(raw) + epsilon``), ``dp_kappa_u`` / ``dp_kappa_v``,
+``dp_fine_segm_confidence`` / ``dp_coarse_segm_confidence``, one value per
+point (:func:`point_confidences`).
 """
 import argparse
 import json
@@ -100,6 +105,37 @@ def list_images(img_dir: str, ann_file: Optional[str]) -> dict:
                 categories=[])
 
 
+def point_confidences(densepose, index: int, fields: dict, box: List[float],
+                      chart_box: List[float]) -> dict:
+    """The confidence maps of chart ``index`` read at the sampled points.
+
+    Args:
+        densepose (DensePoseChartResults): The image's charts.
+        index (int): The instance.
+        fields (dict): ``dp_x`` / ``dp_y`` in the 256 x 256 frame of ``box``.
+        box (list[float]): xywh box of the annotation.
+        chart_box (list[float]): xywh region the chart covers.
+
+    Returns:
+        dict: ``dp_<name>`` -> list of floats (one per point), for each
+        confidence the chart has (empty without confidences).
+    """
+    out = {}
+    x = np.asarray(fields['dp_x'], np.float64)
+    y = np.asarray(fields['dp_y'], np.float64)
+    col = np.floor(box[0] + x * box[2] / 256.0 - chart_box[0]).astype(np.int64)
+    row = np.floor(box[1] + y * box[3] / 256.0 - chart_box[1]).astype(np.int64)
+    for name in sorted(getattr(densepose, 'confidences', {})):
+        maps = densepose.confidence(name, index)
+        if maps is None:
+            continue
+        values = maps.detach().cpu().numpy()
+        r = np.clip(row, 0, values.shape[0] - 1)
+        c = np.clip(col, 0, values.shape[1] - 1)
+        out[f'dp_{name}'] = [round(float(v), 5) for v in values[r, c]]
+    return out
+
+
 def predictions_to_annotations(pred, image_id: int, start_id: int, score_thr: float,
                                kpt_thr: float, num_points: int,
                                rng: np.random.Generator) -> List[dict]:
@@ -146,6 +182,7 @@ def predictions_to_annotations(pred, image_id: int, start_id: int, score_thr: fl
             fields = iuv_to_dp_fields(iuv, chart_box, box, num_points, rng=rng)
             if fields is not None:  # None: no body-part pixel; the person keeps box/keypoints
                 ann.update(fields)
+                ann.update(point_confidences(pred.densepose, int(i), fields, box, chart_box))
         anns.append(ann)
     return anns
 

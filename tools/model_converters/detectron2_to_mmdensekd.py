@@ -5,7 +5,16 @@ Usage::
 
     python tools/model_converters/detectron2_to_mmdensekd.py \
         model_final_162be9.pkl densepose_rcnn_r50_fpn_s1x_d2.pth \
-        --config configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py
+        --config densepose_rcnn_R_50_FPN_s1x
+
+``--config`` is required: our config file, or a detectron2 model-zoo config
+name that :data:`DETECTRON2_CONFIGS` maps to our config in detectron2's
+layout (every chart-based R_50 / R_101 DensePose R-CNN: FPN / DL, plain /
+WC1 / WC2 / WC1M / WC2M, legacy; and keypoint_rcnn_R_50_FPN_1x). A joint
+DensePose + keypoint teacher: ``SRC`` the DensePose checkpoint,
+``--keypoint-src`` the Keypoint R-CNN one (its keypoint head only) and a
+joint config, e.g.
+``configs/keypoint_rcnn/densepose-keypoint-rcnn_r50-caffe_fpn_s1x_densepose-coco-d2.py``.
 
 Input: a detectron2 model-zoo ``.pkl`` (a pickle holding ``{'model': {name:
 numpy array}}``; only numpy arrays and plain containers are unpickled) or a
@@ -29,6 +38,12 @@ Parameter names (detectron2 -> mmdensekd; ``[.norm]`` -> the BN):
   ``roi_head.bbox_head.{fc_cls, fc_reg}``
 - ``roi_heads.densepose_head.body_conv_fcn{i}`` ->
   ``roi_head.densepose_head.convs.{2(i-1)}`` (conv/ReLU Sequential)
+- DeepLab head (checkpoints with ``roi_heads.densepose_head.ASPP.*``):
+  ``roi_heads.densepose_head.{ASPP, NLBlock, body_conv_fcn{i}[.norm]}.*`` ->
+  ``roi_head.densepose_head.*`` (same names, ``DensePoseDeepLabHead``)
+- confidence layers ``roi_heads.densepose_predictor.{sigma_2, kappa_u,
+  kappa_v, fine_segm_confidence, coarse_segm_confidence}_lowres`` ->
+  ``roi_head.densepose_predictor.*`` (same names)
 - ``roi_heads.densepose_predictor.{ann_index_lowres, index_uv_lowres, u_lowres,
   v_lowres}`` -> ``roi_head.densepose_predictor.{coarse_segm_lowres,
   fine_segm_lowres, u_lowres, v_lowres}``
@@ -51,12 +66,10 @@ preprocessor settings; ``proposal_generator.anchor_generator.cell_anchors.{i}``
 buffers (older checkpoints) are checked against the anchor layout below.
 
 Nothing is dropped silently: any other tensor (mask heads, C4
-``roi_heads.res5``, DeepLab heads, confidence / CSE predictors, anchors of
-another layout, ...) and, with ``--config``, any model parameter or buffer
-the checkpoint does not fill (or fills with the wrong shape) is listed and
-the converter exits with status 1 without writing, unless
-``--allow-partial`` is given. Without ``--config`` only the checkpoint side
-can be checked (a warning says so).
+``roi_heads.res5``, CSE predictors, anchors of another layout, ...) and any
+model parameter or buffer the checkpoint does not fill (or fills with the
+wrong shape) is listed and the converter exits with status 1 without
+writing, unless ``--allow-partial`` is given.
 
 Layout facts that make the tensors usable unchanged:
 
@@ -104,6 +117,9 @@ _BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var')
 _PREDICTOR_NAMES = dict(ann_index_lowres='coarse_segm_lowres',
                         index_uv_lowres='fine_segm_lowres', u_lowres='u_lowres',
                         v_lowres='v_lowres')
+#: confidence layers of detectron2's chart predictor (same names here)
+_CONFIDENCE_LAYERS = ('sigma_1_lowres', 'sigma_2_lowres', 'kappa_u_lowres', 'kappa_v_lowres',
+                      'fine_segm_confidence_lowres', 'coarse_segm_confidence_lowres')
 _IGNORED_BUFFERS = ('pixel_mean', 'pixel_std')
 _CELL_ANCHORS = re.compile(r'^proposal_generator\.anchor_generator\.cell_anchors\.(\d+)$')
 #: anchor sizes (one per level P2..P6) and ratios (h / w) the mapping assumes
@@ -150,12 +166,28 @@ def _bn(prefix: str, param: str) -> str:
 
 
 def _rules(fpn_base: int,
-           decoder_norm: str = 'gn') -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
+           decoder_norm: str = 'gn',
+           deeplab: bool = False) -> List[Tuple[re.Pattern, Callable[[re.Match], str]]]:
     """(pattern, target builder) pairs, tried in order."""
     norm = r'(weight|bias|running_mean|running_var)'
     wb = r'(weight|bias)'
     decoder = 'roi_head.densepose_roi_extractor.decoder'
-    return [
+    dph = 'roi_head.densepose_head'
+    if deeplab:  # DensePoseDeepLabHead: detectron2's module names, kept as they are
+        head_rules = [
+            (re.compile(r'^roi_heads\.densepose_head\.((?:ASPP|NLBlock)\.[\w.]+)$'),
+             lambda m: f'{dph}.{m[1]}'),
+            (re.compile(rf'^roi_heads\.densepose_head\.(body_conv_fcn\d+)\.{wb}$'),
+             lambda m: f'{dph}.{m[1]}.{m[2]}'),
+            (re.compile(rf'^roi_heads\.densepose_head\.(body_conv_fcn\d+)\.norm\.{wb}$'),
+             lambda m: f'{dph}.{m[1]}.norm.{m[2]}'),
+        ]
+    else:
+        head_rules = [
+            (re.compile(rf'^roi_heads\.densepose_head\.body_conv_fcn(\d+)\.{wb}$'),
+             lambda m: f'{dph}.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
+        ]
+    return head_rules + [
         (re.compile(r'^backbone\.bottom_up\.stem\.conv1\.weight$'),
          lambda m: 'backbone.conv1.weight'),
         (re.compile(rf'^backbone\.bottom_up\.stem\.conv1\.norm\.{norm}$'),
@@ -184,11 +216,12 @@ def _rules(fpn_base: int,
          lambda m: f'roi_head.bbox_head.fc_cls.{m[1]}'),
         (re.compile(rf'^roi_heads\.box_predictor\.bbox_pred\.{wb}$'),
          lambda m: f'roi_head.bbox_head.fc_reg.{m[1]}'),
-        (re.compile(rf'^roi_heads\.densepose_head\.body_conv_fcn(\d+)\.{wb}$'),
-         lambda m: f'roi_head.densepose_head.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
         (re.compile(r'^roi_heads\.densepose_predictor\.'
                     rf'(ann_index_lowres|index_uv_lowres|u_lowres|v_lowres)\.{wb}$'),
          lambda m: f'roi_head.densepose_predictor.{_PREDICTOR_NAMES[m[1]]}.{m[2]}'),
+        (re.compile(rf'^roi_heads\.densepose_predictor\.({"|".join(_CONFIDENCE_LAYERS)})'
+                    rf'\.{wb}$'),
+         lambda m: f'roi_head.densepose_predictor.{m[1]}.{m[2]}'),
         (re.compile(rf'^roi_heads\.keypoint_head\.conv_fcn(\d+)\.{wb}$'),
          lambda m: f'roi_head.keypoint_head.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
         (re.compile(rf'^roi_heads\.keypoint_head\.score_lowres\.{wb}$'),
@@ -216,9 +249,16 @@ def decoder_norm_name(keys) -> str:
                        for k in keys) else 'gn'
 
 
-def convert_key(key: str, fpn_base: int = 2, decoder_norm: str = 'gn') -> Optional[str]:
+def is_deeplab_head(keys) -> bool:
+    """Whether the checkpoint's DensePose head is detectron2's
+    ``DensePoseDeepLabHead`` (it has ``ASPP`` tensors)."""
+    return any(k.startswith('roi_heads.densepose_head.ASPP.') for k in keys)
+
+
+def convert_key(key: str, fpn_base: int = 2, decoder_norm: str = 'gn',
+                deeplab: bool = False) -> Optional[str]:
     """mmdensekd name of detectron2 parameter ``key`` (None if unsupported)."""
-    for pattern, target in _rules(fpn_base, decoder_norm):
+    for pattern, target in _rules(fpn_base, decoder_norm, deeplab):
         match = pattern.match(key)
         if match:
             return target(match)
@@ -277,6 +317,7 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
     """
     base = fpn_base_stage(d2_state.keys())
     dec_norm = decoder_norm_name(d2_state.keys())
+    deeplab = is_deeplab_head(d2_state.keys())
     state: Dict[str, torch.Tensor] = OrderedDict()
     mapping, unconverted, consumed = OrderedDict(), [], []
     reasons: Dict[str, str] = OrderedDict()
@@ -295,7 +336,7 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
                 unconverted.append(key)
                 reasons[key] = reason
             continue
-        target = convert_key(key, base, dec_norm)
+        target = convert_key(key, base, dec_norm, deeplab)
         if target is None:
             unconverted.append(key)
             reasons[key] = 'no mmdensekd counterpart'
@@ -309,7 +350,9 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
     # and add num_batches_tracked so the dict loads strictly into nn.BatchNorm.
     bn_prefixes = OrderedDict()
     for key, target in mapping.items():
-        if '.norm.' in key and not target.rsplit('.', 1)[0].endswith('.gn'):
+        # the DeepLab head's norms are GroupNorms (no running statistics)
+        if ('.norm.' in key and not target.rsplit('.', 1)[0].endswith('.gn')
+                and not key.startswith('roi_heads.densepose_head.')):
             bn_prefixes[target.rsplit('.', 1)[0]] = None
     for prefix in bn_prefixes:
         weight = state.get(f'{prefix}.weight')
@@ -381,20 +424,70 @@ def config_notes(cfg: Any, has_densepose: bool) -> List[str]:
     return notes
 
 
+#: detectron2 model-zoo config name -> our config in detectron2's layout
+DETECTRON2_CONFIGS: Dict[str, str] = {
+    'densepose_rcnn_R_50_FPN_s1x':
+    'configs/densepose_rcnn/densepose-rcnn_r50-caffe_fpn_s1x_densepose-coco-d2.py',
+    'keypoint_rcnn_R_50_FPN_1x': 'configs/keypoint_rcnn/keypoint-rcnn_r50_fpn_1x_coco.py',
+}
+for _depth in (50, 101):
+    DETECTRON2_CONFIGS[f'densepose_rcnn_R_{_depth}_FPN_s1x_legacy'] = (
+        f'configs/densepose_rcnn/densepose-rcnn_r{_depth}-caffe_fpn_s1x-legacy_densepose-coco-d2.py')
+    for _dl in ('', 'DL'):
+        for _conf in ('', 'WC1', 'WC2', 'WC1M', 'WC2M'):
+            _d2 = '_'.join(p for p in (f'densepose_rcnn_R_{_depth}_FPN', _dl, _conf, 's1x') if p)
+            _ours = '-'.join(p for p in ('fpn', _dl.lower(), _conf.lower()) if p)
+            DETECTRON2_CONFIGS.setdefault(
+                _d2, f'configs/densepose_rcnn/densepose-rcnn_r{_depth}-caffe_{_ours}_s1x_'
+                'densepose-coco-d2.py')
+
+
+def resolve_config(config: str) -> str:
+    """Our config path of ``config``: an existing file, or a detectron2
+    model-zoo config name (``densepose_rcnn_R_50_FPN_DL_WC1_s1x``, with or
+    without ``.yaml`` or directories) mapped by :data:`DETECTRON2_CONFIGS`
+    (relative to the repository root).
+
+    Raises:
+        FileNotFoundError: neither a file nor a known detectron2 name.
+    """
+    if osp.isfile(config):
+        return config
+    name = osp.splitext(osp.basename(config))[0]
+    if name in DETECTRON2_CONFIGS:
+        root = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+        return osp.join(root, DETECTRON2_CONFIGS[name])
+    raise FileNotFoundError(f'--config {config} is neither a config file nor a detectron2 '
+                            'model-zoo config name this converter knows (' +
+                            ', '.join(sorted(DETECTRON2_CONFIGS)) + ')')
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='detectron2 checkpoint (.pkl or .pth)')
     parser.add_argument('dst', help='output mmdensekd checkpoint (.pth)')
-    parser.add_argument('--config', help='verify the converted keys against this config')
+    parser.add_argument('--config', required=True,
+                        help='the model the checkpoint is for: our config file, or a '
+                        'detectron2 model-zoo config name (e.g. densepose_rcnn_R_50_FPN_s1x), '
+                        'mapped to ours; the converted keys are checked against its model')
+    parser.add_argument('--keypoint-src',
+                        help='a detectron2 Keypoint R-CNN checkpoint whose keypoint head '
+                        '(roi_heads.keypoint_head.*) joins the DensePose checkpoint SRC into '
+                        'one joint teacher (--config: a joint DensePose + keypoint config); '
+                        'its other tensors (backbone, RPN, box head) are not used')
     parser.add_argument('--allow-partial', action='store_true',
                         help='write the checkpoint even if some detectron2 tensors are not '
-                        'converted or (with --config) some model keys are missing, unexpected '
-                        'or of the wrong shape; by default the converter refuses (exit 1)')
+                        'converted or some model keys are missing, unexpected or of the wrong '
+                        'shape; by default the converter refuses (exit 1)')
     parser.add_argument('--strict', action='store_true',
                         help='deprecated, the default now: refuse incomplete conversions')
     args = parser.parse_args(argv)
     if args.strict and args.allow_partial:
         parser.error('--strict and --allow-partial exclude each other')
+    try:
+        args.config = resolve_config(args.config)
+    except FileNotFoundError as err:
+        parser.error(str(err))
     return args
 
 
@@ -404,14 +497,46 @@ def _refuse(dst: str, problems: List[str]) -> None:
     raise SystemExit(1)
 
 
+def merge_keypoint_head(d2_state: Mapping[str, Any], kpt_state: Mapping[str, Any],
+                        kpt_path: str) -> Tuple[Dict[str, Any], List[str]]:
+    """The DensePose checkpoint plus the keypoint head of a Keypoint R-CNN.
+
+    Returns:
+        tuple: the merged detectron2 dict and the Keypoint R-CNN tensors not
+        used (all but ``roi_heads.keypoint_head.*``).
+
+    Raises:
+        ValueError: the Keypoint R-CNN checkpoint has no keypoint head, or the
+            DensePose checkpoint already has one.
+    """
+    head = {k: v for k, v in kpt_state.items() if k.startswith('roi_heads.keypoint_head.')}
+    if not head:
+        raise ValueError(f'--keypoint-src {kpt_path} has no roi_heads.keypoint_head.* tensors')
+    clash = [k for k in head if k in d2_state]
+    if clash:
+        raise ValueError(f'the DensePose checkpoint already has keypoint head tensors '
+                         f'({clash[0]}, ...); --keypoint-src would replace them')
+    merged = dict(d2_state)
+    merged.update(head)
+    return merged, [k for k in kpt_state if k not in head]
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     """Run the conversion; returns the conversion result (and the check)."""
     args = parse_args(argv)
     d2_state = load_detectron2_checkpoint(args.src)
+    sources = osp.basename(args.src)
+    if args.keypoint_src:
+        d2_state, unused = merge_keypoint_head(
+            d2_state, load_detectron2_checkpoint(args.keypoint_src), args.keypoint_src)
+        sources += ' + ' + osp.basename(args.keypoint_src)
+        print(f'joint teacher: keypoint head from {args.keypoint_src}; its other {len(unused)} '
+              'tensors (backbone, RPN, box head) are not used: the keypoint head runs on the '
+              "DensePose model's features, which it was not trained on")
     result = convert_state_dict(d2_state)
     state = result['state_dict']
     print(f'converted {len(result["mapping"])} of {len(d2_state)} detectron2 tensors '
-          f'from {args.src} ({len(result["consumed"])} buffers read, '
+          f'from {sources} ({len(result["consumed"])} buffers read, '
           f'{len(result["unconverted"])} not converted)')
     for key in result['unconverted']:
         print(f'  not converted: {key} {tuple(np.shape(d2_state[key]))} '
@@ -420,29 +545,24 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if result['unconverted']:
         problems.append(f'{len(result["unconverted"])} detectron2 tensors not converted')
 
-    check = None
-    if args.config:
-        model_state, cfg = build_model_state(args.config)
-        check = compare_with_model(state, model_state)
-        print(f'check against {args.config}: {len(check["missing"])} missing, '
-              f'{len(check["unexpected"])} unexpected, {len(check["mismatched"])} '
-              'shape mismatches')
-        for key in check['missing']:
-            print(f'  missing in checkpoint: {key}')
-        for key in check['unexpected']:
-            print(f'  unexpected in model: {key}')
-        for key, src_shape, dst_shape in check['mismatched']:
-            print(f'  shape mismatch: {key} checkpoint {src_shape} vs model {dst_shape}')
-        has_dp = any(k.startswith('roi_head.densepose') for k in state)
-        for note in config_notes(cfg, has_dp):
-            print(f'  config note: {note}')
-        result['check'] = check
-        for name, found in check.items():
-            if found:
-                problems.append(f'{len(found)} {name} model keys')
-    else:
-        print('warning: no --config given, so the model side is unchecked (which parameters '
-              'the checkpoint leaves unfilled); pass --config to check it', file=sys.stderr)
+    model_state, cfg = build_model_state(args.config)
+    check = compare_with_model(state, model_state)
+    print(f'check against {args.config}: {len(check["missing"])} missing, '
+          f'{len(check["unexpected"])} unexpected, {len(check["mismatched"])} '
+          'shape mismatches')
+    for key in check['missing']:
+        print(f'  missing in checkpoint: {key}')
+    for key in check['unexpected']:
+        print(f'  unexpected in model: {key}')
+    for key, src_shape, dst_shape in check['mismatched']:
+        print(f'  shape mismatch: {key} checkpoint {src_shape} vs model {dst_shape}')
+    has_dp = any(k.startswith('roi_head.densepose') for k in state)
+    for note in config_notes(cfg, has_dp):
+        print(f'  config note: {note}')
+    result['check'] = check
+    for name, found in check.items():
+        if found:
+            problems.append(f'{len(found)} {name} model keys')
     if problems and not args.allow_partial:
         _refuse(args.dst, problems)
     if problems:
@@ -456,7 +576,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
           "  backbone=dict(style='caffe')  # STRIDE_IN_1X1=True (MSRA-initialised models)")
     out_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(out_dir, exist_ok=True)
-    meta = dict(converted_from=osp.basename(args.src), source='detectron2',
+    meta = dict(converted_from=sources, source='detectron2', config=args.config,
                 pixel_mean=mean, pixel_std=std, dataset_meta=dict(classes=('person', )))
     torch.save(dict(state_dict=state, meta=meta), args.dst)
     print(f'saved {len(state)} tensors to {args.dst}')

@@ -24,7 +24,11 @@ from mmdensekd.structures import (
     DensePoseTargets,
 )
 
+from .densepose_chart_decoding import decode_charts_to_boxes
 from .densepose_chart_predictor import DensePoseChartPredictor
+
+#: ``decoding`` modes of :class:`DensePoseChartHead`
+DECODINGS = ('detectron2', 'fast')
 
 
 def decode_charts(dp_output: DensePoseChartPredictorOutput) -> Tuple[Tensor, Tensor]:
@@ -44,6 +48,25 @@ def decode_charts(dp_output: DensePoseChartPredictorOutput) -> Tuple[Tensor, Ten
     index = labels[:, None]
     uv = torch.cat([dp_output.u.gather(1, index), dp_output.v.gather(1, index)], dim=1)
     return labels, uv.clamp(0, 1)
+
+
+def decode_confidences(dp_output: DensePoseChartPredictorOutput, labels: Tensor) -> dict:
+    """Confidences of every RoI at the predictor resolution, per-part ones
+    read at ``labels`` (0 on background), one-channel ones as they are.
+
+    Returns:
+        dict[str, Tensor]: name -> (M, H, W).
+    """
+    out = {}
+    parts = dp_output.fine_segm.size(1)
+    for name, maps in dp_output.confidences().items():
+        if name == 'sigma_1':
+            continue
+        if maps.size(1) == parts:
+            out[name] = maps.gather(1, labels[:, None])[:, 0] * (labels > 0)
+        else:
+            out[name] = maps[:, 0]
+    return out
 
 
 def chart_to_box(labels: Tensor, uv: Tensor, box: Tensor) -> Tuple[Tensor, Tensor]:
@@ -78,10 +101,21 @@ class DensePoseChartHead(DensePoseChartPredictor):
     :class:`~mmdensekd.models.losses.DensePoseChartLoss`, whose
     ``loss_weight`` is the one weight of the DensePose branch).
 
+    Decoding (:meth:`predict_by_feat`): ``decoding='detectron2'`` (default)
+    resizes the coarse / fine scores bilinearly to each box, takes the
+    argmax there and reads U, V (unclamped, 0 on background) at the label
+    (:func:`decode_charts_to_boxes`, detectron2's results); ``'fast'``
+    takes the argmax at the predictor resolution, resizes the labels by
+    nearest pixel centre and the label's U, V (clamped to [0, 1]) bilinearly
+    (:func:`decode_charts` + :func:`chart_to_box`).
+
     Args:
         in_channels, num_coarse_segm_channels, num_fine_parts, up_scale,
-        init_cfg: as :class:`DensePoseChartPredictor`.
+        uv_confidence, uv_confidence_epsilon, segm_confidence,
+        segm_confidence_epsilon, init_cfg: as :class:`DensePoseChartPredictor`.
         loss_densepose (dict): The chart loss config.
+        decoding (str): ``'detectron2'`` or ``'fast'``. Defaults to
+            ``'detectron2'``.
     """
 
     def __init__(self,
@@ -89,16 +123,28 @@ class DensePoseChartHead(DensePoseChartPredictor):
                  num_coarse_segm_channels: int = 2,
                  num_fine_parts: int = NUM_FINE_PARTS,
                  up_scale: int = 2,
+                 uv_confidence: Optional[str] = None,
+                 uv_confidence_epsilon: float = 0.01,
+                 segm_confidence: bool = False,
+                 segm_confidence_epsilon: float = 0.01,
                  loss_densepose: ConfigType = dict(type='DensePoseChartLoss'),
+                 decoding: str = 'detectron2',
                  init_cfg: Optional[dict] = dict(
                      type='Kaiming', layer='ConvTranspose2d', mode='fan_out',
                      nonlinearity='relu', distribution='normal', bias=0)) -> None:
         super().__init__(in_channels=in_channels,
                          num_coarse_segm_channels=num_coarse_segm_channels,
-                         num_fine_parts=num_fine_parts, up_scale=up_scale, init_cfg=init_cfg)
+                         num_fine_parts=num_fine_parts, up_scale=up_scale,
+                         uv_confidence=uv_confidence,
+                         uv_confidence_epsilon=uv_confidence_epsilon,
+                         segm_confidence=segm_confidence,
+                         segm_confidence_epsilon=segm_confidence_epsilon, init_cfg=init_cfg)
         if not isinstance(loss_densepose, dict) or 'type' not in loss_densepose:
             raise TypeError('`loss_densepose` must be a config dict with a "type" key, got '
                             f'{loss_densepose!r}')
+        if decoding not in DECODINGS:
+            raise ValueError(f'decoding must be one of {DECODINGS}, got {decoding!r}')
+        self.decoding = decoding
         self.loss_densepose = MODELS.build(loss_densepose)
 
     # --------------------------------------------------------------- targets
@@ -169,10 +215,10 @@ class DensePoseChartHead(DensePoseChartPredictor):
                         results_list: InstanceList) -> InstanceList:
         """Add ``densepose`` (:obj:`DensePoseChartResults`) to each result.
 
-        Labels and U/V are decoded once for the whole batch at the predictor
-        resolution (:func:`decode_charts`), then resized to each box of
-        ``results_list`` (in whatever frame those boxes are): labels by
-        nearest pixel centre, U/V bilinearly.
+        The charts are decoded at each box of ``results_list`` (in whatever
+        frame those boxes are) by ``self.decoding`` (see the class doc), all
+        boxes of the batch at once. Confidences the predictor estimates are
+        carried along (``sigma_2`` as the variance :meth:`uv_variance`).
 
         Args:
             dp_output (DensePoseChartPredictorOutput, optional): Outputs on
@@ -186,17 +232,39 @@ class DensePoseChartHead(DensePoseChartPredictor):
         if num != (0 if dp_output is None else len(dp_output)):
             raise ValueError(f'{num} detections but DensePose outputs for '
                              f'{0 if dp_output is None else len(dp_output)} boxes')
-        if num:
-            labels_lr, uv_lr = decode_charts(dp_output)
+        if num and dp_output.sigma_2 is not None:
+            dp_output = DensePoseChartPredictorOutput(
+                **{**vars(dp_output), 'sigma_2': self.uv_variance(dp_output.sigma_2)})
+        boxes = [get_box_tensor(res.bboxes) for res in results_list]
+        if not num:
+            labels, uvs, confs = [], [], {}
+        elif self.decoding == 'detectron2':
+            labels, uvs, confs = decode_charts_to_boxes(dp_output, torch.cat(boxes))
+        else:
+            labels, uvs, confs = self.fast_decode(dp_output, torch.cat(boxes))
         start = 0
         for res in results_list:
-            boxes = get_box_tensor(res.bboxes)
-            labels: List[Tensor] = []
-            uvs: List[Tensor] = []
-            for i in range(len(res)):
-                lb, uv = chart_to_box(labels_lr[start + i], uv_lr[start + i], boxes[i])
-                labels.append(lb)
-                uvs.append(uv)
-            res.densepose = DensePoseChartResults(labels, uvs)
-            start += len(res)
+            end = start + len(res)
+            res.densepose = DensePoseChartResults(
+                labels[start:end], uvs[start:end],
+                {k: maps[start:end] for k, maps in confs.items()})
+            start = end
         return results_list
+
+    @staticmethod
+    def fast_decode(dp_output: DensePoseChartPredictorOutput, boxes: Tensor) -> tuple:
+        """``decoding='fast'``: decode at the predictor resolution, then resize
+        labels (nearest) and U/V and confidences (bilinear) to each box."""
+        labels_lr, uv_lr = decode_charts(dp_output)
+        conf_lr = decode_confidences(dp_output, labels_lr)
+        labels: List[Tensor] = []
+        uvs: List[Tensor] = []
+        confs = {k: [] for k in conf_lr}
+        for i in range(len(boxes)):
+            lb, uv = chart_to_box(labels_lr[i], uv_lr[i], boxes[i])
+            labels.append(lb)
+            uvs.append(uv)
+            for k, maps in conf_lr.items():
+                confs[k].append(F.interpolate(maps[i][None, None], lb.shape, mode='bilinear',
+                                              align_corners=False)[0, 0])
+        return labels, uvs, confs

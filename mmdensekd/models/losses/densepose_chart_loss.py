@@ -1,6 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DensePose chart loss (part classification, U/V regression, coarse segm)."""
-from typing import Dict, Tuple
+import math
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -52,13 +53,35 @@ def gt_points_in_proposals(gt_densepose: DensePoseTargets, gt_bboxes: Tensor,
         of the proposal, ``parts`` (P,) long fine part in 1..24 and
         ``uv_gt`` (P, 2) GT U, V.
     """
+    return _points_in_proposals(gt_densepose, gt_bboxes, proposals)[:4]
+
+
+def point_variances(gt_densepose: DensePoseTargets) -> Tensor:
+    """Per-point U/V variance of every point (the optional sixth column of
+    the points, e.g. a teacher's ``sigma_2`` written into pseudo-labels;
+    NaN where an instance's points have five columns).
+
+    Returns:
+        Tensor: (sum P_i,) float, instance-major like the points.
+    """
+    return torch.cat([p[:, 5].float() if p.dim() == 2 and p.size(1) > 5 else
+                      p.new_full((len(p), ), float('nan')).float()
+                      for p in gt_densepose.points]) if len(gt_densepose) else torch.zeros(0)
+
+
+def _points_in_proposals(gt_densepose: DensePoseTargets, gt_bboxes: Tensor,
+                         proposals: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """:func:`gt_points_in_proposals` plus the kept points' variances."""
     device = proposals.device
     counts = [len(p) for p in gt_densepose.points]
     if sum(counts) == 0:
         empty = proposals.new_zeros((0, 2))
         return (torch.zeros(0, dtype=torch.long, device=device), empty,
-                torch.zeros(0, dtype=torch.long, device=device), empty)
-    pts = torch.cat(gt_densepose.points).to(device=device, dtype=proposals.dtype)
+                torch.zeros(0, dtype=torch.long, device=device), empty,
+                proposals.new_zeros((0, )))
+    pts = torch.cat([p[:, :5] for p in gt_densepose.points]).to(device=device,
+                                                                 dtype=proposals.dtype)
+    var = point_variances(gt_densepose).to(device=device, dtype=proposals.dtype)
     roi_inds = torch.repeat_interleave(torch.arange(len(counts), device=device),
                                        torch.as_tensor(counts, device=device))
     gt = gt_bboxes[roi_inds]
@@ -69,7 +92,31 @@ def gt_points_in_proposals(gt_densepose: DensePoseTargets, gt_bboxes: Tensor,
     v = (y_img - prop[:, 1]) / (prop[:, 3] - prop[:, 1]).clamp(min=1e-6)
     keep = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
     return (roi_inds[keep], torch.stack([u, v], dim=1)[keep], pts[keep, 2].round().long(),
-            pts[keep, 3:5])
+            pts[keep, 3:5], var[keep])
+
+
+def gaussian_uv_nll(delta_u: Tensor, delta_v: Tensor, sigma_2: Tensor,
+                    kappa_u: Optional[Tensor] = None, kappa_v: Optional[Tensor] = None,
+                    epsilon: float = 0.01) -> Tensor:
+    """Per-point negative log-likelihood of the U/V residuals (Neverova et
+    al., NeurIPS 2019; detectron2's ``IIDIsotropicGaussianUVLoss`` /
+    ``IndepAnisotropicGaussianUVLoss``).
+
+    With ``s = softplus(sigma_2) + epsilon`` and ``d = (delta_u, delta_v)``:
+    iid isotropic (no kappa) ``0.5 (log 2 pi + 2 log s + |d|^2 / s)``;
+    independent anisotropic with ``r = (kappa_u, kappa_v)``
+    ``0.5 (log 2 pi + log(s (s + |r|^2)) + |d|^2 / s - <d, r>^2 / (s (s + |r|^2)))``.
+
+    Returns:
+        Tensor: the per-point loss, shape of ``delta_u``.
+    """
+    s = F.softplus(sigma_2) + epsilon
+    sq = delta_u**2 + delta_v**2
+    if kappa_u is None:
+        return 0.5 * (math.log(2 * math.pi) + 2 * torch.log(s) + sq / s)
+    denom = s * (s + kappa_u**2 + kappa_v**2)
+    dr = delta_u * kappa_u + delta_v * kappa_v
+    return 0.5 * (math.log(2 * math.pi) + torch.log(denom) + sq / s - dr**2 / denom)
 
 
 def gt_segm_in_proposals(segms: Tensor, gt_bboxes: Tensor, proposals: Tensor,
@@ -124,12 +171,30 @@ class DensePoseChartLoss(nn.Module):
     Without any GT point (or mask) the terms are ``0 * pred.sum()``: zero but
     connected to the graph so that DDP does not wait for missing gradients.
 
+    Confidences (detectron2's ``DensePoseChartWithConfidenceLoss``): with
+    ``uv_confidence`` (``'iid_iso'`` / ``'indep_aniso'``, the predictor's
+    ``sigma_2`` / ``kappa_*`` outputs) U and V are one term
+    ``loss_densepose_UV``: :func:`gaussian_uv_nll` summed over points, times
+    ``point_regression_weight`` (detectron2's WC configs use 0.0005).
+
+    Per-point weighting (``point_weighting=True``, off by default): points
+    with a sixth column (a U/V variance, e.g. from the teacher's ``sigma_2``
+    in pseudo-labels, see :func:`point_variances`) get the weight
+    ``1 / variance``, points without it the weight 1; the weights of the
+    batch are scaled to mean 1 and weight each point's I, U and V terms.
+
     Args:
         part_weight (float): Weight of the fine-part CE. Defaults to 1.0.
         point_regression_weight (float): Weight of U/V. Defaults to 0.01.
         segm_weight (float): Weight of the coarse segm CE. Defaults to 5.0.
         smooth_l1_beta (float): Beta of the smooth-L1. Defaults to 1.0.
         loss_weight (float): Global multiplier. Defaults to 1.0.
+        uv_confidence (str, optional): None, ``'iid_iso'`` or
+            ``'indep_aniso'``. Defaults to None.
+        uv_confidence_epsilon (float): Lower bound of the variance. Defaults
+            to 0.01.
+        point_weighting (bool): Weight points by inverse variance. Defaults
+            to False.
     """
 
     def __init__(self,
@@ -137,13 +202,33 @@ class DensePoseChartLoss(nn.Module):
                  point_regression_weight: float = 0.01,
                  segm_weight: float = 5.0,
                  smooth_l1_beta: float = 1.0,
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 uv_confidence: Optional[str] = None,
+                 uv_confidence_epsilon: float = 0.01,
+                 point_weighting: bool = False) -> None:
         super().__init__()
+        if uv_confidence not in (None, 'iid_iso', 'indep_aniso'):
+            raise ValueError("uv_confidence must be None, 'iid_iso' or 'indep_aniso', got "
+                             f'{uv_confidence!r}')
         self.part_weight = part_weight
         self.point_regression_weight = point_regression_weight
         self.segm_weight = segm_weight
         self.smooth_l1_beta = smooth_l1_beta
         self.loss_weight = loss_weight
+        self.uv_confidence = uv_confidence
+        self.uv_confidence_epsilon = float(uv_confidence_epsilon)
+        self.point_weighting = bool(point_weighting)
+
+    def _confidence_maps(self, pred: DensePoseChartPredictorOutput) -> list:
+        names = ['sigma_2'] + (['kappa_u', 'kappa_v'] if self.uv_confidence == 'indep_aniso'
+                               else [])
+        maps = [getattr(pred, n) for n in names]
+        missing = [n for n, m in zip(names, maps) if m is None]
+        if missing:
+            raise ValueError(f'DensePoseChartLoss(uv_confidence={self.uv_confidence!r}) needs '
+                             f'the predictor outputs {missing}; set uv_confidence of the '
+                             'predictor too')
+        return maps
 
     def forward(self, pred: DensePoseChartPredictorOutput, proposals: Tensor, gt_bboxes: Tensor,
                 gt_densepose: DensePoseTargets) -> Dict[str, Tensor]:
@@ -158,26 +243,55 @@ class DensePoseChartLoss(nn.Module):
             gt_densepose (DensePoseTargets): GT of the matched instances.
 
         Returns:
-            dict[str, Tensor]: ``loss_densepose_{I,U,V,S}``.
+            dict[str, Tensor]: ``loss_densepose_{I,U,V,S}``, or
+            ``loss_densepose_{I,UV,S}`` with ``uv_confidence``.
         """
         if len(pred) != len(proposals) or len(proposals) != len(gt_densepose):
             raise ValueError(f'DensePoseChartLoss got {len(pred)} predictions, '
                              f'{len(proposals)} proposals and {len(gt_densepose)} targets')
         w = self.loss_weight
-        roi_inds, pos, parts, uv_gt = gt_points_in_proposals(gt_densepose, gt_bboxes, proposals)
+        conf_maps = self._confidence_maps(pred) if self.uv_confidence else []
+        roi_inds, pos, parts, uv_gt, var = _points_in_proposals(gt_densepose, gt_bboxes,
+                                                                proposals)
+        losses = {}
         if len(roi_inds) > 0:
+            if self.point_weighting:
+                weight = torch.where(torch.isnan(var), torch.ones_like(var),
+                                     1.0 / var.clamp(min=1e-6))
+                weight = weight / weight.mean()
+            else:
+                weight = None
             fine = sample_bilinear(pred.fine_segm, roi_inds, pos[:, 0], pos[:, 1])
-            loss_i = F.cross_entropy(fine, parts)
+            ce = F.cross_entropy(fine, parts, reduction='none')
+            loss_i = ce.mean() if weight is None else (ce * weight).mean()
             sel = parts[:, None]
-            u_est = sample_bilinear(pred.u, roi_inds, pos[:, 0], pos[:, 1]).gather(1, sel)[:, 0]
-            v_est = sample_bilinear(pred.v, roi_inds, pos[:, 0], pos[:, 1]).gather(1, sel)[:, 0]
-            loss_u = F.smooth_l1_loss(u_est, uv_gt[:, 0], beta=self.smooth_l1_beta, reduction='sum')
-            loss_v = F.smooth_l1_loss(v_est, uv_gt[:, 1], beta=self.smooth_l1_beta, reduction='sum')
+
+            def at_points(maps: Tensor) -> Tensor:
+                return sample_bilinear(maps, roi_inds, pos[:, 0], pos[:, 1]).gather(1, sel)[:, 0]
+
+            u_est, v_est = at_points(pred.u), at_points(pred.v)
+            if self.uv_confidence:
+                per_point = [gaussian_uv_nll(u_est - uv_gt[:, 0], v_est - uv_gt[:, 1],
+                                             *[at_points(m) for m in conf_maps],
+                                             epsilon=self.uv_confidence_epsilon)]
+            else:
+                per_point = [
+                    F.smooth_l1_loss(est, gt, beta=self.smooth_l1_beta, reduction='none')
+                    for est, gt in ((u_est, uv_gt[:, 0]), (v_est, uv_gt[:, 1]))
+                ]
+            uv_terms = [(p if weight is None else p * weight).sum() for p in per_point]
         else:
             # No GT point in any proposal: zero losses that keep the graph.
             loss_i = pred.fine_segm.sum() * 0
-            loss_u = pred.u.sum() * 0
-            loss_v = pred.v.sum() * 0
+            if self.uv_confidence:
+                uv_terms = [(pred.u.sum() + pred.v.sum() + sum(m.sum() for m in conf_maps)) * 0]
+            else:
+                uv_terms = [pred.u.sum() * 0, pred.v.sum() * 0]
+        losses['loss_densepose_I'] = loss_i * self.part_weight * w
+        names = ['loss_densepose_UV'] if self.uv_confidence else ['loss_densepose_U',
+                                                                  'loss_densepose_V']
+        for name, term in zip(names, uv_terms):
+            losses[name] = term * self.point_regression_weight * w
 
         has_segm = gt_densepose.has_segm.to(proposals.device)
         if bool(has_segm.any()):
@@ -190,7 +304,5 @@ class DensePoseChartLoss(nn.Module):
             loss_s = F.cross_entropy(coarse, target)
         else:
             loss_s = pred.coarse_segm.sum() * 0
-        return dict(loss_densepose_I=loss_i * self.part_weight * w,
-                    loss_densepose_U=loss_u * self.point_regression_weight * w,
-                    loss_densepose_V=loss_v * self.point_regression_weight * w,
-                    loss_densepose_S=loss_s * self.segm_weight * w)
+        losses['loss_densepose_S'] = loss_s * self.segm_weight * w
+        return losses

@@ -91,8 +91,8 @@ def test_decode_charts_at_predictor_resolution():
     torch.testing.assert_close(uv[0, 1], torch.full((4, 4), 0.5))
 
 
-def test_predict_by_feat_resizes_labels_nearest_and_uv_bilinear():
-    head = _head()
+def test_fast_decoding_resizes_labels_nearest_and_uv_bilinear():
+    head = _head(decoding='fast')
     res = InstanceData(bboxes=torch.tensor([[10., 20., 18., 28.]]))  # 8 x 8 box
     head.predict_by_feat(_constructed_output(), [res])
     labels, uv = res.densepose.labels[0], res.densepose.uv[0]

@@ -116,3 +116,71 @@ def test_loss_decreases_when_prediction_matches():
     pred.fine_segm[0, 3] += 10
     better = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets(pts))['loss_densepose_I']
     assert better < base and better.item() < math.exp(-5)
+
+
+# --- confidences (detectron2's DensePoseChartWithConfidenceLoss) -----------
+def test_gaussian_uv_nll_is_the_gaussian_log_likelihood():
+    """iid: 0.5 (log 2 pi + 2 log s + |d|^2 / s) by hand; indep_aniso: the
+    negative log density of N(0, s I + r r^T) plus 0.5 log 2 pi (detectron2
+    counts log 2 pi once), which with r = 0 is the iid value."""
+    from mmdensekd.models.losses.densepose_chart_loss import gaussian_uv_nll
+    du, dv = torch.tensor([0.3, -1.0]), torch.tensor([0.4, 0.5])
+    raw = torch.tensor([0.0, 1.5])
+    s = F.softplus(raw) + 0.01
+    iid = gaussian_uv_nll(du, dv, raw)
+    expected = 0.5 * (math.log(2 * math.pi) + 2 * torch.log(s) + (du**2 + dv**2) / s)
+    torch.testing.assert_close(iid, expected)
+    assert iid[0].item() == pytest.approx(
+        0.5 * (math.log(2 * math.pi) + 2 * math.log(math.log(2) + 0.01) +
+               0.25 / (math.log(2) + 0.01)), rel=1e-6)
+    ku, kv = torch.tensor([0.7, -0.2]), torch.tensor([0.1, 0.9])
+    aniso = gaussian_uv_nll(du, dv, raw, ku, kv)
+    for i in range(2):
+        r = torch.stack([ku[i], kv[i]])
+        cov = s[i] * torch.eye(2) + torch.outer(r, r)
+        dist = torch.distributions.MultivariateNormal(torch.zeros(2), cov)
+        nll = -dist.log_prob(torch.stack([du[i], dv[i]])) - 0.5 * math.log(2 * math.pi)
+        assert aniso[i].item() == pytest.approx(nll.item(), rel=1e-5)
+    zeros = torch.zeros(2)
+    torch.testing.assert_close(gaussian_uv_nll(du, dv, raw, zeros, zeros), iid)
+
+
+def test_uv_confidence_loss_term_and_missing_outputs():
+    pred = _pred()
+    pts = [[64, 64, 3, 0.2, 0.9], [32, 96, 24, 0.7, 0.1]]
+    pred.sigma_2 = torch.zeros_like(pred.u)
+    loss = DensePoseChartLoss(point_regression_weight=0.0005, uv_confidence='iid_iso')
+    out = loss(pred, PROPOSAL, GT_BOX, _targets(pts))
+    assert sorted(out) == ['loss_densepose_I', 'loss_densepose_S', 'loss_densepose_UV']
+    plain = DensePoseChartLoss(point_regression_weight=1.0, smooth_l1_beta=1e9)(
+        pred, PROPOSAL, GT_BOX, _targets(pts))
+    # smooth-L1 with a huge beta is 0.5 d^2 / beta; recover sum |d|^2 from it
+    sq = (plain['loss_densepose_U'] + plain['loss_densepose_V']).item() * 2e9
+    s = math.log(2) + 0.01
+    expected = 0.0005 * (2 * 0.5 * (math.log(2 * math.pi) + 2 * math.log(s)) + 0.5 * sq / s)
+    assert out['loss_densepose_UV'].item() == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match=r"needs the predictor outputs \['kappa_u', 'kappa_v'\]"):
+        DensePoseChartLoss(uv_confidence='indep_aniso')(pred, PROPOSAL, GT_BOX, _targets(pts))
+    # no point: a zero that keeps sigma_2 in the graph
+    pred.sigma_2.requires_grad_(True)
+    empty = loss(pred, PROPOSAL, GT_BOX, _targets(torch.zeros(0, 5).tolist()))
+    assert empty['loss_densepose_UV'].item() == 0 and empty['loss_densepose_UV'].requires_grad
+
+
+def test_point_weighting_by_inverse_variance():
+    """Points with a sixth column (variance 1 and 3) weigh 1/1 and 1/3,
+    scaled to mean 1: 1.5 and 0.5; off by default (the column ignored)."""
+    pred = _pred()
+    pts = [[64, 64, 3, 0.2, 0.9, 1.0], [32, 96, 24, 0.7, 0.1, 3.0]]
+    plain_pts = [p[:5] for p in pts]
+    ref = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets(plain_pts))
+    off = DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets(pts))
+    for key in ref:
+        torch.testing.assert_close(off[key], ref[key])
+    single = [DensePoseChartLoss()(pred, PROPOSAL, GT_BOX, _targets([p])) for p in plain_pts]
+    on = DensePoseChartLoss(point_weighting=True)(pred, PROPOSAL, GT_BOX, _targets(pts))
+    for key in ('loss_densepose_U', 'loss_densepose_V'):  # sums over points
+        expected = 1.5 * single[0][key] + 0.5 * single[1][key]
+        torch.testing.assert_close(on[key], expected)
+    expected_i = (1.5 * single[0]['loss_densepose_I'] + 0.5 * single[1]['loss_densepose_I']) / 2
+    torch.testing.assert_close(on['loss_densepose_I'], expected_i)
