@@ -19,6 +19,10 @@ INTEL = osp.join(DATA, 'sample_0x1_ap.dat')
 ATHEROS = osp.join(DATA, 'ath_csi_1.dat')
 ESP32 = osp.join(DATA, 'example_csi.csv')
 NEXMON = osp.join(DATA, 'example.pcap')
+QCA9300 = osp.join(DATA, 'rx_by_qca9300_first100.csi')
+USRP = osp.join(DATA, 'rx_by_usrpN210_first16.csi')
+IWL5300_PICO = osp.join(DATA, 'rx_by_iwl5300_first40.csi')
+INTEL_C1 = osp.join(DATA, 'sample_0x5_64_3000_first40.dat')
 
 
 @pytest.mark.parametrize('path, fmt, shape, rssi_chains', [
@@ -39,6 +43,38 @@ def test_real_captures_parse_to_documented_shape(path, fmt, shape, rssi_chains):
     assert (capture.nrx == shape[2]).all() and (capture.ntx == shape[3]).all()
     assert np.abs(capture.csi).mean() > 1  # real, non-zero channel measurements
     np.testing.assert_array_equal(capture.packet_index, np.arange(shape[0]))
+
+
+@pytest.mark.parametrize('path, device, shape, tick, antennas', [
+    (QCA9300, 'QCA9300', (100, 56, 3, 1), 1e-6, 'error'),
+    (USRP, 'USRP', (16, 52, 1, 1), 1e-9, 'error'),
+    (IWL5300_PICO, 'IWL5300', (36, 30, 2, 1), 1e-6, 'majority'),
+])
+def test_picoscenes_front_ends(path, device, shape, tick, antennas):
+    """csiread's PicoScenes samples: each front end's own tones and antennas,
+    non-zero CSI, timestamps in seconds by the front end's unit."""
+    import csiread
+    assert detect_format(path) == 'picoscenes'
+    capture = read_csi_capture(path, antennas=antennas)
+    assert capture.device == device and capture.csi.shape == shape
+    assert (np.abs(capture.csi).reshape(shape[0], -1).max(1) > 0).all()
+    assert len(capture.subcarriers) == shape[1] and 0 not in capture.subcarriers
+    raw = csiread.Picoscenes(path, {'CSI': [1, 1, 1]}, if_report=False)
+    raw.read()
+    stamps = raw.raw['RxSBasic']['Timestamp'].astype(np.int64)[capture.packet_index]
+    np.testing.assert_allclose(capture.timestamps - capture.timestamps[0],
+                               (stamps - stamps[0]) * tick, atol=1e-6)
+    # the Intel 5300 front end reads the same CSI values as through PicoScenes' own
+    # tone/antenna layout: the 30 Intel subcarriers
+    if device == 'IWL5300':
+        np.testing.assert_array_equal(capture.subcarriers[[0, 1, -1]], [-28, -26, 28])
+
+
+def test_intel_capture_starting_with_a_non_csi_record():
+    assert open(INTEL_C1, 'rb').read(3)[2] == 0xc1
+    assert detect_format(INTEL_C1) == 'intel5300'
+    capture = read_csi_capture(INTEL_C1)
+    assert capture.csi.shape == (20, 30, 3, 1) and np.abs(capture.csi).mean() > 1
 
 
 def test_intel_fields_match_csiread():
@@ -171,7 +207,7 @@ def test_empty_and_missing(tmp_path):
 
 
 def test_picoscenes_frames_are_checked_before_parsing(tmp_path):
-    """No PicoScenes capture is public here: the frame walk is tested on its header."""
+    """The frame walk runs before csiread, on a crafted frame header."""
     with pytest.raises(ValueError, match=r'sample_0x1_ap\.dat is not a picoscenes capture'):
         read_csi_capture(INTEL, 'picoscenes')
     frame = struct.pack('<II', 100, 0x20150315) + b'\x01\x00' + bytes(20)
