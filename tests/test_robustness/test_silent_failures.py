@@ -156,6 +156,7 @@ def test_all_zero_capture_through_converter_cli(tmp_path):
 def test_nonfinite_sdr_csi_is_refused(tmp_path):
     """The USRP stores float64 CSI: a NaN in packet 0 is named."""
     import csiread
+
     from mmdensekd.datasets.csi_capture import read_csi_capture
     reader = csiread.Picoscenes(USRP, {'CSI': [52, 1, 1]}, if_report=False)
     reader.read()
@@ -372,8 +373,7 @@ def dp_model():
 
 
 def test_wrong_architecture_checkpoint_names_keys(kprcnn_ckpt, dp_model):
-    from mmdensekd.utils.checkpoint_compat import (CheckpointMismatchError,
-                                                   load_checkpoint_strict)
+    from mmdensekd.utils.checkpoint_compat import CheckpointMismatchError, load_checkpoint_strict
     before = {k: v.clone() for k, v in dp_model.state_dict().items()}
     with pytest.raises(CheckpointMismatchError) as info:
         load_checkpoint_strict(dp_model, kprcnn_ckpt)
