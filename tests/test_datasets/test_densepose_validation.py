@@ -47,7 +47,8 @@ def test_skip_counts_and_never_modifies_annotation_dicts():
     ann_11 = gt['annotations'][1]
     report = validate_densepose_gt(gt, 'f.json', skip_invalid=True)
     assert report.counts() == dict(duplicate_images=0, orphan_annotations=0,
-                                   unknown_category=1, invalid_bbox=0, invalid_densepose=1)
+                                   unknown_category=1, invalid_bbox=0, invalid_densepose=1,
+                                   invalid_keypoints=0)
     assert [a['id'] for a in gt['annotations']] == [10, 11]
     assert 'dp_x' not in gt['annotations'][1] and ann_11 == original['annotations'][1]
     assert 'f.json' in report.summary('f.json') and report.total == 2
@@ -76,3 +77,21 @@ def test_dataset_logs_counts(tmp_path, dp_coco):
         logger.removeHandler(handler)
     assert isinstance(ds.gt_report, GTValidationReport) and ds.gt_report.invalid_bbox == 1
     assert any('invalid bbox: 1' in r.getMessage() for r in records)
+
+
+@pytest.mark.parametrize('keypoints, match', [
+    ([10, 20, 2, 30, 40, -1], r'keypoint 1 has visibility -1 < 0'),
+    ([10, float('inf'), 2], r'keypoint 0 \(10.0, inf, v=2.0\) is not finite'),
+    ([10, 20], r'keypoints must be a flat list of x, y, v numbers'),
+    (['10', 20, 2], r'keypoints must be a flat list of x, y, v numbers'),
+])
+def test_bad_keypoints_named_or_counted(keypoints, match):
+    gt = dict(images=[dict(id=1, width=64, height=64)], categories=[dict(id=1)],
+              annotations=[dict(id=5, image_id=1, category_id=1, bbox=[1, 2, 30, 40],
+                                keypoints=keypoints),
+                           dict(id=6, image_id=1, category_id=1, bbox=[1, 2, 30, 40],
+                                keypoints=[10, 20, 2, 0, 0, 0])])
+    with pytest.raises(ValueError, match=r'f\.json: image id 1, annotation id 5: ' + match):
+        validate_densepose_gt(copy.deepcopy(gt), 'f.json', check_densepose=False)
+    report = validate_densepose_gt(gt, 'f.json', skip_invalid=True, check_densepose=False)
+    assert report.invalid_keypoints == 1 and [a['id'] for a in gt['annotations']] == [6]
