@@ -144,7 +144,6 @@ def build_cfg(args: argparse.Namespace) -> Config:
 
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint {args.checkpoint} not found')
-    check_checkpoint_file(args.checkpoint)  # a truncated file, named before any build
     cfg.load_from = args.checkpoint
 
     json_out = None
@@ -207,6 +206,7 @@ def run(args: argparse.Namespace) -> None:
     """Build the runner, check the checkpoint fits the model, test."""
     register_all_modules(init_default_scope=False)
     cfg = build_cfg(args)
+    check_checkpoint_file(args.checkpoint)  # a truncated file, named before any build
     setup_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' not in cfg:

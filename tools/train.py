@@ -113,9 +113,6 @@ def build_cfg(args: argparse.Namespace) -> Config:
             raise SystemExit(f'--resume: checkpoint {args.resume} not found')
         cfg.resume = True
         cfg.load_from = args.resume
-    if cfg.get('load_from'):
-        # a truncated checkpoint is named here, not by torch's anonymous error
-        check_checkpoint_file(cfg.load_from)
     return cfg
 
 
@@ -233,6 +230,9 @@ def run(args: argparse.Namespace) -> None:
     register_all_modules(init_default_scope=False)
     cfg = build_cfg(args)
     check_config(cfg, strict=args.strict_config)
+    if cfg.get('load_from'):
+        # a truncated checkpoint is named here, not by torch's anonymous error
+        check_checkpoint_file(cfg.load_from)
     setup_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' not in cfg:
