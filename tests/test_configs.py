@@ -157,8 +157,9 @@ def test_gpu_synthetic_wifi_pair_recipe():
     teacher_path = CONFIG_ROOT / GPU_SYNTHETIC_TEACHER
     student_path = CONFIG_ROOT / GPU_SYNTHETIC_STUDENT
     teacher, student = Config.fromfile(str(teacher_path)), Config.fromfile(str(student_path))
-    # the student extends its teacher: two levels, the most allowed
-    assert _inheritance_depth(teacher_path) == 1 and _inheritance_depth(student_path) == 2
+    # both share the full-size dataset base; the student names its teacher
+    # (and its detector) by config path
+    assert _inheritance_depth(teacher_path) == 2 and _inheritance_depth(student_path) == 2
     # the names state the schedule: 8 GPUs x 2 images, 24k / 48k iterations
     for cfg, iters in ((teacher, 24000), (student, 48000)):
         assert cfg.train_dataloader.batch_size == 2
@@ -189,10 +190,14 @@ def test_gpu_synthetic_wifi_pair_recipe():
     assert m.teacher_cfg == f'configs/{GPU_SYNTHETIC_TEACHER}'
     assert m.teacher_ckpt.endswith(
         f'{teacher_path.stem}/iter_{teacher.train_cfg.max_iters}.pth')
-    assert m.student_mtn.amp_shape == (150, 3, 3)
-    assert m.student_mtn.out_size == (480, 640) == m.data_preprocessor.csi_image_shape
-    assert m.student.roi_head.densepose_predictor.loss_densepose.loss_weight == 0.6
-    assert m.student.roi_head.keypoint_head.loss_weight == 0.3
+    assert m.student.type == 'CSIDetector'
+    assert m.student.mtn.amp_shape == (150, 3, 3)
+    assert m.student.mtn.out_size == (480, 640) == m.student.data_preprocessor.csi_image_shape
+    assert m.student.data_preprocessor.csi_stats_file == 'data/synthetic_wifi/meta.json'
+    det = m.student.detector
+    assert det.cfg_path == m.teacher_cfg
+    assert det.roi_head.densepose_predictor.loss_densepose.loss_weight == 0.6
+    assert det.roi_head.keypoint_head.loss_weight == 0.3
     transfer = m.distiller.distill_losses.loss_transfer
     assert transfer.loss_weight == 0.1
     assert transfer.student == transfer.teacher == ['neck.0', 'neck.1', 'neck.2', 'neck.3']
@@ -210,8 +215,8 @@ def test_gpu_synthetic_wifi_pair_recipe():
                if t.type == 'DensePoseResize')
     assert test_pipe[-1].meta_keys == ('img_id', 'img_path', 'csi_path', 'ori_shape',
                                        'img_shape', 'scale_factor')
-    assert m.student.init_cfg == dict(type='Pretrained', checkpoint=m.teacher_ckpt)
-    assert m.student.backbone.init_cfg is None  # all of it comes from the teacher
+    assert det.init_cfg == dict(type='Pretrained', checkpoint=m.teacher_ckpt)
+    assert det.backbone.init_cfg is None  # all of it comes from the teacher
 
 
 def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
@@ -225,6 +230,7 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DATASETS, MODELS
 
+    from mmdensekd.datasets.csi_stats import write_csi_stats
     from mmdensekd.simulation import generate_dataset
     monkeypatch.chdir(CONFIG_ROOT.parent)  # teacher_cfg is relative to the repository
     register_all_modules()
@@ -257,7 +263,10 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
 
         student = Config.fromfile(str(CONFIG_ROOT / GPU_SYNTHETIC_STUDENT))
         student.model.update(teacher_ckpt=None, allow_uninitialized_teacher=True)
-        student.model.student.init_cfg = None  # no teacher checkpoint in tests
+        student.model.student.detector.init_cfg = None  # no teacher checkpoint in tests
+        stats = tmp_path / 'meta.json'  # CSI statistics as the generator stores them
+        write_csi_stats(str(stats), dict(csi_mean=[1.0, 0.0], csi_std=[1.0, 1.0]))
+        student.model.student.data_preprocessor.csi_stats_file = str(stats)
         # the generator's ground truth stands in for the pseudo labels (same format)
         data, log, changed = one_step(student, 'annotations/densepose_train.json')
         assert data['inputs']['csi'][0].shape == (2, 150, 3, 3)
@@ -265,6 +274,6 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
                 'student.loss_densepose_I'} <= set(log)
         assert log['distill.loss_transfer'] > 0
         # the MTN and the student's first conv learn; the teacher does not
-        assert any(n.startswith('student_mtn.') for n in changed)
-        assert 'student.backbone.conv1.weight' in changed
+        assert any(n.startswith('student.mtn.') for n in changed)
+        assert 'student.detector.backbone.conv1.weight' in changed
         assert not any(n.startswith('teacher.') for n in changed)

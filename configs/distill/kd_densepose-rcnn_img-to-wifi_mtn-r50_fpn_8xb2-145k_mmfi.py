@@ -5,18 +5,14 @@
 # Training ground truth (paper): pseudo-labels of a DensePose R-CNN plus a
 # Keypoint R-CNN, made online from the frames (supervision='teacher'): the
 # two teachers' confident persons are merged by greedy box matching, so each
-# person carries DensePose and keypoints. The same labels offline (used here
-# for validation, where an annotation file is needed):
-#   python tools/misc/generate_pseudo_labels.py TEACHER_CFG TEACHER_CKPT \
-#       --teacher KPT_TEACHER_CFG KPT_TEACHER_CKPT \
-#       --img-dir data/mmfi --out data/mmfi/annotations/mmfi_pseudo_val.json
-# Loss (paper): L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr, L_tr = sum
-# over P2-P5 of MSE(student, teacher); each weight is set once: 0.6 and 0.3 in
-# the student's branch loss configs, 0.1 in the transfer term.
-# Schedule (paper): batch 16 (8 GPUs x 2),
-# linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k, 145k iterations.
+# person carries DensePose and keypoints (the same labels offline, for the
+# validation annotation file: tools/misc/generate_pseudo_labels.py with
+# --teacher KPT_TEACHER_CFG KPT_TEACHER_CKPT). Losses: the paper's
+# (_base_/models/kd_img-to-wifi_mtn.py). Schedule (paper): batch 16 (8 GPUs
+# x 2), linear warm-up 1e-5 -> 1e-3 over 2000 iterations, x0.1 every 48k,
+# 145k iterations.
 _base_ = [
-    '../_base_/models/densepose-rcnn_r50_fpn.py',
+    '../_base_/models/kd_img-to-wifi_mtn.py',
     '../_base_/datasets/mmfi.py',
     '../_base_/schedules/schedule_s1x.py',
     '../_base_/default_runtime.py',
@@ -24,53 +20,33 @@ _base_ = [
 
 teacher_cfg = 'configs/densepose_rcnn/densepose-rcnn_r50_fpn_s1x_densepose-coco.py'
 teacher_ckpt = 'data/checkpoints/densepose-rcnn_r50_fpn_s1x_densepose-coco.pth'
-# the second pseudo-label teacher: keypoints (the DensePose teacher has none)
 kpt_teacher_cfg = 'configs/keypoint_rcnn/keypoint-rcnn_r50_fpn_1x_coco.py'
 kpt_teacher_ckpt = 'data/checkpoints/keypoint-rcnn_r50_fpn_1x_coco.pth'
 frame_size = (480, 640)  # MM-Fi RGB frames (H, W); the MTN output stands for them
-fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
-
-# The student: the base R50-FPN DensePose R-CNN (the distiller owns the data
-# preprocessor) with a keypoint branch and the DensePose-keypoint refinement unit.
-student = _base_.model
-student.pop('data_preprocessor')
-# the MTN output is not an image: no ImageNet weights, every stage trains
-student.backbone.update(frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
-                        norm_eval=False, init_cfg=None)
-# the paper's 0.6 L_dp and 0.3 L_kp: the one place of each weight
-student.roi_head.densepose_predictor.loss_densepose.loss_weight = 0.6
-student.roi_head.update(
-    keypoint_roi_extractor=dict(
-        type='SingleRoIExtractor',
-        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
-        out_channels=256, featmap_strides=[4, 8, 16, 32]),
-    keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8,
-                       conv_channels=512, num_keypoints=17, loss_weight=0.3),
-    refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512, kpt_channels=512,
-                     fuse='sum', num_convs=2))
 
 model = dict(
-    _delete_=True,
-    type='TeacherStudentDistiller',
-    data_preprocessor=dict(
-        type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
-        # statistics of the pipeline's output (sanitised phase) on the real MM-Fi
-        # frames of tests/data/wifi_csi; recompute on your training split with
-        # `python tools/analysis/compute_csi_stats.py THIS_CONFIG`
-        csi_mean=[40.64, 0.0], csi_std=[4.03, 0.92], csi_image_shape=frame_size),
     teacher_cfg=teacher_cfg,
     teacher_ckpt=teacher_ckpt,
-    teacher_input_key='img',
-    student_input_key='csi',
-    student_mtn=dict(type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape,
-                     out_size=frame_size),
-    student=student,
-    distiller=dict(
-        type='ConfigurableDistiller',
-        distill_losses=dict(
-            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
-                               teacher=fpn_levels))),
+    student=dict(
+        # statistics of the pipeline's output (sanitised phase) on the training
+        # split: `python tools/analysis/compute_csi_stats.py THIS_CONFIG --write-meta`
+        data_preprocessor=dict(csi_stats_file=_base_.data_root + 'meta.json',
+                               csi_image_shape=frame_size),
+        mtn=dict(amp_shape=_base_.csi_shape, out_size=frame_size),
+        detector=dict(
+            cfg_path='configs/_base_/models/densepose-rcnn_r50_fpn.py',
+            backbone=dict(frozen_stages=-1, norm_cfg=dict(type='BN', requires_grad=True),
+                          norm_eval=False, init_cfg=None),
+            roi_head=dict(
+                keypoint_roi_extractor=dict(
+                    type='SingleRoIExtractor',
+                    roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2,
+                                   aligned=True),
+                    out_channels=256, featmap_strides=[4, 8, 16, 32]),
+                keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=256,
+                                   num_convs=8, conv_channels=512, num_keypoints=17),
+                refine_head=dict(type='DensePoseKeypointRefineHead', dp_channels=512,
+                                 kpt_channels=512, fuse='sum', num_convs=2)))),
     # online pseudo-labels of both teachers replace the annotations ('gt' would
     # train on the annotation file, e.g. offline pseudo-labels)
     supervision='teacher',
@@ -78,7 +54,6 @@ model = dict(
     pseudo_label_cfg=dict(score_thr=0.7, kpt_score_thr=0.0, num_points=100,
                           match_iou_thr=0.5))
 
-# training frames need no annotation: the teachers label them online
 train_pipeline = [t for t in _base_.train_pipeline if t.type != 'LoadDensePoseAnnotations']
 train_dataloader = dict(
     dataset=dict(ann_file='annotations/mmfi_frames_train.json',  # the frames (images list)

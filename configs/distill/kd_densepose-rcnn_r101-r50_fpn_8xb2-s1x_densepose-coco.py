@@ -6,7 +6,6 @@
 # The teacher checkpoint is a local file (see the teacher config for using
 # detectron2 model-zoo weights); a missing file is an error naming it.
 _base_ = [
-    '../_base_/models/densepose-rcnn_r50_fpn.py',
     '../_base_/datasets/densepose_coco.py',
     '../_base_/schedules/schedule_s1x.py',
     '../_base_/default_runtime.py',
@@ -16,13 +15,9 @@ teacher_cfg = 'configs/distill/teachers/densepose-rcnn_r101_fpn_s1x_densepose-co
 teacher_ckpt = 'data/checkpoints/densepose-rcnn_r101_fpn_s1x_densepose-coco.pth'
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
 
-# The student is the base R50-FPN DensePose R-CNN (ImageNet-initialised); the
-# distiller owns the data preprocessor.
-student = _base_.model
-student.pop('data_preprocessor')
-
+# The student is the base R50-FPN DensePose R-CNN (ImageNet-initialised), named
+# by its config file; the algorithm owns the data preprocessor.
 model = dict(
-    _delete_=True,
     type='TeacherStudentDistiller',
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
@@ -30,9 +25,9 @@ model = dict(
     teacher_ckpt=teacher_ckpt,
     teacher_input_key='img',
     student_input_key='img',
-    student=student,
+    student=dict(cfg_path='configs/_base_/models/densepose-rcnn_r50_fpn.py'),
     distiller=dict(
-        type='ConfigurableDistiller',
+        type='OutputMatchDistiller',
         branch_head='roi_head',  # its forward_branches gives the DensePose outputs
         branch_inputs='neck',  # on the FPN levels
         roi_source='gt',

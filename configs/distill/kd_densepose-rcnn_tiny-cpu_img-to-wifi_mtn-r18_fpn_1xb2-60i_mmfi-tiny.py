@@ -1,18 +1,15 @@
 # Tiny CPU cross-modal distillation (DensePose From WiFi, scaled down):
-# the tiny image DensePose R-CNN teacher (a short run of
-# configs/densepose_rcnn/densepose-rcnn_tiny_cpu_densepose-coco-tiny.py) sees
-# the frame, the student (tiny DensePose R-CNN + keypoint branch) sees the
-# real MM-Fi CSI frame through the MTN. A tiny Keypoint R-CNN (a short run of
-# configs/keypoint_rcnn/keypoint-rcnn_tiny_cpu_coco-tiny.py) is the second
-# pseudo-label teacher, as the paper's Keypoint R-CNN.
-# Data: `python tools/misc/make_tiny_paired_mmfi.py work_dirs/tiny_paired_mmfi`
-# (12 real CSI frames paired with the tiny COCO images; the pairing is
-# artificial, see that script). The student trains on the two teachers'
-# online pseudo-labels, merged per person by box matching
-# (supervision='teacher'), as in the paper; annotations serve validation only.
-# End to end: `bash tools/misc/run_tiny_distill.sh`.
+# the tiny image DensePose R-CNN teacher (a short run of its `teacher_cfg`)
+# sees the frame, the student (the same tiny DensePose R-CNN + a keypoint
+# branch) sees the real MM-Fi CSI frame through the MTN. A tiny Keypoint
+# R-CNN (a short run of `kpt_teacher_cfg`) is the second pseudo-label
+# teacher, as the paper's Keypoint R-CNN. Data: 12 real CSI frames paired with
+# the tiny COCO images (tools/misc/make_tiny_paired_mmfi.py; the pairing is
+# artificial). The student trains on the two teachers' online pseudo-labels,
+# merged per person by box matching (supervision='teacher'), as in the paper;
+# annotations serve validation only. End to end: tools/misc/run_tiny_distill.sh.
 _base_ = [
-    '../_base_/models/densepose-rcnn_r18-tiny_fpn.py',
+    '../_base_/models/kd_img-to-wifi_mtn.py',
     '../_base_/datasets/mmfi.py',
     '../_base_/default_runtime.py',
 ]
@@ -23,46 +20,28 @@ teacher_ckpt = 'work_dirs/tiny_distill/teacher/iter_20.pth'
 kpt_teacher_cfg = 'configs/keypoint_rcnn/keypoint-rcnn_tiny_cpu_coco-tiny.py'
 kpt_teacher_ckpt = 'work_dirs/tiny_distill/kpt_teacher/iter_20.pth'
 img_scale = (320, 192)
-fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']  # P2-P5
-
-# The student is the tiny teacher's architecture (so its 64-channel FPN matches
-# the teacher's for the transfer loss); the distiller owns the data preprocessor.
-student = _base_.model
-student.pop('data_preprocessor')
-# paper: L = L_cls + L_box + 0.6 L_dp + 0.3 L_kp + 0.1 L_tr; 0.6 and 0.3 are set
-# here, once, in the branch loss configs; 0.1 in the transfer term
-student.roi_head.densepose_predictor.loss_densepose.loss_weight = 0.6
-student.roi_head.update(
-    keypoint_roi_extractor=dict(
-        type='SingleRoIExtractor',
-        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=True),
-        out_channels=64, featmap_strides=[4, 8, 16, 32]),
-    keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=64, num_convs=2,
-                       conv_channels=64, num_keypoints=17, loss_weight=0.3))
 
 model = dict(
-    _delete_=True,
-    type='TeacherStudentDistiller',
-    data_preprocessor=dict(
-        type='PairedDataPreprocessor', mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
-        # amplitude / phase statistics of the 12 real MM-Fi frames after this
-        # config's pipeline (sanitised phase): tools/analysis/compute_csi_stats.py
-        csi_mean=[40.64, 0.0], csi_std=[4.03, 0.92]),
     teacher_cfg=teacher_cfg,
     teacher_ckpt=teacher_ckpt,
-    teacher_input_key='img',
-    student_input_key='csi',
-    student_mtn=dict(
-        type='ModalityTranslationNetwork', amp_shape=_base_.csi_shape, encoder_dims=(128, 64),
-        fusion_dims=(128, ), fusion_size=24, conv_channels=(16, 32), out_size=(192, 288),
-        norm_cfg=dict(type='BN')),
-    student=student,
-    distiller=dict(
-        type='ConfigurableDistiller',
-        distill_losses=dict(
-            loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1, student=fpn_levels,
-                               teacher=fpn_levels))),
+    student=dict(
+        # amplitude / sanitised-phase statistics of the 12 training frames
+        # (run_tiny_distill.sh: compute_csi_stats.py THIS_CONFIG --write-meta)
+        data_preprocessor=dict(csi_stats_file=data_root + 'meta.json'),
+        mtn=dict(amp_shape=_base_.csi_shape, encoder_dims=(128, 64), fusion_dims=(128, ),
+                 fusion_size=24, conv_channels=(16, 32), out_size=(192, 288)),
+        # the tiny teacher's architecture (its 64-channel FPN matches the
+        # teacher's for the transfer loss) with a keypoint branch
+        detector=dict(
+            cfg_path=teacher_cfg,
+            roi_head=dict(
+                keypoint_roi_extractor=dict(
+                    type='SingleRoIExtractor',
+                    roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2,
+                                   aligned=True),
+                    out_channels=64, featmap_strides=[4, 8, 16, 32]),
+                keypoint_head=dict(type='mmpose.KeypointRCNNHead', in_channels=64, num_convs=2,
+                                   conv_channels=64, num_keypoints=17)))),
     # online pseudo-labels of both teachers; the tiny teachers are weak
     # (20-iteration runs), hence the low score threshold
     supervision='teacher',

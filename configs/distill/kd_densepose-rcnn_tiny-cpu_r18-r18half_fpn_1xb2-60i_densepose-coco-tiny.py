@@ -12,14 +12,15 @@ data_root = 'work_dirs/tiny_densepose_coco/'
 fpn_levels = ['neck.0', 'neck.1', 'neck.2', 'neck.3']
 
 model = dict(
-    data_preprocessor=dict(_delete_=True, type='DetDataPreprocessor',
+    data_preprocessor=dict(type='DetDataPreprocessor',
                            mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True, pad_size_divisor=32),
-    student_mtn=None,
     student_input_key='img',
-    # the student without the WiFi config's keypoint branch
-    student=dict(backbone=dict(base_channels=16), neck=dict(in_channels=[16, 32, 64, 128]),
-                 roi_head=dict(keypoint_roi_extractor=None, keypoint_head=None)),
+    # the tiny teacher's architecture with half its channels (an image
+    # detector, not the WiFi config's CSIDetector)
+    student=dict(_delete_=True, cfg_path=_base_.teacher_cfg, backbone=dict(base_channels=16),
+                 neck=dict(in_channels=[16, 32, 64, 128]),
+                 roi_head=dict(densepose_predictor=dict(loss_densepose=dict(loss_weight=0.6)))),
     distiller=dict(
         branch_head='roi_head',
         branch_inputs='neck',

@@ -7,6 +7,7 @@ imports torchvision.
 import copy
 import inspect
 import os.path as osp
+import re
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -17,12 +18,15 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import load_state_dict
 from mmengine.structures import InstanceData
 from torch import nn
 
 from mmdensekd.registry import DATASETS, MODELS, TRANSFORMS
-from mmdensekd.utils import allow_mmengine_checkpoint_globals, register_all_modules
+from mmdensekd.utils import register_all_modules
+from mmdensekd.utils.checkpoint_compat import read_checkpoint
+
+from .student import extract_student_state_dict, is_distill_config, is_distill_state_dict
 
 ImageType = Union[str, Path, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
@@ -68,7 +72,10 @@ def init_model(config: Union[str, Path, Config],
     Args:
         config (str | Path | Config): Config file or object.
         checkpoint (str | Path, optional): Local checkpoint file. Without it
-            the model keeps its random initialisation (useful in tests).
+            the model keeps its random initialisation (useful in tests). A
+            distillation checkpoint given with the student's config
+            (:func:`~mmdensekd.apis.student_config`) loads its ``student.``
+            weights.
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config
             (``Config.merge_from_dict`` keys, e.g. ``'model.test_cfg.rcnn.score_thr'``).
@@ -108,8 +115,12 @@ def init_model(config: Union[str, Path, Config],
 
     dataset_meta = None
     if checkpoint is not None:
-        allow_mmengine_checkpoint_globals()
-        ckpt = load_checkpoint(model, str(checkpoint), map_location='cpu')
+        ckpt = read_checkpoint(str(checkpoint), map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        if is_distill_state_dict(state) and not is_distill_config(cfg):
+            # a distillation checkpoint loaded into the student's own config
+            state = extract_student_state_dict(state)
+        load_state_dict(model, {re.sub(r'^module\.', '', k): v for k, v in state.items()})
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         dataset_meta = meta.get('dataset_meta') if isinstance(meta, dict) else None
     if not dataset_meta:

@@ -1,5 +1,15 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-from . import detectors, distillers, heads, losses, mtn, roi_heads, task_modules  # noqa: F401
+from . import (  # noqa: F401
+    data_preprocessors,
+    detectors,
+    distillers,
+    heads,
+    losses,
+    mtn,
+    roi_heads,
+    task_modules,
+)
+from .data_preprocessors import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

@@ -106,6 +106,10 @@ def test_stats_follow_the_config_pipeline(tmp_path, capsys):
     raw_stats = tool.compute_csi_stats(_mmfi_config(tmp_path, sanitize=False))
     np.testing.assert_allclose(raw_stats['csi_std'][1], raw.std(), rtol=1e-4)
     np.testing.assert_allclose(raw_stats['csi_mean'][0], stats['csi_mean'][0], rtol=1e-6)
+    # --write-meta stores them in the dataset's meta file (data_root/meta.json)
+    tool.main([_mmfi_config(tmp_path, sanitize=True), '--write-meta'])
+    from mmdensekd.datasets.csi_stats import read_csi_stats
+    assert read_csi_stats(str(tmp_path / 'meta.json')) == (stats['csi_mean'], stats['csi_std'])
     # a built dataset works too, and max_samples limits the samples
     from mmengine.config import Config
     from mmengine.registry import init_default_scope

@@ -26,17 +26,14 @@ e.g. with the quickstart's student config
 """
 import argparse
 import json
-import os.path as osp
-import sys
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import DictAction
 
+from mmdensekd.datasets.csi_stats import csi_samples
+from mmdensekd.datasets.csi_stats import dataset_from_config as _dataset_from_config
 from mmdensekd.evaluation.metrics.rcnn_keypoint_metric import COCO_KEYPOINT_SIGMAS
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compute_csi_stats import _dataset_from_config, csi_samples  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

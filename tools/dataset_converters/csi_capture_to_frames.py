@@ -43,6 +43,7 @@ from mmengine.logging import print_log
 
 from mmdensekd.datasets.coco_keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS, detect_format, read_csi_capture
+from mmdensekd.datasets.csi_stats import CSI_STATS_KEY, csi_stats_of_files
 from mmdensekd.datasets.csi_windowing import capture_to_frames
 from mmdensekd.structures.csi_layout import parse_layout
 
@@ -209,6 +210,10 @@ def convert(args: argparse.Namespace) -> dict:
                  amplitude=resolved_amplitude(args.amplitude, layout.name),
                  keys=dict(amplitude='CSIamp', phase='CSIphase'),
                  stats=stats, frames=entries, skipped_frames=skipped)
+    if entries:  # normalisation statistics of what the paired pipeline feeds the model
+        index[CSI_STATS_KEY] = csi_stats_of_files(
+            [osp.join(args.out, e['file']) for e in entries],
+            load=dict(expected_shape=tuple(layout.shape)), sanitize=layout.sanitize_kwargs())
     with open(osp.join(args.out, 'index.json'), 'w') as f:
         json.dump(index, f, indent=1)
     if skipped:

@@ -10,22 +10,19 @@ dataset_type = 'DensePoseCocoDataset'
 data_root = 'work_dirs/quickstart/data/'
 img_scale = (256, 192)
 
-train_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
-         with_densepose=True),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFileWithId'),
-    dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+# named pieces of the pipelines below (configs compose them by name)
+load_image = dict(type='LoadImageFromFileWithId')
+load_annotations = dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
+                        with_densepose=True)
+resize = dict(type='DensePoseResize', scale=img_scale, keep_ratio=True)
+pack_train = dict(type='PackDensePoseInputs')
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
+train_pipeline = [load_image, load_annotations, resize, pack_train]
+test_pipeline = [load_image, resize, dict(type='PackDensePoseInputs', meta_keys=test_meta_keys)]
 # the students' camera + CSI pipelines: the image steps above (the teacher's
 # input) with the CSI of the same frame loaded, sanitised and packed before
 # the image is resized
+csi_layout = 'person-in-wifi'
 csi_shape = (150, 3, 3)
 # rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
 csi_sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
@@ -34,10 +31,11 @@ csi_steps = [
     dict(type='CSIPhaseSanitize', **csi_sanitize),
     dict(type='PackCSI')
 ]
-paired_train_pipeline = train_pipeline[:2] + csi_steps + train_pipeline[2:]
-paired_test_pipeline = test_pipeline[:1] + csi_steps + test_pipeline[1:-1] + [
-    dict(test_pipeline[-1], meta_keys=test_pipeline[-1]['meta_keys'][:2] + ('csi_path', )
-         + test_pipeline[-1]['meta_keys'][2:])
+paired_train_pipeline = [load_image, load_annotations, *csi_steps, resize, pack_train]
+paired_test_pipeline = [
+    load_image, *csi_steps, resize,
+    dict(type='PackDensePoseInputs',
+         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

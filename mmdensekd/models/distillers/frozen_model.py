@@ -1,11 +1,13 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Build, load and check the frozen teacher(s) of a distillation algorithm."""
 import os.path as osp
-from typing import Optional
+from typing import List, Optional, Sequence
 
+import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import Config, ConfigDict
 from mmengine.runner.checkpoint import load_checkpoint
-from torch import nn
+from torch import Tensor, nn
 
 from mmdensekd.registry import MODELS
 
@@ -85,3 +87,21 @@ def build_frozen_model(model: Optional[dict] = None,
     module.requires_grad_(False)
     module.eval()
     return module
+
+
+def frozen_predict(model: nn.Module, img: Tensor,
+                   data_samples: Sequence[DetDataSample]) -> List[DetDataSample]:
+    """Detections of a frozen model in the network-input frame
+    (``rescale=False``); the batch's samples are not modified.
+
+    Args:
+        model (nn.Module): A detector with ``predict``.
+        img (Tensor): Its (B, 3, H, W) input.
+        data_samples (Sequence[DetDataSample]): The batch (metainfo only).
+
+    Returns:
+        list[DetDataSample]: New samples with ``pred_instances``.
+    """
+    fresh = [DetDataSample(metainfo=ds.metainfo) for ds in data_samples]
+    with torch.no_grad():
+        return model.predict(img, fresh, rescale=False)

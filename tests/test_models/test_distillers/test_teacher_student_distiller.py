@@ -166,27 +166,76 @@ def test_losses_are_prefixed_not_reweighted():
     torch.testing.assert_close(losses['distill.loss_transfer'], expected)
 
 
-def test_teacher_gets_image_student_gets_csi_through_mtn():
-    model = _build(student=dict(type='FakeDistillDetector', channels=4),
-                   student_mtn=dict(type='FakeRecordingMTN'), student_input_key='csi')
+CSI_STUDENT = dict(type='CSIDetector', mtn=dict(type='FakeRecordingMTN'),
+                   detector=dict(type='FakeDistillDetector', channels=4))
+
+
+def test_teacher_gets_image_csi_student_gets_csi_through_mtn():
+    model = _build(student=CSI_STUDENT, student_input_key='csi')
     inputs = _paired()
     model.loss(inputs, _samples())
     assert len(model.teacher.seen_inputs) == 1
     assert model.teacher.seen_inputs[0] is inputs['img']
-    amp, phase = model.student_mtn.seen[0]
+    amp, phase = model.student.mtn.seen[0]
     assert torch.equal(amp, inputs['csi'][:, 0]) and torch.equal(phase, inputs['csi'][:, 1])
-    # the student saw the MTN output, resized to the image's 16x16
-    s_in = model.student.seen_inputs[0]
+    # the detector saw the MTN output, resized to batch_input_shape (16x16)
+    s_in = model.student.detector.seen_inputs[0]
     assert s_in.shape == (2, 3, 16, 16)
     assert not torch.equal(s_in, inputs['img'])
-    # predict uses the student on csi, the teacher on img when asked
+    # the transfer term reads the detector's neck (names relative to it)
+    assert model.distiller.recorded_modules('student') == {'neck'}
+    # predict is the student's, on the CSI
     model.eval()
-    model.student.seen_inputs.clear()
+    model.student.detector.seen_inputs.clear()
     model.predict(inputs, _samples())
-    assert model.student.seen_inputs[0].shape == (2, 3, 16, 16)
-    model.predict_with = 'teacher'
-    model.predict(inputs, _samples())
-    assert model.teacher.seen_inputs[-1] is inputs['img']
+    assert model.student.detector.seen_inputs[0].shape == (2, 3, 16, 16)
+    assert not hasattr(model, 'predict_with')
+
+
+def test_teacher_val_step_and_val_step():
+    """``val_step`` gives the student's predictions, ``teacher_val_step``
+    the teacher's, both through the algorithm's data preprocessor."""
+    model = _build(student=CSI_STUDENT, student_input_key='csi',
+                   data_preprocessor=dict(type='PairedDataPreprocessor'))
+    model.eval()
+    inputs = _paired(1)
+    data = dict(inputs=dict(img=[inputs['img'][0]], csi=[inputs['csi'][0]]),
+                data_samples=_samples(1))
+    out = model.teacher_val_step(data)
+    assert model.teacher.seen_inputs[-1].shape == (1, 3, 16, 16)
+    assert torch.equal(model.teacher.seen_inputs[-1][0], inputs['img'][0])
+    assert out[0].pred_instances.scores.tolist() == pytest.approx([0.9, 0.2])
+    assert model.student.detector.seen_inputs == []
+    model.val_step(data)
+    assert len(model.student.mtn.seen) == 1 and len(model.teacher.seen_inputs) == 1
+
+
+def test_removed_keys_name_the_new_place():
+    with pytest.raises(ValueError, match="'student_mtn'.*CSIDetector"):
+        _build(student_mtn=dict(type='FakeRecordingMTN'))
+    with pytest.raises(ValueError, match="'resize_student_input'.*resize_to_input_shape"):
+        _build(resize_student_input=False)
+
+
+def test_version_2_checkpoint_loads_into_csi_student():
+    """Checkpoints of the algorithm before CSIDetector (``student_mtn.*``,
+    ``student.*``, ``extra_teachers.*``) load with the keys moved."""
+    model = _build(student=CSI_STUDENT, student_input_key='csi')
+    state = model.state_dict()
+    old = type(state)()
+    for key, value in state.items():
+        if key.startswith('student.mtn.'):
+            old['student_mtn.' + key[len('student.mtn.'):]] = value + 1
+        elif key.startswith('student.detector.'):
+            old['student.' + key[len('student.detector.'):]] = value + 1
+        else:
+            old[key] = value
+    old._metadata = type(state)({'': dict(version=2)})
+    fresh = _build(student=CSI_STUDENT, student_input_key='csi')
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh.student.mtn.fc.weight, model.student.mtn.fc.weight + 1)
+    assert torch.equal(fresh.student.detector.backbone[0].weight,
+                       model.student.detector.backbone[0].weight + 1)
 
 
 def test_teacher_frozen_grads_stay_none():
@@ -379,7 +428,7 @@ def test_real_densepose_rcnn_teacher_and_student():
     model = TeacherStudentDistiller(
         teacher=det, student=copy.deepcopy(det), allow_uninitialized_teacher=True,
         distiller=dict(
-            type='ConfigurableDistiller', branch_head='roi_head', branch_inputs='neck',
+            type='OutputMatchDistiller', branch_head='roi_head', branch_inputs='neck',
             distill_losses=dict(
                 loss_transfer=dict(type='FeatureMSELoss', loss_weight=0.1,
                                    student=['neck.0', 'neck.1', 'neck.2', 'neck.3'],
@@ -459,15 +508,17 @@ def test_online_pseudo_labels_from_two_teachers():
     assert gt.densepose.has_dp.tolist() == [True]
     assert set(gt.densepose.points[0][:, 2].tolist()) == {3.0}
     # both teachers saw the image, both stay frozen and are checked
-    assert len(model.extra_teachers[0].seen_inputs) == 1
-    assert set(model.teachers()) == {'teacher', 'extra_teachers.0'}
-    model.extra_teachers[0].backbone[1].train()
-    with pytest.raises(RuntimeError, match='extra_teachers.0 modules are in train mode'):
+    extra = model.pseudo_labeler.teachers[0]
+    assert len(extra.seen_inputs) == 1
+    assert set(model.teachers()) == {'teacher', 'pseudo_labeler.teachers.0'}
+    extra.backbone[1].train()
+    with pytest.raises(RuntimeError,
+                       match='pseudo_labeler.teachers.0 modules are in train mode'):
         model.check_teacher_frozen()
     model.train()
     model.check_teacher_frozen()
     # no match (IoU below the threshold): the person has no visible keypoint
-    model.merge_cfg['match_iou_thr'] = 0.95
+    model.pseudo_labeler.merge_cfg['match_iou_thr'] = 0.95
     model.loss(torch.randn(2, 3, 16, 16), _samples())
     gt = model.student.seen_samples[-1][0].gt_instances
     assert gt.keypoints_visible.sum().item() == 0 and gt.densepose.has_dp.tolist() == [True]

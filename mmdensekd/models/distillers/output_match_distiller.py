@@ -35,8 +35,13 @@ def _module(model: nn.Module, path: str, what: str, role: str) -> nn.Module:
 
 
 @MODELS.register_module()
-class ConfigurableDistiller(nn.Module):
+class OutputMatchDistiller(nn.Module):
     """Distillation losses between recorded teacher and student outputs.
+
+    (Named for what it does: it matches outputs by module path or branch
+    name. mmrazor's ``ConfigurableDistiller`` has another schema, so this is
+    not called that; the name was dropped with no alias, as no checkpoint
+    stores it.)
 
     ``distill_losses`` maps a loss name (must contain ``'loss'``, no ``'.'``)
     to a loss config (``type``, ``loss_weight`` and the loss's own

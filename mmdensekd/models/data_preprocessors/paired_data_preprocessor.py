@@ -4,6 +4,7 @@
 Shape legend: ``B`` batch size, ``S`` per-sample CSI shape (e.g.
 ``(3, 114, 10)``), ``H``/``W`` padded image height/width.
 """
+import os.path as osp
 from numbers import Number
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -12,6 +13,7 @@ import torch
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.models.utils.misc import samplelist_boxtype2tensor
 
+from mmdensekd.datasets.csi_stats import read_csi_stats
 from mmdensekd.registry import MODELS
 
 StatType = Union[Sequence[Number], Sequence[Sequence], np.ndarray, torch.Tensor]
@@ -49,12 +51,21 @@ class PairedDataPreprocessor(DetDataPreprocessor):
 
     Batch augments act on images only.
 
+    The CSI statistics come with the data: ``csi_stats_file`` names the
+    dataset's meta file, whose ``csi_stats`` entry
+    (:mod:`mmdensekd.datasets.csi_stats`) gives ``csi_mean`` / ``csi_std``.
+    It is read when the preprocessor is built, or, when it does not exist yet
+    (a config built before its dataset is generated), at the first CSI batch,
+    which fails naming the file if it still does not exist.
+
     Args:
         csi_mean (Sequence, optional): Amplitude and phase means: two
             scalars, or an array broadcastable to ``(2, *S)`` (per-element
             statistics). ``None`` means no centring.
         csi_std (Sequence, optional): As ``csi_mean`` for the standard
             deviations. ``None`` means no scaling.
+        csi_stats_file (str, optional): A dataset meta file holding the
+            statistics (instead of ``csi_mean`` / ``csi_std``).
         csi_image_shape (Sequence[int], optional): ``(H, W)`` written into
             CSI-only data samples. Required for CSI-only batches with data
             samples.
@@ -66,21 +77,40 @@ class PairedDataPreprocessor(DetDataPreprocessor):
                  csi_mean: Optional[StatType] = None,
                  csi_std: Optional[StatType] = None,
                  csi_image_shape: Optional[Sequence[int]] = None,
+                 csi_stats_file: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        mean = _stat_tensor(csi_mean, 'csi_mean')
-        std = _stat_tensor(csi_std, 'csi_std')
-        if std is not None and bool((std <= 0).any()):
-            raise ValueError('`csi_std` must be positive')
-        self._csi_normalize = mean is not None or std is not None
-        self.register_buffer('csi_mean', mean if mean is not None else torch.zeros(2), False)
-        self.register_buffer('csi_std', std if std is not None else torch.ones(2), False)
+        if csi_stats_file is not None and (csi_mean is not None or csi_std is not None):
+            raise ValueError('PairedDataPreprocessor: give csi_stats_file or csi_mean/csi_std, '
+                             'not both')
+        self.csi_stats_file = csi_stats_file
+        self.register_buffer('csi_mean', torch.zeros(2), False)
+        self.register_buffer('csi_std', torch.ones(2), False)
+        self._csi_normalize = False
+        self.csi_stats_loaded = False
+        if csi_stats_file is None:
+            self._set_csi_stats(csi_mean, csi_std)
+        elif osp.isfile(csi_stats_file):
+            self._set_csi_stats(*read_csi_stats(csi_stats_file))
         if csi_image_shape is not None:
             if len(csi_image_shape) != 2 or min(csi_image_shape) <= 0:
                 raise ValueError('`csi_image_shape` must be (H, W) with positive sizes, got '
                                  f'{csi_image_shape!r}')
             csi_image_shape = (int(csi_image_shape[0]), int(csi_image_shape[1]))
         self.csi_image_shape: Optional[Tuple[int, int]] = csi_image_shape
+
+    def _set_csi_stats(self, csi_mean: Optional[StatType], csi_std: Optional[StatType]) -> None:
+        """Check the statistics and set the (non-persistent) buffers."""
+        where = f' (from {self.csi_stats_file})' if self.csi_stats_file else ''
+        mean = _stat_tensor(csi_mean, 'csi_mean' + where)
+        std = _stat_tensor(csi_std, 'csi_std' + where)
+        if std is not None and bool((std <= 0).any()):
+            raise ValueError(f'`csi_std`{where} must be positive')
+        self._csi_normalize = mean is not None or std is not None
+        device = self.csi_mean.device
+        self.csi_mean = mean.to(device) if mean is not None else torch.zeros(2, device=device)
+        self.csi_std = std.to(device) if std is not None else torch.ones(2, device=device)
+        self.csi_stats_loaded = True
 
     @staticmethod
     def _broadcast(stat: torch.Tensor, sample_ndim: int) -> torch.Tensor:
@@ -115,6 +145,8 @@ class PairedDataPreprocessor(DetDataPreprocessor):
             raise ValueError("PairedDataPreprocessor: inputs['csi'] must be (B, 2, *S) "
                              f'(amplitude, phase), got {tuple(csi.shape)}')
         csi = self.cast_data(csi).float()
+        if self.csi_stats_file is not None and not self.csi_stats_loaded:
+            self._set_csi_stats(*read_csi_stats(self.csi_stats_file))
         if self._csi_normalize:
             sample_ndim = csi.dim() - 1
             mean = self._broadcast(self.csi_mean, sample_ndim)

@@ -6,7 +6,7 @@ from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from mmdensekd.models.distillers.paired_data_preprocessor import PairedDataPreprocessor
+from mmdensekd.models.data_preprocessors import PairedDataPreprocessor
 from mmdensekd.registry import MODELS
 
 IMG_CFG = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
@@ -166,3 +166,27 @@ def test_csi_only_batch_runs_a_densepose_rcnn_student():
         boxes = pred.pred_instances.bboxes
         assert boxes.shape[1] == 4
         assert bool((boxes[:, 2] <= 96).all()) and bool((boxes[:, 3] <= 64).all())
+
+
+def test_csi_stats_file_read_at_build_or_first_batch(tmp_path):
+    """Statistics come from the dataset's meta file; a file written after the
+    preprocessor was built is read at the first CSI batch; no file is an
+    error naming it."""
+    from mmdensekd.datasets.csi_stats import write_csi_stats
+    meta = tmp_path / 'meta.json'
+    csi = torch.full((1, 2, 3, 4), 30.0)
+    late = PairedDataPreprocessor(csi_stats_file=str(meta), csi_image_shape=(8, 8))
+    with pytest.raises(FileNotFoundError, match='meta.json'):
+        late.preprocess_csi(csi)
+    write_csi_stats(str(meta), dict(csi_mean=[20.0, 0.5], csi_std=[10.0, 2.0]))
+    out = late.preprocess_csi(csi)
+    assert out[0, 0, 0, 0].item() == pytest.approx(1.0)  # (30 - 20) / 10
+    assert out[0, 1, 0, 0].item() == pytest.approx(14.75)  # (30 - 0.5) / 2
+    early = PairedDataPreprocessor(csi_stats_file=str(meta))
+    assert early.csi_mean.tolist() == [20.0, 0.5] and early.csi_std.tolist() == [10.0, 2.0]
+    assert 'csi_mean' not in early.state_dict()  # statistics travel with the data
+    with pytest.raises(ValueError, match='not both'):
+        PairedDataPreprocessor(csi_stats_file=str(meta), csi_mean=[1.0, 0.0])
+    meta.write_text('{"other": 1}')
+    with pytest.raises(KeyError, match='no csi_stats.csi_mean'):
+        PairedDataPreprocessor(csi_stats_file=str(meta))

@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmdensekd.models  # noqa: F401
-from mmdensekd.models.distillers import ConfigurableDistiller
+from mmdensekd.models.distillers import OutputMatchDistiller
 from mmdensekd.registry import MODELS
 
 # A tiny Faster R-CNN (ResNet-18 layout at 1/8 width, 16-channel FPN): plain
@@ -73,7 +73,7 @@ model = dict(
     allow_uninitialized_teacher=True,
     student=det,
     distiller=dict(
-        type='ConfigurableDistiller',
+        type='OutputMatchDistiller',
         distill_losses=dict(
             loss_fpn=dict(type='FeatureMSELoss', loss_weight=1.0, student=fpn, teacher=fpn),
             # any module path works, here one FPN output conv
@@ -105,7 +105,7 @@ def test_faster_rcnn_distillation_from_config_alone(tmp_path):
     model = MODELS.build(cfg.model)
     model.init_weights()
     assert type(model.student).__name__ == 'FasterRCNN'
-    assert isinstance(model.distiller, ConfigurableDistiller)
+    assert isinstance(model.distiller, OutputMatchDistiller)
     assert model.distiller.recorded_modules('teacher') == {'neck', 'neck.fpn_convs.0'}
     model.train()
     teacher_state = {k: v.clone() for k, v in model.teacher.state_dict().items()}
@@ -140,7 +140,7 @@ def test_branch_terms_need_a_head_with_forward_branches(tmp_path):
     cfg_file.write_text(FASTER_RCNN_CFG)
     cfg = Config.fromfile(str(cfg_file))
     cfg.model.distiller = dict(
-        type='ConfigurableDistiller', branch_head='roi_head', branch_inputs='neck',
+        type='OutputMatchDistiller', branch_head='roi_head', branch_inputs='neck',
         distill_losses=dict(loss_kpt=dict(type='HeatmapDistillLoss',
                                           student=dict(branch='keypoint'),
                                           teacher=dict(branch='keypoint'))))
