@@ -76,11 +76,11 @@ def test_uses_the_models_check_teacher_frozen():
     hook.after_train_iter(_runner(model), 0)
     assert calls == ['checked', 'checked']
     # a distiller: its check_teacher_frozen raises through the hook
-    from mmdensekd.models.distillers.teacher_student_distiller import TeacherStudentDistiller
+    from mmdensekd.models.distillers import PseudoLabeler, TeacherStudentDistiller
     distiller = TeacherStudentDistiller.__new__(TeacherStudentDistiller)
     nn.Module.__init__(distiller)
     distiller.teacher = _Model().teacher
-    distiller.extra_teachers = nn.ModuleList()
+    distiller.pseudo_labeler = PseudoLabeler()
     distiller.teacher[0].train()
     with pytest.raises(RuntimeError, match=r"teacher modules are in train mode.*'0'"):
         TeacherFrozenCheckHook().before_train(_runner(distiller))
