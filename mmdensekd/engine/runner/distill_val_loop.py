@@ -40,8 +40,8 @@ class DistillValLoop(ValLoop):
     """Evaluate the frozen teacher, then the student as ``ValLoop`` does; the
     teacher's metrics are reported as ``teacher.<name>`` beside the student's.
 
-    Both passes call ``model.val_step`` only (the model's ``predict_with``
-    picks the network); the student pass is ``ValLoop.run`` itself, whose
+    The teacher pass calls the model's public ``teacher_val_step``, the
+    student pass ``model.val_step``; the student pass is ``ValLoop.run`` itself, whose
     evaluator (a :class:`StudentTeacherEvaluator`) adds the teacher's cached
     metrics to the student's.
 
@@ -56,8 +56,8 @@ class DistillValLoop(ValLoop):
     (an ``outfile_prefix``) at the end (``work/coco`` -> ``work/coco.teacher``,
     giving ``work/coco.teacher.bbox.json``).
 
-    The model must have a ``predict_with`` attribute (``'student'`` /
-    ``'teacher'``), as ``TeacherStudentDistiller`` has. Hooks see only the
+    The model must have a ``teacher_val_step(data)`` method, as
+    ``TeacherStudentDistiller`` has. Hooks see only the
     student pass (visualisation, best-checkpoint selection on student
     metrics, which also see the ``teacher.`` entries).
 
@@ -149,8 +149,8 @@ class DistillValLoop(ValLoop):
     def _distiller(self):
         model = self.runner.model
         model = model.module if is_model_wrapper(model) else model
-        if not hasattr(model, 'predict_with'):
-            raise TypeError('DistillValLoop needs a model with a predict_with attribute '
+        if not callable(getattr(model, 'teacher_val_step', None)):
+            raise TypeError('DistillValLoop needs a model with a teacher_val_step method '
                             f'(e.g. TeacherStudentDistiller), got {type(model).__name__}')
         return model
 
@@ -163,26 +163,20 @@ class DistillValLoop(ValLoop):
         """
         model = self._distiller()
         evaluator = self.teacher_evaluator
-        previous = model.predict_with
-        model.predict_with = 'teacher'
-        try:
-            for data_batch in self.dataloader:
-                with autocast(enabled=self.fp16):
-                    outputs = self.runner.model.val_step(data_batch)
-                evaluator.process(data_samples=outputs, data_batch=data_batch)
-            metrics = evaluator.evaluate(len(self.dataloader.dataset))
-        finally:
-            model.predict_with = previous
+        for data_batch in self.dataloader:
+            with autocast(enabled=self.fp16):
+                outputs = model.teacher_val_step(data_batch)
+            evaluator.process(data_samples=outputs, data_batch=data_batch)
+        metrics = evaluator.evaluate(len(self.dataloader.dataset))
         return {f'teacher.{k}': v for k, v in metrics.items()}
 
     def run(self) -> dict:
         """Score the teacher (unless cached), then validate the student as
         ``ValLoop.run`` does; the metrics hold both."""
-        model = self._distiller()
+        self._distiller()
         if self.evaluate_teacher and not (self.teacher_once and self._teacher_metrics):
             self.runner.model.eval()
             self._teacher_metrics = self.run_teacher()
         self.evaluator.teacher_metrics = dict(self._teacher_metrics) \
             if self.evaluate_teacher else {}
-        model.predict_with = 'student'
         return super().run()

@@ -33,15 +33,21 @@ class _ToyDistiller(BaseModel):
         super().__init__()
         self.student = nn.Linear(2, 1)
         self.teacher = nn.Linear(2, 1)
-        self.predict_with = 'student'
         self.calls = []
 
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        self.calls.append(self.predict_with)
-        offset = 10.0 if self.predict_with == 'teacher' else 0.0
+    def _predict(self, inputs, data_samples, role):
+        self.calls.append(role)
+        offset = 10.0 if role == 'teacher' else 0.0
         for x, ds in zip(inputs, data_samples):
             ds.set_field(float(x[0]) + offset, 'pred')
         return data_samples
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self._predict(inputs, data_samples, 'student')
+
+    def teacher_val_step(self, data):
+        data = self.data_preprocessor(data, False)
+        return self._predict(data['inputs'], data['data_samples'], 'teacher')
 
 
 @METRICS.register_module(force=True)
@@ -89,7 +95,6 @@ def test_reports_student_and_teacher_metrics(tmp_path):
     assert metrics['toy/mean_pred'] == 1.5  # (0 + 1 + 2 + 3) / 4
     assert metrics['teacher.toy/mean_pred'] == 11.5
     assert metrics['teacher.toy/n'] == 4  # evaluator reset between passes
-    assert runner.model.predict_with == 'student'
     # teacher scored once, then cached
     metrics2 = runner.val()
     assert metrics2['teacher.toy/mean_pred'] == 11.5
