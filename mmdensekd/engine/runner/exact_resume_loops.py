@@ -186,6 +186,13 @@ class ExactResumeEpochBasedTrainLoop(_ExactResumeMixin, EpochBasedTrainLoop):
                     'persistent_workers=False for an exact resume)')
         return super().run()
 
+    def snapshot_for_checkpoint(self) -> dict:
+        """As the mixin's; before the first epoch the restore waits for it."""
+        state = super().snapshot_for_checkpoint()
+        if self.resume_iterator is None:
+            self.pending_state = state
+        return state
+
     def _epoch_batches(self) -> Iterator:
         state = self.pending_state
         if self.resume_iterator is not None and self.resume_iterator.state is not None:
