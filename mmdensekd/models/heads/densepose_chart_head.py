@@ -142,6 +142,11 @@ class DensePoseChartHead(DensePoseChartPredictor):
         if not isinstance(loss_densepose, dict) or 'type' not in loss_densepose:
             raise TypeError('`loss_densepose` must be a config dict with a "type" key, got '
                             f'{loss_densepose!r}')
+        if (loss_densepose.get('type') in ('DensePoseChartLoss', 'mmdensekd.DensePoseChartLoss')
+                and loss_densepose.get('uv_confidence') != uv_confidence):
+            raise ValueError(f'uv_confidence={uv_confidence!r} but loss_densepose.uv_confidence='
+                             f"{loss_densepose.get('uv_confidence')!r}: set both (the loss "
+                             'trains the confidence outputs)')
         if decoding not in DECODINGS:
             raise ValueError(f'decoding must be one of {DECODINGS}, got {decoding!r}')
         self.decoding = decoding

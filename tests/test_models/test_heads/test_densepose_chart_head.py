@@ -139,3 +139,22 @@ def test_predict_by_feat_checks_the_number_of_outputs():
     res = InstanceData(bboxes=torch.tensor([[0., 0., 4., 4.], [1., 1., 5., 5.]]))
     with pytest.raises(ValueError, match='2 detections but DensePose outputs for 1 boxes'):
         head.predict_by_feat(head(torch.randn(1, 8, 7, 7)), [res])
+
+
+def test_confidence_head_and_loss_must_agree():
+    with pytest.raises(ValueError, match="loss_densepose.uv_confidence=None"):
+        _head(uv_confidence='iid_iso')
+    head = _head(uv_confidence='indep_aniso', segm_confidence=True,
+                 loss_densepose=dict(type='DensePoseChartLoss', uv_confidence='indep_aniso'))
+    # predictions carry the variance softplus(raw) + 0.01 at each labelled pixel
+    torch.manual_seed(0)
+    res = InstanceData(bboxes=torch.tensor([[0., 0., 30., 20.]]))
+    dp = head(torch.randn(1, 8, 7, 7))
+    head.predict_by_feat(dp, [res])
+    charts = res.densepose
+    assert sorted(charts.confidences) == ['coarse_segm_confidence', 'fine_segm_confidence',
+                                          'kappa_u', 'kappa_v', 'sigma_2']
+    labels, var = charts.labels[0], charts.confidence('sigma_2', 0)
+    assert var.shape == (20, 30)
+    assert (labels > 0).any() and (labels == 0).any()
+    assert (var[labels > 0] >= 0.01).all() and (var[labels == 0] == 0).all()
