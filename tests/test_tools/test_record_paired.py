@@ -34,7 +34,7 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
     video = str(tmp_path / 'camera.mp4')
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10, (128, 96))
     rng = np.random.RandomState(0)
-    for k in range(15):
+    for k in range(8):
         frame = np.full((96, 128, 3), 40, np.uint8)
         cv2.rectangle(frame, (30 + k, 20), (60 + k, 90), (200, 180, 160), -1)
         writer.write(np.clip(frame + rng.randint(0, 20, frame.shape), 0, 255).astype(np.uint8))
@@ -42,14 +42,14 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
     out = str(tmp_path / 'room')
     rec = load_tool('misc/record_paired.py').main(
         ['--camera', video, '--source', f'replay:{INTEL}?speed=20', '--out', out])
-    assert rec['num_frames'] == 15 and rec['csi_format'] == 'intel5300'
-    assert rec['num_packets'] > 100 and rec['frames_inside_capture'] >= 13
+    assert rec['num_frames'] == 8 and rec['csi_format'] == 'intel5300'
+    assert rec['num_packets'] > 50 and rec['frames_inside_capture'] >= 6
     assert rec['clock']['slope'] == pytest.approx(20, rel=0.1)  # the replay's speed-up
     # the raw capture holds the replayed packets unchanged
     recorded, ref = read_csi_capture(rec['csi_file']), read_csi_capture(INTEL)
     np.testing.assert_array_equal(recorded.csi, ref.csi[:len(recorded)])
     times = np.loadtxt(osp.join(out, 'frame_timestamps.txt'))
-    assert len(times) == 15 and np.all(np.diff(times) > 1.5)  # 0.1 s x 20 on the NIC clock
+    assert len(times) == 8 and np.all(np.diff(times) > 1.5)  # 0.1 s x 20 on the NIC clock
 
     load_tool('dataset_converters/csi_capture_to_frames.py').main([
         rec['csi_file'], '--out', osp.join(out, 'paired'), '--frame-timestamps',
@@ -58,7 +58,7 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
     skeleton = osp.join(out, 'paired', 'annotations', 'paired_skeleton.json')
     with open(skeleton) as f:
         images = json.load(f)['images']
-    assert len(images) >= 13 and images[0]['csi_file'].startswith('csi/')
+    assert len(images) >= 6 and images[0]['csi_file'].startswith('csi/')
 
     # a random-init teacher of the config's architecture labels the frames
     from mmdensekd.apis import init_model
@@ -84,7 +84,12 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
     register_all_modules()
     cfg = Config.fromfile(MY_ROOM)
     cfg.model.update(teacher_ckpt=None, allow_uninitialized_teacher=True)
-    cfg.model.student.init_cfg = None
+    student = cfg.model.student
+    if student.get('type') == 'CSIDetector':  # the converter's CSI statistics
+        student.data_preprocessor.csi_stats_file = osp.join(out, 'paired', 'index.json')
+        student.detector.pop('init_cfg', None)
+    else:
+        student.init_cfg = None
     with DefaultScope.overwrite_default_scope('mmdet'):
         model = MODELS.build(cfg.model)
         model.init_weights()
@@ -97,4 +102,4 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
         assert data['inputs']['csi'][0].shape == (2, 150, 3, 3)
         log = model.train_step(data, build_optim_wrapper(model, cfg.optim_wrapper))
     assert all(torch.isfinite(torch.as_tensor(v)).all() for v in log.values()), log
-    assert 'loss_transfer' in log or any(k.startswith('loss') for k in log)
+    assert {'loss_cls', 'loss_transfer'} <= set(log), sorted(log)

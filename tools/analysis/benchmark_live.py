@@ -73,7 +73,7 @@ def build(args: argparse.Namespace, dtype: str):
     ckpt = None if args.checkpoint in ('none', 'random') else args.checkpoint
     model = init_model(cfg, ckpt, device=args.device,
                        inference_dtype=None if dtype == 'none' else dtype)
-    return model, cfg, LiveStudent(model, cfg)
+    return model, cfg, LiveStudent(model, cfg, args.score_thr)
 
 
 def make_painter(kind: str, args, model, student):
@@ -90,7 +90,7 @@ def make_painter(kind: str, args, model, student):
 
 
 def run_sequential(student, paint, frames, n: int, warmup: int) -> dict:
-    model_s, draw_s = [], []
+    model_s, draw_s, dets = [], [], []
     for i in range(warmup):
         paint(student(*frames[i % len(frames)], i))
     start = time.perf_counter()
@@ -102,8 +102,9 @@ def run_sequential(student, paint, frames, n: int, warmup: int) -> dict:
         t2 = time.perf_counter()
         model_s.append(t1 - t0)
         draw_s.append(t2 - t1)
+        dets.append(len(pred))
     wall = time.perf_counter() - start
-    return dict(fps=n / wall, model_ms=1000 * np.median(model_s),
+    return dict(fps=n / wall, model_ms=1000 * np.median(model_s), dets=float(np.mean(dets)),
                 draw_ms=1000 * np.median(draw_s), latency_ms=1000 * np.median(
                     np.add(model_s, draw_s)))
 
@@ -164,11 +165,13 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
             paint = make_painter(kind, args, model, student)
             seq = run_sequential(student, paint, frames, args.frames, args.warmup)
             pipe = run_pipelined(student, paint, frames, args.frames, args.warmup)
-            row = dict(dtype=dtype, draw=kind, seq_fps=seq['fps'], model_ms=seq['model_ms'],
+            row = dict(dtype=dtype, draw=kind, dets=seq['dets'], seq_fps=seq['fps'],
+                       model_ms=seq['model_ms'],
                        draw_ms=seq['draw_ms'], seq_latency_ms=seq['latency_ms'],
                        pipe_fps=pipe['fps'], pipe_latency_ms=pipe['latency_ms'])
             rows.append(row)
-            print(f'dtype {dtype:4s} draw {kind:4s}: model {row["model_ms"]:.1f} ms + draw '
+            print(f'dtype {dtype:4s} draw {kind:4s}, {row["dets"]:.1f} people/frame: model '
+                  f'{row["model_ms"]:.1f} ms + draw '
                   f'{row["draw_ms"]:.1f} ms -> sequential {row["seq_fps"]:.1f} frames/s; '
                   f'pipelined {row["pipe_fps"]:.1f} frames/s (latency median '
                   f'{row["pipe_latency_ms"]:.0f} ms)', flush=True)
