@@ -447,6 +447,13 @@ def test_wrong_architecture_end_to_end_through_test(kprcnn_ckpt, tmp_path):
     assert 'kprcnn_tiny.pth does not fit the model' in line
     assert 'keys missing: roi_head.' in line and '--allow-partial' in line
     assert 'Traceback' not in proc.stderr and 'bbox_mAP' not in proc.stdout + proc.stderr
+    # the flag it names evaluates the matching weights, saying how many
+    proc = _cli(args + ['--allow-partial', '--cfg-options', 'test_dataloader.dataset.indices=1'],
+                tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert 'kprcnn_tiny.pth: loading ' in out and 'keys missing: roi_head.' in out
+    assert 'bbox_mAP' in out
 
 
 def test_truncated_checkpoint_in_test_tool(tmp_path, tiny_coco):
