@@ -24,6 +24,7 @@ bound to :func:`history_buffer_getattr`, which only resolves the statistics
 methods of ``HistoryBuffer`` and refuses anything else. ``weights_only`` stays
 on everywhere.
 """
+import importlib
 import logging
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -48,9 +49,8 @@ def history_buffer_getattr(obj: object, name: str) -> Callable:
 
     Args:
         obj (object): Must be the ``HistoryBuffer`` class.
-        name (str): A registered statistics method of ``HistoryBuffer``
-            (``min``, ``max``, ``current``, ``mean`` or one added with
-            ``HistoryBuffer.register_statistics``).
+        name (str): One of the built-in statistics methods of
+            ``HistoryBuffer`` (``min``, ``max``, ``current``, ``mean``).
 
     Returns:
         Callable: ``getattr(HistoryBuffer, name)``.
@@ -59,7 +59,7 @@ def history_buffer_getattr(obj: object, name: str) -> Callable:
         pickle.UnpicklingError: for any other object or attribute.
     """
     import pickle
-    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    allowed = {'min', 'max', 'current', 'mean'}
     if obj is HistoryBuffer and isinstance(name, str) and name in allowed \
             and not name.startswith('_'):
         value = getattr(HistoryBuffer, name)
@@ -72,13 +72,21 @@ def history_buffer_getattr(obj: object, name: str) -> Callable:
         'to this restricted version.')
 
 
+def _pickle_global(module: str, name: str):
+    """The object a pickle names ``module.name`` (``pickle.find_class``'s lookup)."""
+    try:
+        obj = importlib.import_module(module)
+    except ImportError:  # numpy < 2 has no numpy._core
+        obj = importlib.import_module(module.replace('numpy._core', 'numpy.core'))
+    return getattr(obj, name)
+
+
 def mmengine_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """Return the globals an mmengine resume checkpoint needs.
 
     Returns:
         list: entries for ``torch.serialization.add_safe_globals``.
     """
-    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     entries: List[Union[Callable, Tuple[Callable, str]]] = [
         (HistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
         (np.ndarray, 'numpy.ndarray'),
@@ -88,9 +96,11 @@ def mmengine_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
               np.uint64, np.float16, np.float32, np.float64):
         entries.append(type(np.dtype(t)))
+    # the names numpy's pickles store (numpy >= 2 writes ``numpy._core``, older
+    # files ``numpy.core``), resolved as the unpickler resolves them
     for mod in ('numpy._core.multiarray', 'numpy.core.multiarray'):
-        entries.append((multiarray._reconstruct, f'{mod}._reconstruct'))
-        entries.append((multiarray.scalar, f'{mod}.scalar'))
+        for name in ('_reconstruct', 'scalar'):
+            entries.append((_pickle_global(mod, name), f'{mod}.{name}'))
     return entries
 
 
