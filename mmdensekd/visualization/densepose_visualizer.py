@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-from mmdet.registry import VISUALIZERS
+from mmdensekd.registry import VISUALIZERS
 from mmengine.structures import InstanceData
 from mmengine.visualization import Visualizer
 

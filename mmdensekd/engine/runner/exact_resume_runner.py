@@ -3,7 +3,7 @@
 import copy
 from typing import Dict, Union
 
-from mmdet.registry import RUNNERS  # not (yet) re-exported by mmdensekd.registry
+from mmdensekd.registry import RUNNERS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
 from .exact_resume_loops import ExactResumeEpochBasedTrainLoop, ExactResumeIterBasedTrainLoop
