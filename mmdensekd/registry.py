@@ -11,8 +11,17 @@ registry its configs already use.
   ``TopdownPoseEstimator`` (refer to them as ``'mmpose.XXX'`` from an
   mmdet-scoped config).
 """
-from mmdet.registry import (DATASETS, HOOKS, LOOPS, METRICS, MODELS, RUNNERS, TASK_UTILS,
-                            TRANSFORMS, VISUALIZERS)
+from mmdet.registry import (
+                            DATASETS,
+                            HOOKS,
+                            LOOPS,
+                            METRICS,
+                            MODELS,
+                            RUNNERS,
+                            TASK_UTILS,
+                            TRANSFORMS,
+                            VISUALIZERS,
+)
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.registry import MODELS as POSE_MODELS
 

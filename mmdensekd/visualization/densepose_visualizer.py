@@ -6,10 +6,10 @@ from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-from mmdensekd.registry import VISUALIZERS
 from mmengine.structures import InstanceData
 from mmengine.visualization import Visualizer
 
+from mmdensekd.registry import VISUALIZERS
 from mmdensekd.structures import DensePoseTargets
 from mmdensekd.utils.misc import to_numpy
 

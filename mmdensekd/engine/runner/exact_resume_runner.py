@@ -3,8 +3,9 @@
 import copy
 from typing import Dict, Union
 
-from mmdensekd.registry import RUNNERS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, Runner
+
+from mmdensekd.registry import RUNNERS
 
 from .exact_resume_loops import ExactResumeEpochBasedTrainLoop, ExactResumeIterBasedTrainLoop
 
