@@ -12,15 +12,15 @@ registry its configs already use.
   mmdet-scoped config).
 """
 from mmdet.registry import (
-                            DATASETS,
-                            HOOKS,
-                            LOOPS,
-                            METRICS,
-                            MODELS,
-                            RUNNERS,
-                            TASK_UTILS,
-                            TRANSFORMS,
-                            VISUALIZERS,
+    DATASETS,
+    HOOKS,
+    LOOPS,
+    METRICS,
+    MODELS,
+    RUNNERS,
+    TASK_UTILS,
+    TRANSFORMS,
+    VISUALIZERS,
 )
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.registry import MODELS as POSE_MODELS
