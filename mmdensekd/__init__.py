@@ -2,6 +2,6 @@
 """mmdensekd: DensePose and keypoints with teacher-student distillation."""
 from .version import __version__, version_info  # noqa: I001
 from .utils import register_all_modules  # noqa: F401
-from . import codecs, datasets, engine, evaluation, models, structures, visualization  # noqa: F401,E501
+from . import datasets, engine, evaluation, models, structures, visualization  # noqa: F401
 
 __all__ = ['__version__', 'version_info', 'register_all_modules']

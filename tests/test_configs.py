@@ -89,6 +89,19 @@ def _apply_intended_changes(cfg: dict) -> dict:
     return cfg
 
 
+def _keypoint_loss_in_loss_config(cfg: dict) -> dict:
+    """The keypoint head's weight moved into its registered loss
+    (``keypoint_head.loss_weight`` -> ``loss_keypoint.loss_weight``); a head
+    without either has the default ``KeypointCELoss`` of weight 1."""
+    roi = cfg.get('model', {}).get('roi_head')
+    kpt = roi.get('keypoint_head') if isinstance(roi, dict) else None
+    if isinstance(kpt, dict) and kpt.get('type', '').endswith('KeypointRCNNHead'):
+        loss = dict(type='KeypointCELoss', loss_weight=kpt.pop('loss_weight', 1.0))
+        loss.update(kpt.get('loss_keypoint') or {})
+        kpt['loss_keypoint'] = loss
+    return cfg
+
+
 def _compared(path: Path) -> bool:
     """Configs of the snapshot (configs added since have none) that no
     other work rewrites."""
@@ -121,8 +134,10 @@ def test_config_equals_snapshot(path):
         snapshot_name,
     )
     snapshot = SNAPSHOT_DIR / snapshot_name(CONFIG_ROOT, path)
-    expected = _apply_intended_changes(json.loads(snapshot.read_text()))
-    diffs = [d for d in dict_differences(expected, resolved_config(path))
+    expected = _keypoint_loss_in_loss_config(
+        _apply_intended_changes(json.loads(snapshot.read_text())))
+    diffs = [d for d in dict_differences(expected,
+                                         _keypoint_loss_in_loss_config(resolved_config(path)))
              if not d[0].startswith(OTHER_RUNTIME_CHANGES)]
     assert diffs == [], f'{path.name} changed: {diffs}'
 
@@ -142,6 +157,14 @@ def test_snapshot_comparison_catches_a_changed_weight():
     new['model']['roi_head']['keypoint_head']['loss_weight'] = 0.09  # weighted twice
     assert dict_differences(old, new) == [('model.roi_head.keypoint_head.loss_weight', 0.3,
                                            0.09)]
+    # the head's weight in its registered loss is the same weight
+    head = dict(type='mmpose.KeypointRCNNHead')
+    moved = _keypoint_loss_in_loss_config(dict(model=dict(roi_head=dict(
+        keypoint_head=dict(head, loss_keypoint=dict(type='KeypointCELoss', loss_weight=0.3))))))
+    assert dict_differences(_keypoint_loss_in_loss_config(dict(model=dict(roi_head=dict(
+        keypoint_head=dict(head, loss_weight=0.3))))), moved) == []
+    assert dict_differences(_keypoint_loss_in_loss_config(dict(model=dict(roi_head=dict(
+        keypoint_head=dict(head, loss_weight=0.2))))), moved) != []
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +220,7 @@ def test_gpu_synthetic_wifi_pair_recipe():
     det = m.student.detector
     assert det.cfg_path == m.teacher_cfg
     assert det.roi_head.densepose_predictor.loss_densepose.loss_weight == 0.6
-    assert det.roi_head.keypoint_head.loss_weight == 0.3
+    assert det.roi_head.keypoint_head.loss_keypoint.loss_weight == 0.3
     transfer = m.distiller.distill_losses.loss_transfer
     assert transfer.loss_weight == 0.1
     assert transfer.student == transfer.teacher == ['neck.0', 'neck.1', 'neck.2', 'neck.3']

@@ -14,7 +14,7 @@ _base_ = [
 model = dict(
     roi_head=dict(
         densepose_predictor=dict(loss_densepose=dict(loss_weight=0.6)),
-        keypoint_head=dict(loss_weight=0.3),
+        keypoint_head=dict(loss_keypoint=dict(loss_weight=0.3)),
         refine_head=dict(
             type='DensePoseKeypointRefineHead', dp_channels=64, kpt_channels=64, fuse='sum',
             num_convs=2)))

@@ -27,7 +27,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmpose.codecs  # noqa: F401
     import mmpose.models  # noqa: F401
 
-    import mmdensekd.codecs  # noqa: F401
     import mmdensekd.datasets  # noqa: F401
     import mmdensekd.engine  # noqa: F401
     import mmdensekd.evaluation  # noqa: F401

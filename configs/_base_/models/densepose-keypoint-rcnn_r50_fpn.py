@@ -17,5 +17,6 @@ model = dict(
             num_convs=8,
             conv_channels=512,
             num_keypoints=17,
-            coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)),
-            loss_weight=1.0)))
+            coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)))))
+# the keypoint loss is the head's default, KeypointCELoss with weight 1.0
+# (children set keypoint_head.loss_keypoint.loss_weight)

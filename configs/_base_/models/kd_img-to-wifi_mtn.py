@@ -23,7 +23,7 @@ model = dict(
         # the paper's 0.6 L_dp and 0.3 L_kp live in the detector's branch losses
         detector=dict(roi_head=dict(
             densepose_predictor=dict(loss_densepose=dict(loss_weight=0.6)),
-            keypoint_head=dict(loss_weight=0.3)))),
+            keypoint_head=dict(loss_keypoint=dict(loss_weight=0.3))))),
     distiller=dict(
         type='OutputMatchDistiller',
         distill_losses=dict(

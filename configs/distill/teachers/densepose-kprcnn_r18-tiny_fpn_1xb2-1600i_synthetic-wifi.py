@@ -24,7 +24,7 @@ model = dict(
         keypoint_head=dict(
             type='mmpose.KeypointRCNNHead', in_channels=64, num_convs=2, conv_channels=64,
             num_keypoints=17, coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)),
-            loss_weight=1.0)),
+            loss_keypoint=dict(type='KeypointCELoss', loss_weight=1.0))),
     test_cfg=dict(rcnn=dict(max_per_img=10)))
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=1600, val_interval=100000)

@@ -28,7 +28,7 @@ model = dict(
         keypoint_head=dict(
             type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8, conv_channels=512,
             num_keypoints=17, coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)),
-            loss_weight=1.0)),
+            loss_keypoint=dict(type='KeypointCELoss', loss_weight=1.0))),
     # at most 3 people per frame
     test_cfg=dict(rcnn=dict(max_per_img=20)))
 

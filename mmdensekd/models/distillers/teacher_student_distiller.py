@@ -23,8 +23,8 @@ SUPERVISIONS = ('gt', 'teacher')
 MOVED_KEYS = {
     'student_loss_weights': "weights live in the student's branch loss configs (e.g. "
     'student.roi_head.densepose_predictor.loss_densepose.loss_weight=0.6, '
-    'student.roi_head.keypoint_head.loss_weight=0.3); the algorithm only prefixes names, '
-    'so this would set a weight twice',
+    'student.roi_head.keypoint_head.loss_keypoint.loss_weight=0.3); the algorithm only '
+    'prefixes names, so this would set a weight twice',
     'distill_losses': "moved into distiller=dict(type='OutputMatchDistiller', "
     'distill_losses=...)',
     'distill_rois': 'moved into distiller (roi_source)',

@@ -8,11 +8,14 @@ Shape legend used below:
 * ``h x w``: input feature size (14 x 14 for RoIs);
   ``H x W``: heatmap size, ``4h x 4w`` (56 x 56 for RoIs)
 """
-from typing import Optional, Sequence, Tuple, Union
+import logging
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import InstanceList
+from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.models.utils.tta import flip_heatmaps
@@ -20,7 +23,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
 from mmdensekd.models.task_modules import RCNNKeypointCoder  # noqa: F401 (registers it)
-from mmdensekd.registry import KEYPOINT_CODECS, POSE_MODELS, TASK_UTILS
+from mmdensekd.registry import KEYPOINT_CODECS, MODELS, POSE_MODELS, TASK_UTILS
 
 FeatsType = Union[Tensor, Sequence[Tensor]]
 
@@ -68,8 +71,13 @@ class KeypointRCNNHead(BaseHead):
         num_keypoints (int): Number of keypoints ``K``. Defaults to 17.
         coder (dict): RoI target coder (mmdet ``TASK_UTILS``). Defaults to
             ``dict(type='RCNNKeypointCoder')`` (56 x 56 grid).
-        loss_weight (float): Weight of the RoI keypoint loss, the one weight
-            of the keypoint branch (e.g. the paper's 0.3). Defaults to 1.0.
+        loss_keypoint (dict, optional): The RoI keypoint loss, whose
+            ``loss_weight`` is the one weight of the keypoint branch (e.g.
+            the paper's 0.3); ``type`` defaults to ``'KeypointCELoss'``.
+            Defaults to ``dict(type='KeypointCELoss', loss_weight=1.0)``.
+        loss_weight (float, optional): Deprecated shortcut for
+            ``loss_keypoint.loss_weight`` (a warning says so); an error next
+            to ``loss_keypoint``.
         topdown_loss (dict): Loss of the top-down path. Defaults to
             ``dict(type='KeypointMSELoss', use_target_weight=True)``.
         decoder (dict, optional): mmpose codec decoding top-down heatmaps.
@@ -86,7 +94,8 @@ class KeypointRCNNHead(BaseHead):
                  conv_channels: int = 512,
                  num_keypoints: int = 17,
                  coder: dict = dict(type='RCNNKeypointCoder'),
-                 loss_weight: float = 1.0,
+                 loss_keypoint: Optional[dict] = None,
+                 loss_weight: Optional[float] = None,
                  topdown_loss: dict = dict(type='KeypointMSELoss', use_target_weight=True),
                  decoder: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, list]] = None,
@@ -107,14 +116,24 @@ class KeypointRCNNHead(BaseHead):
                 raise ValueError(f'`{key}` must be a positive integer, got {value!r}')
         if not isinstance(num_convs, int) or num_convs < 0:
             raise ValueError(f'`num_convs` must be a non-negative integer, got {num_convs!r}')
-        if loss_weight < 0:
-            raise ValueError(f'`loss_weight` must be >= 0, got {loss_weight}')
-
         self.in_channels = in_channels
         self.num_convs = num_convs
         self.conv_channels = conv_channels
         self.num_keypoints = num_keypoints
-        self.loss_weight = float(loss_weight)
+        if loss_keypoint is None:
+            if loss_weight is not None:
+                print_log('KeypointRCNNHead: `loss_weight` is deprecated; set '
+                          f"loss_keypoint=dict(type='KeypointCELoss', loss_weight={loss_weight})",
+                          logger='current', level=logging.WARNING)
+            loss_keypoint = dict(type='KeypointCELoss',
+                                 loss_weight=1.0 if loss_weight is None else loss_weight)
+        elif loss_weight is not None:
+            raise ValueError('KeypointRCNNHead: the keypoint loss is weighted once, by '
+                             '`loss_keypoint.loss_weight`; remove `loss_weight`')
+        # mmdet's registry (where mmdensekd registers), whichever scope builds this head
+        loss_keypoint = dict(loss_keypoint)
+        loss_keypoint.setdefault('type', 'KeypointCELoss')
+        self.loss_keypoint = MODELS.build(dict(loss_keypoint, _scope_='mmdet'))
 
         if not isinstance(coder, dict) or 'type' not in coder:
             raise TypeError(f'`coder` must be a config dict with a "type" key, got {coder!r}')
@@ -199,7 +218,7 @@ class KeypointRCNNHead(BaseHead):
                     eligible=weights.bool().any(dim=1))
 
     def loss_by_feat(self, heatmaps: Tensor, labels: Tensor, weights: Tensor) -> dict:
-        """Spatial-softmax cross-entropy averaged over visible keypoints.
+        """The keypoint loss (``loss_keypoint``, e.g. :class:`KeypointCELoss`).
 
         Args:
             heatmaps (Tensor): ``(M, K, H, W)`` logits.
@@ -207,16 +226,10 @@ class KeypointRCNNHead(BaseHead):
             weights (Tensor): ``(M, K)`` target weights (0 = no target).
 
         Returns:
-            dict: ``loss_keypoint`` times ``loss_weight``; zero (still in the
-            graph, so distributed training does not hang) without targets.
+            dict: ``loss_keypoint`` (weighted by the loss's ``loss_weight``).
         """
         self._check_heatmap_size(heatmaps)
-        valid = weights > 0
-        if heatmaps.shape[0] == 0 or not bool(valid.any()):
-            return dict(loss_keypoint=heatmaps.sum() * 0)
-        logits = heatmaps.flatten(2)[valid]  # (V, H*W)
-        loss = F.cross_entropy(logits, labels[valid], reduction='sum') / valid.sum()
-        return dict(loss_keypoint=loss * self.loss_weight)
+        return dict(loss_keypoint=self.loss_keypoint(heatmaps, labels, weights))
 
     def loss_and_target(self, heatmaps: Tensor, targets: dict, forwarded: Tensor) -> dict:
         """Keypoint loss of the eligible RoIs among those the branch ran on.
@@ -238,20 +251,52 @@ class KeypointRCNNHead(BaseHead):
         idx = torch.nonzero(forwarded, as_tuple=False)[:, 0][sel]
         return self.loss_by_feat(heatmaps[sel], targets['labels'][idx], targets['weights'][idx])
 
-    def predict_by_feat(self, heatmaps: Tensor, bboxes: Tensor) -> Tuple[Tensor, Tensor]:
-        """Decode heatmaps of detections with ``coder``.
+    def predict_by_feat(self,
+                        heatmaps: Optional[Tensor],
+                        results_list: InstanceList,
+                        batch_img_metas: Optional[List[dict]] = None,
+                        rescale: bool = False) -> InstanceList:
+        """Add ``keypoints`` (N, K, 2) and ``keypoint_scores`` (N, K) to each
+        result.
+
+        The heatmaps are decoded with ``coder`` at each image's boxes (the
+        frame they were pooled in: the network input, as detectron2); with
+        ``rescale`` the keypoints are then divided by the image's
+        ``scale_factor`` (the boxes are not changed).
 
         Args:
-            heatmaps (Tensor): ``(M, K, H, W)`` logits.
-            bboxes (Tensor): ``(M, 4)`` xyxy boxes the heatmaps were pooled
-                from (the network input frame, as detectron2); results come
-                back in the same frame.
+            heatmaps (Tensor, optional): ``(M, K, H, W)`` logits on all boxes
+                of the batch, in order; None when there is none.
+            results_list (list[InstanceData]): Detections per image.
+            batch_img_metas (list[dict], optional): Image metas (needed with
+                ``rescale``).
+            rescale (bool): Scale the keypoints to the original image.
 
         Returns:
-            tuple: keypoints ``(M, K, 2)`` and scores ``(M, K)``.
+            list[InstanceData]: ``results_list``, updated in place.
         """
-        self._check_heatmap_size(heatmaps)
-        return self.coder.decode(heatmaps, bboxes)
+        num = sum(len(res) for res in results_list)
+        if num != (0 if heatmaps is None else len(heatmaps)):
+            raise ValueError(f'{num} detections but keypoint heatmaps for '
+                             f'{0 if heatmaps is None else len(heatmaps)} boxes')
+        if rescale and batch_img_metas is None:
+            raise ValueError('predict_by_feat: rescale needs batch_img_metas')
+        if heatmaps is not None:
+            self._check_heatmap_size(heatmaps)
+        start = 0
+        for i, res in enumerate(results_list):
+            n = len(res)
+            boxes = get_box_tensor(res.bboxes)
+            if n == 0:
+                res.keypoints = boxes.new_zeros((0, self.num_keypoints, 2))
+                res.keypoint_scores = boxes.new_zeros((0, self.num_keypoints))
+                continue
+            kpts, scores = self.coder.decode(heatmaps[start:start + n], boxes)
+            if rescale:
+                kpts = kpts / kpts.new_tensor(batch_img_metas[i]['scale_factor'][:2])
+            res.keypoints, res.keypoint_scores = kpts, scores
+            start += n
+        return results_list
 
     # ----------------------------------------------------------- top-down path
     def loss(self, feats: FeatsType, batch_data_samples: Sequence,

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
+from mmdet.structures.bbox import bbox2roi, scale_boxes
 from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from torch import Tensor
 
@@ -17,7 +17,7 @@ _MOVED_KEYS = {
 }
 _REMOVED_REFINE_KEYS = {
     'dp_loss_weight': 'densepose_predictor.loss_densepose.loss_weight',
-    'kpt_loss_weight': 'keypoint_head.loss_weight',
+    'kpt_loss_weight': 'keypoint_head.loss_keypoint.loss_weight',
 }
 
 
@@ -40,7 +40,7 @@ class DensePoseRoIHead(StandardRoIHead):
 
     Loss weights live in each branch's loss config only
     (``densepose_predictor.loss_densepose.loss_weight``,
-    ``keypoint_head.loss_weight``).
+    ``keypoint_head.loss_keypoint.loss_weight``).
 
     Shape legend: ``M`` RoIs, ``P`` positive RoIs, ``K`` keypoints.
 
@@ -377,7 +377,8 @@ class DensePoseRoIHead(StandardRoIHead):
 
         Heatmaps are decoded in the frame of each result's boxes (the network
         input frame, as detectron2); with ``rescale`` the keypoints are then
-        divided by the image's ``scale_factor`` (the boxes are not changed).
+        divided by the image's ``scale_factor`` (the boxes are not changed):
+        ``keypoint_head.predict_by_feat``.
 
         Args:
             x, batch_img_metas, results_list, branch_outputs: as
@@ -385,18 +386,5 @@ class DensePoseRoIHead(StandardRoIHead):
             rescale (bool): Scale the keypoints to the original image.
         """
         heatmaps = self._outputs_for(x, results_list, branch_outputs, 'kpt_heatmaps')
-        start = 0
-        for res, meta in zip(results_list, batch_img_metas):
-            n = len(res)
-            boxes = get_box_tensor(res.bboxes)
-            if n == 0:
-                k = self.keypoint_head.num_keypoints
-                res.keypoints = boxes.new_zeros((0, k, 2))
-                res.keypoint_scores = boxes.new_zeros((0, k))
-                continue
-            kpts, scores = self.keypoint_head.predict_by_feat(heatmaps[start:start + n], boxes)
-            if rescale:
-                kpts = kpts / kpts.new_tensor(meta['scale_factor'][:2])
-            res.keypoints, res.keypoint_scores = kpts, scores
-            start += n
-        return results_list
+        return self.keypoint_head.predict_by_feat(heatmaps, results_list, batch_img_metas,
+                                                  rescale=rescale)

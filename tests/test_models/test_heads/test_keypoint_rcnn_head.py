@@ -115,9 +115,15 @@ def test_roi_loss_is_mean_ce_over_visible_keypoints():
     logits2[0, 2] += torch.randn(56, 56) * 10
     torch.testing.assert_close(_roi_loss(head, logits2, rois, kpts, visible)['loss_keypoint'],
                                loss)
-    # loss_weight scales it
-    weighted = _roi_loss(_tiny_head(loss_weight=0.3), logits, rois, kpts, visible)
-    torch.testing.assert_close(weighted['loss_keypoint'], loss * 0.3)
+    # the registered loss's loss_weight scales it (the deprecated head
+    # shortcut sets the same), and the weight is set once
+    for head in (_tiny_head(loss_keypoint=dict(type='KeypointCELoss', loss_weight=0.3)),
+                 _tiny_head(loss_keypoint=dict(loss_weight=0.3)), _tiny_head(loss_weight=0.3)):
+        weighted = _roi_loss(head, logits, rois, kpts, visible)
+        torch.testing.assert_close(weighted['loss_keypoint'], loss * 0.3)
+        assert head.loss_keypoint.loss_weight == 0.3
+    with pytest.raises(ValueError, match='weighted once'):
+        _tiny_head(loss_keypoint=dict(loss_weight=0.3), loss_weight=0.3)
 
 
 def test_roi_loss_without_visible_keypoints_is_zero_in_graph():
@@ -149,12 +155,28 @@ def test_roi_predict_decodes_into_the_box():
     rois, kpts, visible = _roi_case()
     labels = _targets(head, rois, kpts, torch.ones(2, 3))['labels']
     logits = torch.zeros(2, 3, 56 * 56).scatter_(2, labels[..., None], 8.0).view(2, 3, 56, 56)
-    pts, scores = head.predict_by_feat(logits, rois)
-    assert pts.shape == (2, 3, 2) and scores.shape == (2, 3)
+    # the chart head's contract: outputs of all boxes of the batch, the
+    # results per image updated in place (an image without detection too)
+    from mmengine.structures import InstanceData
+    results = [InstanceData(bboxes=rois[:1]), InstanceData(bboxes=rois[:0]),
+               InstanceData(bboxes=rois[1:])]
+    metas = [dict(scale_factor=(1.0, 1.0)), dict(scale_factor=(2.0, 2.0)),
+             dict(scale_factor=(1.0, 1.0))]
+    out = head.predict_by_feat(logits, results, metas)
+    assert out is results
+    pts = torch.cat([results[0].keypoints, results[2].keypoints])
+    assert pts.shape == (2, 3, 2) and results[2].keypoint_scores.shape == (1, 3)
+    assert results[1].keypoints.shape == (0, 3, 2)
     # inside-box GT keypoints come back within one cell
     inside = torch.tensor([[True, True, False], [True, True, True]])
     cell = torch.tensor([[1., 1.], [2., 1.]])
     assert float(((pts - kpts).abs() / cell[:, None])[inside].max()) <= 1.0
+    # rescale divides by each image's scale_factor (boxes unchanged)
+    scaled = [InstanceData(bboxes=rois[:1])]
+    head.predict_by_feat(logits[:1], scaled, [dict(scale_factor=(2.0, 4.0))], rescale=True)
+    torch.testing.assert_close(scaled[0].keypoints * torch.tensor([2.0, 4.0]), pts[:1])
+    with pytest.raises(ValueError, match='1 detections but keypoint heatmaps for 2'):
+        head.predict_by_feat(logits, [InstanceData(bboxes=rois[:1])])
 
 
 def _fake_topdown_batch(num=2, seed=0):

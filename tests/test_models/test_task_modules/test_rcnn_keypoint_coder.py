@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from mmdensekd.codecs import RCNNKeypointCodec
 from mmdensekd.models.task_modules import RCNNKeypointCoder
 from mmdensekd.registry import TASK_UTILS
 
@@ -38,20 +37,6 @@ def test_encode_decode_contract_and_round_trip(use_dark, use_udp):
     err = ((pts - kpts).abs() / cell[:, None])[weights > 0]
     assert float(err.max()) <= 1.0
     assert scores.shape == kpts.shape[:2]
-
-
-def test_mmpose_codec_delegates_to_the_coder():
-    rois, kpts = _case(seed=1)
-    codec = RCNNKeypointCodec(use_dark=True)
-    coder = RCNNKeypointCoder(use_dark=True)
-    enc = codec.encode(kpts, None, rois=rois)
-    labels, weights = coder.encode(kpts, torch.ones(kpts.shape[:2]), rois)
-    assert torch.equal(enc['keypoint_labels'], labels)
-    assert torch.equal(enc['keypoint_weights'], weights)
-    heatmaps = torch.randn(len(rois), kpts.shape[1], 56, 56,
-                           generator=torch.Generator().manual_seed(2))
-    for a, b in zip(codec.decode(heatmaps, rois), coder.decode(heatmaps, rois)):
-        torch.testing.assert_close(a, b)
 
 
 def test_shape_errors_name_the_argument():

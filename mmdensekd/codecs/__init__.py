@@ -1,4 +1,0 @@
-# Copyright (c) mmdensekd contributors. All rights reserved.
-from .rcnn_keypoint_codec import RCNNKeypointCodec
-
-__all__ = ['RCNNKeypointCodec']
