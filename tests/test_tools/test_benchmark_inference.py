@@ -4,7 +4,6 @@ breakdown, CSI student) and tools/analysis/benchmark_roi_align.py."""
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
 
 
 def test_variants_stages_and_csi(load_tool, tiny_config, capsys):
@@ -21,10 +20,12 @@ def test_variants_stages_and_csi(load_tool, tiny_config, capsys):
     assert result['num_dets'] == {n: 3 for n in names}
     for name in names:
         stages = result['stages'][name]
-        for stage in ('backbone', 'neck', 'rpn_head', 'box_head', 'densepose_head',
-                      'predictor', 'chart_decoding', 'roi_head'):
+        for stage in ('backbone', 'neck', 'rpn_head', 'rpn_proposals', 'box_roi_extractor',
+                      'box_head', 'densepose_head', 'predictor', 'chart_decoding'):
             assert stages[stage] > 0, (name, stage)
-        assert stages['roi_head'] >= stages['chart_decoding']
+        assert stages['forward (profiled)'] >= stages['backbone'] + stages['neck']
+    # bf16 pays for casts between stages, fp32 has next to none
+    assert result['stages']['bf16']['casts + layout copies'] > 0
     agg = result['agreement']['fp32']  # BN folding + fast RoIAlign change nothing
     assert agg['matched'] == 3 and agg['max_box_dev'] < 1e-2
     assert set(result['csi_mmfi']) == set(names)
@@ -34,28 +35,57 @@ def test_variants_stages_and_csi(load_tool, tiny_config, capsys):
         assert row in out, row
 
 
-def test_config_helpers(load_tool, repo_root):
+def test_force_num_dets_on_built_models(load_tool, repo_root):
+    from mmdensekd.apis import init_model, student_config
     tool = load_tool('analysis/benchmark_inference.py')
-    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'densepose_rcnn',
-                                   'densepose-rcnn_r50_fpn_s1x_densepose-coco.py'))
-    model = tool.detector_cfg(cfg)
-    tool.force_num_dets(model, 20)
-    rcnn = model['test_cfg']['rcnn']
+    model = init_model(osp.join(repo_root, 'configs', 'densepose_rcnn',
+                                'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py'))
+    assert tool.force_num_dets(model, 20) == 1
+    rcnn = model.roi_head.test_cfg
     assert rcnn['score_thr'] == 0 and rcnn['max_per_img'] == 20
     assert rcnn['nms']['iou_threshold'] == 1.0
-    assert model['test_cfg']['rpn']['max_per_img'] >= 20
-    path = model['backbone']['init_cfg']['checkpoint']
-    if not osp.isfile(path):
-        assert path in tool.drop_missing_pretrained(model)
-        assert model['backbone']['init_cfg'] is None
-    assert tool.drop_missing_pretrained(model) is None
-    # a distiller config benchmarks its student with an image preprocessor
-    distill = Config.fromfile(osp.join(
-        repo_root, 'configs', 'distill',
-        'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py'))
-    student = tool.detector_cfg(distill)
-    assert student['type'] == 'DensePoseRCNN'
-    assert student['data_preprocessor']['type'] == 'DetDataPreprocessor'
+    assert model.rpn_head.test_cfg['max_per_img'] >= 20
+    # a distillation config: its student, a CSIDetector, whose detector is changed
+    student = init_model(student_config(osp.join(repo_root, 'configs', 'distill', WIFI_CFG)))
+    assert type(student).__name__ == 'CSIDetector'
+    assert tool.force_num_dets(student, 2) == 1
+    assert student.detector.roi_head.test_cfg['max_per_img'] == 2
+
+
+WIFI_CFG = 'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py'
+
+
+def test_tiny_csi_student_with_checkpoint(load_tool, repo_root, tmp_path, capsys):
+    """The distillation config of the tiny WiFi student and a distillation
+    checkpoint (student weights under ``student.``): a rate at each dtype."""
+    import torch
+
+    from mmdensekd.apis import init_model, student_config
+    config = osp.join(repo_root, 'configs', 'distill', WIFI_CFG)
+    torch.manual_seed(0)
+    student = init_model(student_config(config))
+    student.init_weights()
+    ckpt = tmp_path / 'kd_tiny.pth'
+    torch.save(dict(state_dict={f'student.{k}': v for k, v in student.state_dict().items()},
+                    meta=dict(dataset_meta=dict(classes=('person', )))), ckpt)
+    tool = load_tool('analysis/benchmark_inference.py')
+    result = tool.main([config, str(ckpt), '--num-images', '1', '--warmup', '0', '--device',
+                        'cpu', '--num-dets', '2', '--dtype', 'fp32', 'bf16', '--no-profile'])
+    out = capsys.readouterr().out
+    assert set(result['variants']) == {'fp32', 'bf16'}
+    for stats in result['variants'].values():
+        assert stats['images_per_s'] > 0
+    assert result['num_dets'] == {'fp32': 2, 'bf16': 2}
+    for row in ('CSIDetector', 'kd_tiny.pth', 'random CSI 3x114x10', 'CSI student variant',
+                'images/s'):
+        assert row in out, row
+    # auto keeps the faster dtype and says so with both times
+    result = tool.main([config, str(ckpt), '--num-images', '1', '--warmup', '0', '--device',
+                        'cpu', '--num-dets', '2', '--dtype', 'auto', '--no-profile'])
+    auto = result['auto']
+    assert auto['choice'] == min(auto['ms'], key=auto['ms'].get)
+    assert list(result['variants']) == [auto['choice']]
+    assert '--dtype auto:' in capsys.readouterr().out
 
 
 def test_r50_random_init_runs(load_tool, repo_root, capsys):

@@ -3,10 +3,16 @@
 
     python tools/analysis/benchmark_inference.py CONFIG [CKPT] [--num-images 50]
         [--warmup 5] [--device cpu|cuda] [--shape H W] [--num-dets N]
-        [--dtype fp32 bf16 ...] [--baseline] [--channels-last] [--no-fuse-bn]
+        [--dtype fp32 bf16 auto ...] [--baseline] [--channels-last] [--no-fuse-bn]
         [--autocast-stages ...] [--threads T] [--csi mmfi piw] [--check-agreement]
         [--no-profile]
         [--cfg-options k=v ...]
+
+Any config the project ships runs with its checkpoint: image models, CSI
+students (``CSIDetector``: random CSI of the student's layout goes through
+MTN and detector) and distillation configs (their student, built with
+:func:`mmdensekd.apis.student_config` and loaded with
+:func:`mmdensekd.apis.init_model`, which reads distillation checkpoints).
 
 Only the model's forward in ``predict`` mode is timed (under
 ``torch.no_grad()``, with ``torch.cuda.synchronize()`` on GPU): image
@@ -24,18 +30,22 @@ starts. Batch size is 1.
   heads (box score threshold 0, no box NMS suppression, at most N per image,
   at least N RPN proposals), which makes random weights and real weights
   cost the same.
-* A per-stage breakdown (backbone, neck, RPN head, proposals, box RoI
-  extractor and head, DensePose RoI extractor (with the DensePose decoder
-  when the config has one) and head, predictor, chart decoding) comes from
-  one extra profiled forward per variant (``torch.profiler`` ranges: the
-  detector's own, plus ranges this script puts around the RoI head's
-  submodules). Stage times are inclusive and overlap ``roi_head``.
-* ``--csi mmfi piw``: the cross-modal student, a modality translation
-  network (MTN) on CSI of the MM-Fi (3x114x10) or Person-in-WiFi (150x3x3)
-  shape followed by the detector on its image-like output.
-* Without a checkpoint the model keeps its random initialisation; a
-  backbone whose pretrained file is missing is built with ``init_cfg=None``
-  (with a printed note). With ``--shape H W``, or when the config's test
+* A per-stage breakdown (backbone, neck, RPN head, proposals (decoding +
+  NMS), box RoI extractor and head, DensePose RoI extractor (with the
+  DensePose decoder when the config has one) and head, predictor, chart
+  decoding, keypoint extractor and head) comes from one extra profiled
+  forward per variant (``torch.profiler`` ranges this script puts around
+  the stage modules), plus the self time of dtype casts and memory-format
+  copies (``aten::_to_copy``, ``aten::clone``, ``aten::copy_``). Stage
+  times are inclusive.
+* ``--dtype auto`` times fp32 and bf16 on the first image and keeps the
+  faster (printed with both times), so reduced precision never makes a
+  model slower (tiny models are several times slower in bf16 on CPU).
+* ``--csi mmfi piw`` (image models): a modality translation network (MTN)
+  on CSI of the MM-Fi (3x114x10) or Person-in-WiFi (150x3x3) shape followed
+  by the detector on its image-like output.
+* Without a checkpoint the model keeps its random initialisation (nothing
+  pretrained is read). With ``--shape H W``, or when the config's test
   dataset cannot be built, a synthetic random image goes through the test
   pipeline.
 """
@@ -52,24 +62,24 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmcv.ops import RoIAlign
 from mmdet.structures import DetDataSample
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from mmdensekd.apis import init_model, student_config
 from mmdensekd.models.layers import optimize_for_inference
 from mmdensekd.models.layers.fast_inference import (
+    enable_stage_autocast,
+    find_two_stage_detectors,
     inference_autocast,
     prediction_agreement,
     resolve_inference_dtype,
+    restore_roi_align,
 )
 from mmdensekd.models.layers.roi_align import FastRoIAlign
 from mmdensekd.registry import DATASETS, MODELS
-from mmdensekd.utils import allow_mmengine_checkpoint_globals, register_all_modules
 
 #: CSI layouts: amplitude shape (= phase shape) and the MTN output (H, W).
 CSI_PRESETS = {
@@ -79,7 +89,9 @@ CSI_PRESETS = {
 #: Stage rows of the breakdown, in forward order.
 STAGES = ('backbone', 'neck', 'rpn_head', 'rpn_proposals', 'box_roi_extractor', 'box_head',
           'densepose_roi_extractor', 'densepose_head', 'predictor', 'chart_decoding',
-          'keypoint_roi_extractor', 'roi_head')
+          'keypoint_roi_extractor', 'keypoint_head', 'casts + layout copies')
+#: Profiler ops counted (self time) as dtype casts and memory-format copies.
+COPY_OPS = ('aten::_to_copy', 'aten::clone', 'aten::copy_', 'aten::contiguous')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -95,8 +107,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic image')
     parser.add_argument('--num-dets', type=int, default=None, metavar='N',
                         help='force N detections per image (score threshold 0)')
-    parser.add_argument('--dtype', nargs='+', default=['fp32'], choices=['fp32', 'bf16', 'fp16'],
-                        help='inference dtype of each variant (default: fp32)')
+    parser.add_argument('--dtype', nargs='+', default=['fp32'],
+                        choices=['fp32', 'bf16', 'fp16', 'auto'],
+                        help='inference dtype of each variant (default: fp32); auto: the '
+                        'faster of fp32 and bf16, measured')
     parser.add_argument('--baseline', action='store_true',
                         help='also time the plain fp32 model (mmcv RoIAlign, no BN folding)')
     parser.add_argument('--channels-last', action='store_true',
@@ -127,60 +141,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-# --------------------------------------------------------------------- config
-def detector_cfg(cfg: Config) -> dict:
-    """The detector to benchmark: ``cfg.model``, or the student of a
-    distiller config (with a ``DetDataPreprocessor`` of the same image
-    statistics)."""
-    model = copy.deepcopy(cfg.model)
-    if 'student' not in model:
-        return model
-    student = copy.deepcopy(model['student'])
-    pre = model.get('data_preprocessor') or {}
-    student['data_preprocessor'] = dict(
-        type='DetDataPreprocessor', mean=pre.get('mean'), std=pre.get('std'),
-        bgr_to_rgb=pre.get('bgr_to_rgb', False), pad_size_divisor=pre.get('pad_size_divisor', 1))
-    return student
-
-
-def force_num_dets(model_cfg: dict, num: int) -> None:
-    """Make every image give exactly ``num`` detections (see module doc)."""
-    test_cfg = model_cfg['test_cfg']
-    rcnn, rpn = test_cfg['rcnn'], test_cfg['rpn']
-    rcnn.update(score_thr=0.0, max_per_img=num)
-    rcnn['nms'] = dict(rcnn.get('nms') or dict(type='nms'), iou_threshold=1.0)
-    rpn['max_per_img'] = max(rpn.get('max_per_img', num), num)
-    rpn['nms_pre'] = max(rpn.get('nms_pre', num), num)
-
-
-def drop_missing_pretrained(model_cfg: dict) -> Optional[str]:
-    """Set ``backbone.init_cfg=None`` when its pretrained file is missing;
-    returns the note to print."""
-    backbone = model_cfg.get('backbone') or {}
-    init_cfg = backbone.get('init_cfg')
-    path = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
-    if path and not str(path).startswith(('http://', 'https://')) and osp.isfile(path):
-        return None
-    if init_cfg is None:
-        return None
-    backbone['init_cfg'] = None
-    return (f'note: backbone pretrained weights {path} not found; random init '
-            '(backbone.init_cfg=None)')
-
-
 # --------------------------------------------------------------------- models
-def restore_mmcv_roi_align(model: torch.nn.Module) -> int:
-    """Put mmcv's ``RoIAlign`` back in place of ``FastRoIAlign`` (baseline)."""
-    count = 0
-    for parent in model.modules():
-        for name, child in list(parent.named_children()):
-            if isinstance(child, FastRoIAlign):
-                setattr(parent, name, RoIAlign(
-                    child.output_size, spatial_scale=child.spatial_scale,
-                    sampling_ratio=child.sampling_ratio, pool_mode=child.pool_mode,
-                    aligned=child.aligned, use_torchvision=child.use_torchvision))
-                count += 1
-    return count
+def force_num_dets(model: torch.nn.Module, num: int) -> int:
+    """Make every image give exactly ``num`` detections (see module doc):
+    the RPN and RoI-head test settings of every two-stage detector in
+    ``model``; returns how many detectors were changed."""
+    detectors = find_two_stage_detectors(model)
+    for det in detectors:
+        rcnn, rpn = det.roi_head.test_cfg, det.rpn_head.test_cfg
+        rcnn.update(score_thr=0.0, max_per_img=num)
+        rcnn['nms'] = dict(rcnn.get('nms') or dict(type='nms'), iou_threshold=1.0)
+        rpn['max_per_img'] = max(rpn.get('max_per_img', num), num)
+        rpn['nms_pre'] = max(rpn.get('nms_pre', num), num)
+    return len(detectors)
 
 
 def build_variants(model: torch.nn.Module, args: argparse.Namespace) -> Dict[str, dict]:
@@ -188,7 +161,7 @@ def build_variants(model: torch.nn.Module, args: argparse.Namespace) -> Dict[str
     variants = {}
     if args.baseline:
         base = copy.deepcopy(model).eval()
-        restore_mmcv_roi_align(base)
+        restore_roi_align(base)
         variants['baseline fp32'] = dict(model=base, dtype=None, summary='mmcv RoIAlign')
     for name in dict.fromkeys(args.dtype):
         m = copy.deepcopy(model)
@@ -196,15 +169,35 @@ def build_variants(model: torch.nn.Module, args: argparse.Namespace) -> Dict[str
                                          channels_last=args.channels_last)
         label = name + (' channels-last' if args.channels_last else '')
         if args.autocast_stages and name != 'fp32':
-            for sub in m.modules():
-                if hasattr(sub, 'autocast_stages'):
-                    sub.autocast_stages = tuple(args.autocast_stages)
+            for det in find_two_stage_detectors(m):
+                enable_stage_autocast(det, name, args.autocast_stages)
             label += ' (' + ','.join(args.autocast_stages) + ')'
         fast = sum(isinstance(x, FastRoIAlign) for x in m.modules())
         variants[label] = dict(model=m, dtype=resolve_inference_dtype(name),
                                summary=f'{summary["fused_bn"]} BN folded, '
                                f'{fast} fast RoIAlign')
     return variants
+
+
+def choose_auto_dtype(model: torch.nn.Module, args: argparse.Namespace, run: Callable,
+                      batch, repeats: int = 3) -> tuple:
+    """fp32 or bf16, whichever runs ``run(variant, batch)`` faster (median of
+    ``repeats`` after one warm-up each); returns (choice, {dtype: ms})."""
+    ms = {}
+    for name in ('fp32', 'bf16'):
+        m = copy.deepcopy(model)
+        optimize_for_inference(m, inference_dtype=name, fuse_bn=not args.no_fuse_bn,
+                               channels_last=args.channels_last)
+        variant = dict(model=m, dtype=resolve_inference_dtype(name))
+        times = []
+        with torch.no_grad():
+            for i in range(repeats + 1):
+                start = time.perf_counter()
+                run(variant, batch)
+                if i:
+                    times.append(time.perf_counter() - start)
+        ms[name] = 1000 * statistics.median(times)
+    return min(ms, key=ms.get), ms
 
 
 # --------------------------------------------------------------------- inputs
@@ -340,29 +333,31 @@ def _add_range(module: torch.nn.Module, label: str, handles: list) -> None:
 
 def profile_stages(model: torch.nn.Module, run: Callable[[], object]) -> Dict[str, float]:
     """Milliseconds per stage (inclusive CPU time of its profiler range)
-    over one call of ``run``; the RoI head's submodules get ranges from
-    forward hooks and its chart decoding from a wrapper, removed after."""
-    roi = getattr(model, 'roi_head', None)
+    over one call of ``run``, and the self time of casts and layout copies.
+    The ranges come from forward hooks on the stage modules and, for the
+    RPN's proposals and the chart decoding, from wrappers, all removed
+    after."""
     handles: list = []
-    wrapped = False
-    if roi is not None:
+    wrapped = []
+    for det in find_two_stage_detectors(model):
+        for attr in ('backbone', 'neck', 'rpn_head'):
+            if getattr(det, attr, None) is not None:
+                _add_range(getattr(det, attr), attr, handles)
+        roi = det.roi_head
         for attr, label in (('bbox_roi_extractor', 'box_roi_extractor'),
                             ('bbox_head', 'box_head'),
                             ('densepose_roi_extractor', 'densepose_roi_extractor'),
                             ('densepose_head', 'densepose_head'),
                             ('densepose_predictor', 'predictor'),
-                            ('keypoint_roi_extractor', 'keypoint_roi_extractor')):
+                            ('keypoint_roi_extractor', 'keypoint_roi_extractor'),
+                            ('keypoint_head', 'keypoint_head')):
             if getattr(roi, attr, None) is not None:
                 _add_range(getattr(roi, attr), label, handles)
-        if hasattr(roi, 'predict_densepose'):
-            method = roi.predict_densepose
-
-            def decode(*a, **k):
-                with record_function('chart_decoding'):
-                    return method(*a, **k)
-
-            roi.predict_densepose = decode
-            wrapped = True
+        for owner, method, label in ((det.rpn_head, 'predict_by_feat', 'rpn_proposals'),
+                                     (roi, 'predict_densepose', 'chart_decoding')):
+            if hasattr(owner, method):
+                wrapped.append((owner, method))
+                setattr(owner, method, _ranged(getattr(owner, method), label))
     try:
         with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
             start = time.perf_counter()
@@ -372,14 +367,23 @@ def profile_stages(model: torch.nn.Module, run: Callable[[], object]) -> Dict[st
     finally:
         for h in handles:
             h.remove()
-        if wrapped:
-            del roi.predict_densepose
+        for owner, method in wrapped:
+            delattr(owner, method)  # the class's method again
     ms = {label: 0.0 for label in STAGES}
     for evt in prof.key_averages():
         if evt.key in ms:
             ms[evt.key] += evt.cpu_time_total / 1000.0
+        elif evt.key in COPY_OPS:
+            ms['casts + layout copies'] += evt.self_cpu_time_total / 1000.0
     ms['forward (profiled)'] = total * 1000.0
     return ms
+
+
+def _ranged(method: Callable, label: str) -> Callable:
+    def call(*args, **kwargs):
+        with record_function(label):
+            return method(*args, **kwargs)
+    return call
 
 
 # ------------------------------------------------------------------ output
@@ -411,9 +415,10 @@ def summarize(times: Dict[str, List[float]]) -> Dict[str, dict]:
 
 def _variant_table(title: str, stats: Dict[str, dict], variants: Dict[str, dict]) -> str:
     ref = next(iter(stats))
-    rows = [(title, 'median ms', 'min ms', f'ratio to {ref}', 'setup')]
+    rows = [(title, 'median ms', 'min ms', 'images/s', f'ratio to {ref}', 'setup')]
     for name, s in stats.items():
-        rows.append((name, f'{s["median_ms"]:.1f}', f'{s["min_ms"]:.1f}', f'{s["ratio"]:.3f}',
+        rows.append((name, f'{s["median_ms"]:.1f}', f'{s["min_ms"]:.1f}',
+                     f'{s["images_per_s"]:.2f}', f'{s["ratio"]:.3f}',
                      variants[name].get('summary', '')))
     return format_table(rows)
 
@@ -433,79 +438,102 @@ def _num_dets(results: Sequence[DetDataSample]) -> int:
 
 
 # ------------------------------------------------------------------ main
-def build_model(model_cfg: dict, checkpoint: Optional[str]) -> torch.nn.Module:
-    """Build the detector with random init or a local checkpoint (a
-    distiller checkpoint gives its student's weights)."""
-    model = MODELS.build(model_cfg)
-    if checkpoint:
-        if not osp.isfile(checkpoint):
-            raise SystemExit(f'checkpoint {checkpoint} not found')
-        allow_mmengine_checkpoint_globals()
-        load_checkpoint(model, checkpoint, map_location='cpu',
-                        revise_keys=[(r'^student\.', ''), (r'^module\.', '')])
-    elif hasattr(model, 'init_weights'):
-        model.init_weights()
-    return model
+def build_model(cfg: Config, checkpoint: Optional[str], device: torch.device) -> torch.nn.Module:
+    """The model of ``cfg`` (a distillation config's student) with random
+    init or a local checkpoint, through :func:`mmdensekd.apis.init_model`."""
+    if checkpoint and not osp.isfile(checkpoint):
+        raise SystemExit(f'checkpoint {checkpoint} not found')
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # no per-parameter init report
+    try:
+        return init_model(cfg, checkpoint, device=device).eval()
+    finally:
+        logger.setLevel(level)
 
 
 def build_mtn(cfg: Config, preset: str) -> torch.nn.Module:
-    """The config's student MTN (or the default MTN) at a CSI preset shape."""
+    """A default MTN at a CSI preset shape (``--csi`` on image models)."""
     spec = CSI_PRESETS[preset]
-    mtn_cfg = copy.deepcopy(cfg.model.get('student_mtn') or
-                            dict(type='ModalityTranslationNetwork'))
-    mtn_cfg.update(amp_shape=spec['amp_shape'], phase_shape=None, out_size=spec['out_size'])
-    mtn = MODELS.build(mtn_cfg)
+    mtn = MODELS.build(dict(type='ModalityTranslationNetwork', amp_shape=spec['amp_shape'],
+                            phase_shape=None, out_size=spec['out_size']))
     mtn.init_weights()
     return mtn.eval()
+
+
+def student_csi_batch(model: torch.nn.Module, seed: int, pad_divisor: int = 32) -> dict:
+    """Random CSI of a ``CSIDetector``'s layout and the sample of its
+    image frame (the MTN output size)."""
+    shape = tuple(model.mtn.amp_shape)
+    g = torch.Generator().manual_seed(seed)
+    csi = torch.stack([torch.rand(1, *shape, generator=g) * 40,
+                       (torch.rand(1, *shape, generator=g) - 0.5) * 6], dim=1)
+    csi = csi.to(next(model.parameters()).device)
+    with torch.no_grad():
+        h, w = model.csi_to_image(csi).shape[-2:]
+    ph, pw = -(-h // pad_divisor) * pad_divisor, -(-w // pad_divisor) * pad_divisor
+    sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                                         scale_factor=(1.0, 1.0), pad_shape=(ph, pw),
+                                         batch_input_shape=(h, w)))
+    return dict(inputs=csi, data_samples=[sample])
+
+
+def _run_student(variant: dict, batch: dict) -> List[DetDataSample]:
+    data_samples = [copy.deepcopy(s) for s in batch['data_samples']]
+    return variant['model'].predict(batch['inputs'], data_samples)
 
 
 def main(argv=None) -> Optional[dict]:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg = student_config(cfg)  # a distillation config benchmarks its student
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-
-    model_cfg = detector_cfg(cfg)
+    model = build_model(cfg, args.checkpoint, device)
     if args.num_dets is not None:
-        force_num_dets(model_cfg, args.num_dets)
-    if not args.checkpoint:
-        note = drop_missing_pretrained(model_cfg)
-        if note:
-            print(note)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # no per-parameter init report
-    try:
-        model = build_model(model_cfg, args.checkpoint).to(device).eval()
-    finally:
-        logger.setLevel(level)
-    variants = build_variants(model, args)
-    for v in variants.values():
-        v['model'].to(device)
+        force_num_dets(model, args.num_dets)
+    is_student = hasattr(model, 'mtn') and hasattr(model, 'csi_to_image')
 
     with tempfile.TemporaryDirectory() as tmp_dir:
-        if args.shape:
-            get_sample, source = _synthetic_source(cfg, args.shape, args.seed, tmp_dir), \
-                f'synthetic {args.shape[0]}x{args.shape[1]}'
+        if is_student:
+            batch0 = student_csi_batch(model, args.seed)
+            get_batch, source, run = (lambda i: batch0), 'random CSI ' + 'x'.join(
+                map(str, model.mtn.amp_shape)), _run_student
         else:
-            try:
-                get_sample, source = _dataset_source(cfg), 'test dataset'
-            except (FileNotFoundError, ValueError, OSError, KeyError) as e:
-                raise SystemExit(f'cannot build the test dataset ({e}); pass --shape H W to '
-                                 'benchmark on a synthetic image') from None
-        times = benchmark_variants(variants, get_sample, args.num_images, args.warmup, device)
-        batch = model.data_preprocessor(pseudo_collate([get_sample(0)]), False)
+            if args.shape:
+                get_sample, source = _synthetic_source(cfg, args.shape, args.seed, tmp_dir), \
+                    f'synthetic {args.shape[0]}x{args.shape[1]}'
+            else:
+                try:
+                    get_sample, source = _dataset_source(cfg), 'test dataset'
+                except (FileNotFoundError, ValueError, OSError, KeyError) as e:
+                    raise SystemExit(f'cannot build the test dataset ({e}); pass --shape H W '
+                                     'to benchmark on a synthetic image') from None
+
+            def get_batch(i: int) -> dict:
+                return model.data_preprocessor(pseudo_collate([get_sample(i)]), False)
+
+            batch0, run = get_batch(0), _run_image
+        auto = None
+        if 'auto' in args.dtype:
+            choice, auto_ms = choose_auto_dtype(model, args, run, batch0)
+            auto = dict(choice=choice, ms=auto_ms)
+            args.dtype = [choice if d == 'auto' else d for d in args.dtype]
+            print(f'--dtype auto: {choice} (fp32 {auto_ms["fp32"]:.1f} ms, bf16 '
+                  f'{auto_ms["bf16"]:.1f} ms per image)')
+        variants = build_variants(model, args)
+        times = benchmark_variants(variants, get_batch, args.num_images, args.warmup, device,
+                                   run=run)
 
     stats = summarize(times)
     main_name = next(iter(stats))
-    result = dict(stats[main_name], variants=stats)
+    result = dict(stats[main_name], variants=stats, auto=auto)
     rows = [
         ('config', osp.basename(args.config)),
+        ('model', type(model).__name__),
         ('checkpoint', osp.basename(args.checkpoint) if args.checkpoint else 'random init'),
         ('device', f'{device} ({torch.get_num_threads()} threads)'),
         ('images', f'{args.num_images} ({source}), warm-up {args.warmup}'),
@@ -518,10 +546,11 @@ def main(argv=None) -> Optional[dict]:
         ('images/s (median)', f'{result["images_per_s"]:.2f}'),
     ]
     print(format_table(rows))
-    print(_variant_table('image variant', stats, variants))
+    print(_variant_table('image variant' if not is_student else 'CSI student variant', stats,
+                         variants))
 
     with torch.no_grad():
-        outputs = {name: _run_image(v, batch) for name, v in variants.items()}
+        outputs = {name: run(v, batch0) for name, v in variants.items()}
     result['num_dets'] = {name: _num_dets(out) for name, out in outputs.items()}
     if args.check_agreement and len(variants) > 1:
         result['agreement'] = {}
@@ -541,11 +570,11 @@ def main(argv=None) -> Optional[dict]:
     if not args.no_profile:
         stages = {}
         for name, v in variants.items():
-            stages[name] = profile_stages(v['model'], lambda v=v: _run_image(v, batch))
+            stages[name] = profile_stages(v['model'], lambda v=v: run(v, batch0))
         result['stages'] = stages
         print(_stage_table(stages))
 
-    for preset in args.csi:
+    for preset in ([] if is_student else args.csi):
         mtn = build_mtn(cfg, preset).to(device)
         for v in variants.values():
             v['mtn'] = copy.deepcopy(mtn)  # same weights in every variant

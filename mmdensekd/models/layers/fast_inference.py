@@ -1,6 +1,10 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Inference-time model transforms: reduced-precision autocast, BatchNorm
-folding, channels-last memory format and the fast CPU RoIAlign swap.
+"""Inference-time model transforms: reduced-precision autocast of a
+two-stage detector's stages, BatchNorm folding, channels-last memory format,
+the fast CPU RoIAlign swap and denormal flushing.
+
+Autocast is installed as forward hooks on the detector's stage modules
+(:class:`StageAutocast`), so the detector keeps mmdet's own ``predict``.
 
 None of these changes the parameters a checkpoint holds except
 :func:`fuse_batch_norms`, which rewrites convolutions in place and removes
@@ -8,11 +12,12 @@ the BatchNorm layers: apply it only to a model in eval mode that will not be
 trained or saved afterwards.
 """
 import contextlib
-from typing import Any, ContextManager, Dict, Optional, Union
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmcv.cnn import fuse_conv_bn
 from mmcv.ops import RoIAlign
+from mmdet.models.roi_heads.roi_extractors import BaseRoIExtractor
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -91,6 +96,154 @@ def cast_floats(obj: Any, dtype: torch.dtype = torch.float32) -> Any:
     return obj
 
 
+#: Stages of a two-stage detector that may run under autocast.
+AUTOCAST_STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head')
+
+
+def _first_tensor(obj: Any) -> Optional[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (tuple, list)):
+        for o in obj:
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    return None
+
+
+class StageAutocast:
+    """Forward hooks that run a two-stage detector's stages in its
+    ``autocast_dtype`` (read at call time, with ``autocast_stages`` and
+    ``channels_last``, from the detector's attributes).
+
+    * ``backbone``, ``neck``: under autocast, outputs kept in the reduced
+      dtype (the next convolutions take them as they are);
+    * ``rpn_head``: under autocast, outputs cast back to float32 (box
+      decoding and NMS run in float32);
+    * ``roi_head``: every module of the RoI head with parameters other than
+      the RoI extractors (box, DensePose, keypoint heads and predictors) runs
+      under autocast, outputs cast back to float32 for decoding; the RoI
+      extractors' own networks (e.g. a DensePose decoder) run under autocast
+      and RoIs are pooled from float32 features (each level cast once per
+      image) so that their coordinates keep full precision.
+
+    A stage left out of ``autocast_stages`` gets float32 inputs. Modules in
+    training mode are left alone. The hooks are bound methods of this
+    object and its tables are keyed by module, so a deep copy of the
+    detector carries hooks of its own.
+
+    Args:
+        detector (nn.Module): A module with ``backbone``, ``rpn_head`` and
+            ``roi_head`` (and optional ``neck``).
+    """
+
+    def __init__(self, detector: nn.Module) -> None:
+        self.detector = detector
+        self.contexts: Dict[nn.Module, list] = {}
+        self.fp32_cache: Dict[int, torch.Tensor] = {}
+        self.roles: Dict[nn.Module, tuple] = {}
+        self.handles: List[Any] = []
+        for stage in AUTOCAST_STAGES[:3]:
+            module = getattr(detector, stage, None)
+            if module is not None:
+                self._add(module, stage, cast_output=stage == 'rpn_head')
+        roi_head = getattr(detector, 'roi_head', None)
+        for child in (roi_head.children() if roi_head is not None else ()):
+            if isinstance(child, BaseRoIExtractor):
+                self.handles.append(child.register_forward_pre_hook(self._fp32_features))
+                for sub in child.children():
+                    if any(True for _ in sub.parameters()):
+                        self._add(sub, 'roi_head', cast_output=False)
+            elif any(True for _ in child.parameters()):
+                self._add(child, 'roi_head', cast_output=True)
+
+    def _add(self, module: nn.Module, stage: str, cast_output: bool) -> None:
+        self.roles[module] = (stage, cast_output)
+        self.handles.append(module.register_forward_pre_hook(self._enter))
+        self.handles.append(module.register_forward_hook(self._exit))
+
+    def remove(self) -> None:
+        """Remove the hooks."""
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+
+    def _dtype(self, module: nn.Module, stage: str) -> Optional[torch.dtype]:
+        det = self.detector
+        if module.training or stage not in getattr(det, 'autocast_stages', AUTOCAST_STAGES):
+            return None
+        return getattr(det, 'autocast_dtype', None)
+
+    def _enter(self, module: nn.Module, args: tuple):
+        stage, _ = self.roles.get(module, ('', False))
+        if stage == 'backbone':
+            self.fp32_cache.clear()  # a new image batch
+            if getattr(self.detector, 'channels_last', False) and not module.training:
+                args = tuple(a.contiguous(memory_format=torch.channels_last)
+                             if isinstance(a, torch.Tensor) and a.dim() == 4 else a
+                             for a in args)
+        dtype = self._dtype(module, stage)
+        ctx = None
+        if dtype is not None:
+            tensor = _first_tensor(args)
+            ctx = inference_autocast(tensor.device.type if tensor is not None else 'cpu', dtype)
+            ctx.__enter__()
+        elif not module.training and getattr(self.detector, 'autocast_dtype', None) is not None:
+            args = cast_floats(args)  # a float32 stage after a reduced-precision one
+        self.contexts.setdefault(module, []).append(ctx)
+        return args
+
+    def _exit(self, module: nn.Module, args: tuple, output: Any):
+        ctx = self.contexts[module].pop()
+        if ctx is None:
+            return None
+        ctx.__exit__(None, None, None)
+        return cast_floats(output) if self.roles[module][1] else None
+
+    def _fp32_features(self, module: nn.Module, args: tuple):
+        if module.training or getattr(self.detector, 'autocast_dtype', None) is None:
+            return None
+        feats = args[0]
+
+        def fp32(t):
+            if not isinstance(t, torch.Tensor) or t.dtype in (torch.float32, torch.float64):
+                return t
+            if id(t) not in self.fp32_cache:
+                self.fp32_cache[id(t)] = t.float()
+            return self.fp32_cache[id(t)]
+
+        return (tuple(fp32(t) for t in feats), *args[1:])
+
+
+def find_two_stage_detectors(model: nn.Module) -> List[nn.Module]:
+    """The modules of ``model`` (itself included) with a backbone, an RPN
+    head and an RoI head (e.g. a DensePose R-CNN, the detector of a
+    ``CSIDetector``)."""
+    return [m for m in model.modules()
+            if all(hasattr(m, a) for a in ('backbone', 'rpn_head', 'roi_head'))]
+
+
+def enable_stage_autocast(detector: nn.Module, inference_dtype: Union[None, str, torch.dtype],
+                          stages: Optional[Sequence[str]] = None) -> None:
+    """Run ``detector``'s stages in ``inference_dtype`` (see
+    :class:`StageAutocast`); ``'fp32'``/None turns autocast off.
+
+    Sets ``detector.autocast_dtype`` (and ``autocast_stages`` when given)
+    and installs the hooks once.
+    """
+    detector.autocast_dtype = resolve_inference_dtype(inference_dtype)
+    if stages is not None:
+        unknown = sorted(set(stages) - set(AUTOCAST_STAGES))
+        if unknown:
+            raise ValueError(f'autocast_stages: unknown stages {unknown}; valid: '
+                             f'{list(AUTOCAST_STAGES)}')
+        detector.autocast_stages = tuple(stages)
+    elif not hasattr(detector, 'autocast_stages'):
+        detector.autocast_stages = AUTOCAST_STAGES
+    if not isinstance(getattr(detector, 'stage_autocast', None), StageAutocast):
+        detector.stage_autocast = StageAutocast(detector)
+
+
 def fuse_batch_norms(module: nn.Module) -> int:
     """Fold eval-mode BatchNorm layers into the convolutions before them.
 
@@ -154,21 +307,43 @@ def swap_roi_align(module: nn.Module) -> int:
     return count
 
 
+def restore_roi_align(module: nn.Module) -> int:
+    """Put mmcv ``RoIAlign`` layers back in place of :class:`FastRoIAlign`
+    (the inverse of :func:`swap_roi_align`, e.g. for a baseline).
+
+    Returns:
+        int: Number of layers replaced.
+    """
+    count = 0
+    for parent in module.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, FastRoIAlign):
+                setattr(parent, name, RoIAlign(
+                    child.output_size, spatial_scale=child.spatial_scale,
+                    sampling_ratio=child.sampling_ratio, pool_mode=child.pool_mode,
+                    aligned=child.aligned, use_torchvision=child.use_torchvision))
+                count += 1
+    return count
+
+
 def optimize_for_inference(model: nn.Module,
                            inference_dtype: Union[None, str, torch.dtype] = None,
                            fuse_bn: bool = True,
                            channels_last: bool = False,
-                           fast_roi_align: bool = True) -> Dict[str, object]:
+                           fast_roi_align: bool = True,
+                           flush_denormal: bool = True) -> Dict[str, object]:
     """Apply the inference transforms to a model in eval mode.
 
     Args:
         model (nn.Module): The model (switched to eval mode).
-        inference_dtype (str | torch.dtype, optional): Autocast dtype for
-            models with ``set_inference_dtype`` (``DensePoseRCNN``); None
-            keeps the model's setting.
+        inference_dtype (str | torch.dtype, optional): Autocast dtype of the
+            stages of every two-stage detector in ``model``
+            (:func:`enable_stage_autocast`); None keeps the model's setting.
         fuse_bn (bool): Fold BatchNorm into convolutions. Defaults to True.
         channels_last (bool): Channels-last parameters and inputs.
         fast_roi_align (bool): Swap in :class:`FastRoIAlign`.
+        flush_denormal (bool): ``torch.set_flush_denormal(True)`` (process
+            wide; denormal float32 arithmetic is many times slower on CPUs).
 
     Returns:
         dict: What was done: ``fused_bn``, ``swapped_roi_align`` (counts),
@@ -177,13 +352,18 @@ def optimize_for_inference(model: nn.Module,
     model.eval()
     summary: Dict[str, object] = dict(fused_bn=0, swapped_roi_align=0,
                                       channels_last=channels_last, inference_dtype=None)
+    if flush_denormal:
+        # float32 values below 1e-38 computed at full cost are a slowdown
+        # without a visible effect on detections
+        torch.set_flush_denormal(True)
     if inference_dtype is not None:
-        setters = [m for m in model.modules() if hasattr(m, 'set_inference_dtype')]
-        if not setters:
-            raise TypeError(f'{type(model).__name__} has no module with set_inference_dtype '
-                            '(needs a DensePoseRCNN)')
-        for m in setters:
-            m.set_inference_dtype(inference_dtype)
+        detectors = find_two_stage_detectors(model)
+        if not detectors:
+            raise TypeError(f'{type(model).__name__} holds no two-stage detector (backbone, '
+                            'rpn_head, roi_head) whose stages could run in '
+                            f'{inference_dtype}')
+        for det in detectors:
+            enable_stage_autocast(det, inference_dtype)
         summary['inference_dtype'] = str(inference_dtype)
     if fuse_bn:
         summary['fused_bn'] = fuse_batch_norms(model)

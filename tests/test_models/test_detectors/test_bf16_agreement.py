@@ -92,11 +92,15 @@ def test_bf16_agrees_with_fp32(tiny):
     bf16.set_inference_dtype('bf16')
     assert bf16.inference_dtype == 'bf16'
     seen = []
-    handle = bf16.roi_head.densepose_head.register_forward_hook(
-        lambda m, a, out: seen.append(out.dtype))
+    conv = next(m for m in bf16.roi_head.densepose_head.modules()
+                if isinstance(m, torch.nn.Conv2d))
+    handle = conv.register_forward_hook(lambda m, a, out: seen.append(out.dtype))
     out = _predict(bf16, batch)
     handle.remove()
     assert seen == [torch.bfloat16]  # the heads really ran in bf16
+    # mmdet's own predict: autocast comes from hooks, not from an override
+    from mmdet.models.detectors import TwoStageDetector
+    assert type(bf16).predict is TwoStageDetector.predict
     assert out.bboxes.dtype == torch.float32 and out.densepose.uv[0].dtype == torch.float32
     assert len(ref) == NUM_DETS
     agg = prediction_agreement(ref, out)
