@@ -28,15 +28,10 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-#: COCO keypoint order (index = keypoint id).
-COCO_JOINTS = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
-               'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
-               'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
-               'right_ankle')
-#: COCO keypoint skeleton (1-based joint pairs, as in the COCO categories).
-COCO_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
-                 [4, 6], [5, 7]]
+from mmdensekd.datasets.coco_keypoints import COCO_KEYPOINT_NAMES
+
+#: COCO keypoint order (index = keypoint id), as every COCO tool of the package.
+COCO_JOINTS = COCO_KEYPOINT_NAMES
 NUM_JOINTS = len(COCO_JOINTS)
 
 #: Chart of every coarse part (1..14): (name, mode, fine ids).

@@ -34,6 +34,7 @@ from .body import Primitives
 from .poses import jitter_pose
 from .scene import FrameScene, PersonState, RoomLayout, build_people
 
+
 @dataclass
 class ChannelConfig:
     """Gains and impairments of the channel model.

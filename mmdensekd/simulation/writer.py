@@ -8,7 +8,8 @@ use ``data_root=out_dir`` and ``data_prefix=dict(img='', csi='')``)::
     csi/{train,val,heldout}/000000.mat          CSIamp, CSIphase (float32)
     annotations/densepose_{train,val,heldout}.json
     eval_data/{SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl}
-    meta.json                                   options, counts, content hash
+    meta.json                                   options, counts, content hash, CSI
+                                                statistics of the training split
 
 Layouts ``0 .. layouts - 2`` are the training rooms (train and val frames
 are drawn from them, split by frame); layout ``layouts - 1`` is held out
@@ -39,11 +40,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .annotations import annotate_frame
-from .appearance import render_frame, sample_light
+from mmdensekd.datasets.coco_keypoints import COCO_SKELETON
 from mmdensekd.structures.csi_layout import CSI_LAYOUTS
 
-from .body import COCO_JOINTS, COCO_SKELETON
+from .annotations import annotate_frame
+from .appearance import render_frame, sample_light
+from .body import COCO_JOINTS
 from .eval_data import savemat_bytes, write_eval_data
 from .scene import FrameScene, build_people, layout_stations, make_layout, sample_frame
 from .sequences import SequenceSpec, sample_sequence, sequence_people, window_packets
@@ -259,7 +261,8 @@ def _coco(images: List[dict], anns: List[dict], split: str) -> dict:
     return dict(info=dict(description=f'mmdensekd synthetic WiFi DensePose, {split}'),
                 images=images, annotations=anns,
                 categories=[dict(id=1, name='person', supercategory='person',
-                                 keypoints=list(COCO_JOINTS), skeleton=COCO_SKELETON)])
+                                 keypoints=list(COCO_JOINTS),
+                                 skeleton=[[a + 1, b + 1] for a, b in COCO_SKELETON])])
 
 
 def content_hash(out_dir: str) -> str:
@@ -402,8 +405,20 @@ def generate_dataset(out_dir: str, num_train: int = 600, num_val: int = 100,
                          windows=int(windows), num_links=layout.num_links),
                 content_hash=content_hash(out_dir))
     meta = json.loads(json.dumps(meta))  # plain json types (tuples -> lists)
-    with open(osp.join(out_dir, 'meta.json'), 'w') as f:
+    meta_file = osp.join(out_dir, 'meta.json')
+    with open(meta_file, 'w') as f:
         json.dump(meta, f, indent=2, sort_keys=True)
+    if by_split['train'][0]:
+        # the students' CSI normalisation: statistics of the training split as
+        # the paired pipeline feeds it (loaded, phase sanitised)
+        from mmdensekd.datasets.csi_stats import csi_stats_of_files, write_csi_stats
+        stats = csi_stats_of_files(
+            [osp.join(out_dir, im['csi_file']) for im in by_split['train'][0]],
+            load=dict(expected_shape=layout.shape), sanitize=layout.sanitize_kwargs())
+        stats['source'] = 'annotations/densepose_train.json'
+        write_csi_stats(meta_file, stats)
+        with open(meta_file) as f:
+            meta = json.load(f)
     return meta
 
 

@@ -122,6 +122,11 @@ def test_sequence_world_splits_share_no_sequence(tmp_path):
     assert meta['options']['sensing'] == 'person-in-wifi-4w'
     assert meta['options']['sequence_frames'] == 3 and meta['csi']['windows'] == 4
     assert meta['csi']['shape'] == [600, 3, 3]
+    # the students' CSI statistics of the training split travel with the data
+    from mmdensekd.datasets.csi_stats import read_csi_stats
+    mean, std = read_csi_stats(osp.join(str(tmp_path), 'meta.json'))
+    assert meta['csi_stats']['num_samples'] == 6 and len(mean) == len(std) == 2
+    assert mean[0] > 0 and all(s > 0 for s in std)
     seqs = {}
     for split in ('train', 'val'):
         with open(osp.join(str(tmp_path), 'annotations', f'densepose_{split}.json')) as f:

@@ -1,0 +1,87 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""The learned CSI information probe (tools/analysis/probe_csi_pose.py)."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from mmdensekd.simulation import generate_dataset
+
+
+@pytest.fixture(scope='module')
+def probe_tool(load_tool):
+    return load_tool('analysis/probe_csi_pose.py')
+
+
+def _split(rng, n, informative=True, grid=4):
+    """Four poses (each with its own part map); the input encodes which one
+    (spread over 30 noisy dims) or is pure noise."""
+    poses = np.random.default_rng(99).uniform(0.1, 0.9, (4, 17, 2))
+    poses[:, 5], poses[:, 12] = (0.3, 0.2), (0.6, 0.6)  # a torso of about 50 px
+    parts = np.random.default_rng(98).integers(0, 15, (4, grid, grid))
+    idx = rng.integers(0, 4, n)
+    box = np.array([40.0, 30.0, 60.0, 120.0]) + rng.normal(0, 1, (n, 4))
+    pose = poses[idx] + rng.normal(0, 0.004, (n, 17, 2))
+    code = np.eye(4)[idx].repeat(8, 1)[:, :30]
+    x = (code if informative else rng.normal(0, 1, code.shape)) + rng.normal(0, 0.2, (n, 30))
+    return dict(x=x, box=box, pose=pose, keypoints=pose * box[:, None, 2:] + box[:, None, :2],
+                visible=np.ones((n, 17), bool), area=np.full(n, 0.5 * 60 * 120),
+                parts=np.eye(15)[parts[idx]])
+
+
+@pytest.mark.parametrize('model', ['ridge', 'mlp'])
+def test_learned_probe_separates_informative_input_from_noise(probe_tool, model):
+    rng = np.random.default_rng(0)
+    rows = probe_tool.probe(_split(rng, 240), _split(rng, 80), models=[model], seed=0)
+    good, shuffled = rows[f'{model} on CSI'], rows[f'{model} on shuffled CSI']
+    mean = rows['mean training pose (no CSI)']
+    assert good['oks50'] > 0.95 and good['pck02'] > 0.9 and good['part_iou'] > 0.9
+    # the shuffled control learns nothing: about as good as the mean pose
+    assert shuffled['oks50'] < 0.5 and shuffled['part_iou'] < 0.4
+    assert mean['oks50'] < 0.5 and mean['part_iou'] < 0.4
+    # noise as input: nothing to learn
+    rng = np.random.default_rng(1)
+    noise = probe_tool.probe(_split(rng, 240, False), _split(rng, 80, False), models=[model])
+    assert noise[f'{model} on CSI']['oks50'] < 0.5
+    assert noise[f'{model} on CSI']['part_iou'] < 0.4
+
+
+def test_pck_uses_the_torso_diameter(probe_tool):
+    kp = np.zeros((1, 17, 2))
+    kp[0, 5], kp[0, 12] = (0, 0), (30, 40)  # torso 50 px
+    data = dict(box=np.array([[0.0, 0.0, 100.0, 100.0]]), keypoints=kp,
+                visible=np.ones((1, 17), bool))
+    pose = kp / 100.0
+    pose[0, :8, 0] += 0.09  # 9 px off: within 0.2 * 50
+    pose[0, 8:, 0] += 0.11  # 11 px off: outside
+    assert probe_tool.pck(pose, data) == pytest.approx(8 / 17)
+
+
+def test_probe_reads_a_generated_world_and_keeps_the_last_windows(probe_tool, tmp_path):
+    common = dict(num_train=8, num_val=4, num_test_layout=0, img_size=(96, 72), max_people=1,
+                  layouts=2, seed=3, workers=1, progress=False, sequence_frames=4)
+    four = str(tmp_path / 'four')
+    one = str(tmp_path / 'one')
+    generate_dataset(four, sensing='person-in-wifi-4w', **common)
+    generate_dataset(one, sensing='person-in-wifi', **common)
+    metas = []
+    for d in (four, one):
+        with open(osp.join(d, 'meta.json')) as f:
+            metas.append(json.load(f))
+    last, single = (probe_tool.featurizer(metas[0], 1), probe_tool.featurizer(metas[1]))
+    a, _ = probe_tool.load_split(four, 'train', 8, last)
+    b, _ = probe_tool.load_split(one, 'train', 8, single)
+    assert a['x'].shape[1] == 2 * 150 * 9
+    np.testing.assert_allclose(a['x'], b['x'], rtol=1e-5, atol=1e-5)
+    full, _ = probe_tool.load_split(four, 'train', 8, probe_tool.featurizer(metas[0]))
+    assert full['x'].shape[1] == 4 * a['x'].shape[1]
+    assert a['parts'].shape[1:] == (8, 8, 15)
+    np.testing.assert_allclose(a['parts'].sum(-1), 1.0)
+    out = str(tmp_path / 'rows.json')
+    rows = probe_tool.main([four, '--models', 'ridge', '--grid', '8', '--out', out])
+    assert set(rows) == {'ridge on CSI', 'ridge on shuffled CSI', 'mean training pose (no CSI)'}
+    with open(out) as f:
+        assert json.load(f)['windows_kept'] == 4
+    with pytest.raises(ValueError, match='windows'):
+        probe_tool.featurizer(metas[1], 2)

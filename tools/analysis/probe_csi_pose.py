@@ -1,0 +1,364 @@
+# Copyright (c) mmdensekd contributors. All rights reserved.
+"""How much pose does a world's CSI hold? A learned information probe.
+
+Beside the model-free k-NN probe (``probe_csi_information.py``): a small
+supervised model goes straight from the CSI of a one-person frame to the
+person's box-relative pose (17 keypoints in 0..1 box coordinates) and coarse
+part map (the 14 DensePose parts on a ``--grid`` x ``--grid`` box-relative
+grid, background included). Inputs are the standardised log amplitude and
+sanitised phase (``CSIPhaseSanitize`` with the ``meta.json`` arguments) of
+the generated dataset, each element standardised by the training split.
+Models: ridge regression (closed form, the penalty picked on a fifth of the
+training split held out) and, with ``--models ridge mlp``, a small MLP
+(torch, two hidden layers on 256 principal components, early stopped on the
+same held-out fifth). Each is also trained on shuffled CSI
+(every training frame paired with another frame's CSI): the same model with
+no information, the floor.
+
+Printed per model, on the val split (the pose placed in the true box):
+
+* ``OKS>0.5``: share of val frames whose pose has OKS > 0.5 with the true
+  keypoints (COCO sigmas, the annotation's area, as keypoint AP);
+* ``PCK@0.2``: share of labelled keypoints within 0.2 torso diameters
+  (left shoulder to right hip, as Person-in-WiFi's PCK; 0.4 box heights when
+  either is unlabelled) of the truth;
+* ``part IoU``: mean over the 14 parts of the val-set IoU of the predicted
+  part map (argmax per grid cell) with the true one.
+
+The mean training pose / part map (no CSI) is the baseline row.
+
+Usage::
+
+    python tools/analysis/probe_csi_pose.py DATA_DIR [--train-split train]
+        [--val-split val] [--models ridge [mlp]] [--grid 8] [--seed 0] [--out probe.json]
+
+``DATA_DIR`` is a dataset of ``make_synthetic_wifi_densepose.py`` (its
+``meta.json`` gives the CSI layout). About 1 to 2 minutes on a 2-core CPU for
+2,000 training frames.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from scipy.io import loadmat
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from probe_csi_information import oks  # noqa: E402
+
+#: Coarse DensePose parts.
+NUM_PARTS = 14
+#: COCO ids of the left shoulder and right hip (the torso diameter).
+L_SHOULDER, R_HIP = 5, 12
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('data_dir', help='a generated paired dataset (with meta.json)')
+    p.add_argument('--train-split', default='train')
+    p.add_argument('--val-split', default='val')
+    p.add_argument('--models', nargs='+', default=['ridge'], choices=['ridge', 'mlp'],
+                   help='ridge (seconds) and / or a small MLP (minutes)')
+    p.add_argument('--grid', type=int, default=8, help='part-map cells per box side')
+    p.add_argument('--windows', type=int, default=0, help='keep only the last this many '
+                   'temporal windows of the CSI (0: all)')
+    p.add_argument('--max-train', type=int, default=0, help='use at most this many '
+                   'training frames (0: all)')
+    p.add_argument('--seed', type=int, default=0, help='shuffle, hold-out and MLP seed')
+    p.add_argument('--out', default=None, help='write the rows as json here')
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------ data
+def part_grid(dp_masks: List, grid: int) -> np.ndarray:
+    """(grid, grid, 15) share of each label (0 = background) per cell of the
+    256x256 box frame of DensePose-COCO ``dp_masks`` (14 RLEs or ``[]``)."""
+    labels = np.zeros((256, 256), np.int64)
+    for c, rle in enumerate(dp_masks):
+        if rle:
+            labels[mask_utils.decode(rle) > 0] = c + 1
+    if 256 % grid:
+        raise ValueError(f'--grid must divide 256, got {grid}')
+    s = 256 // grid
+    cell = (np.arange(256) // s)[:, None] * grid + (np.arange(256) // s)[None]
+    counts = np.bincount((cell * (NUM_PARTS + 1) + labels).ravel(),
+                         minlength=grid * grid * (NUM_PARTS + 1))
+    return counts.reshape(grid, grid, NUM_PARTS + 1) / float(s * s)
+
+
+def load_split(data_dir: str, split: str, grid: int,
+               features: Callable[[np.ndarray, np.ndarray], np.ndarray]
+               ) -> Tuple[Dict[str, np.ndarray], int]:
+    """Arrays of the one-person frames of ``split`` and how many frames were
+    left out (another number of people, or a person without DensePose
+    masks): ``x`` (N, D) raw features (log amplitude, sanitised phase),
+    ``box`` (N, 4) xywh, ``keypoints`` (N, 17, 2), ``visible`` (N, 17),
+    ``area`` (N,), ``pose`` (N, 17, 2) box-relative, ``parts`` (N, G, G, 15)."""
+    ann_file = osp.join(data_dir, 'annotations', f'densepose_{split}.json')
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'{ann_file} does not exist (split {split!r} of {data_dir})')
+    with open(ann_file) as f:
+        coco = json.load(f)
+    by_image: Dict[int, list] = {}
+    for ann in coco['annotations']:
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    rows: Dict[str, list] = {k: [] for k in ('x', 'box', 'keypoints', 'visible', 'area',
+                                              'parts')}
+    skipped = 0
+    for img in coco['images']:
+        anns = by_image.get(img['id'], [])
+        if len(anns) != 1 or anns[0].get('iscrowd') or not anns[0].get('dp_masks'):
+            skipped += 1
+            continue
+        ann = anns[0]
+        path = osp.join(data_dir, img['csi_file'])
+        try:
+            mat = loadmat(path)
+            amp, phase = mat['CSIamp'], mat['CSIphase']
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f'{path}: cannot read CSIamp / CSIphase ({err})') from err
+        rows['x'].append(features(amp, phase))
+        rows['box'].append(ann['bbox'])
+        kpt = np.reshape(ann['keypoints'], (-1, 3))
+        rows['keypoints'].append(kpt[:, :2])
+        rows['visible'].append(kpt[:, 2] > 0)
+        if not ann.get('area', 0) > 0:
+            raise ValueError(f"{ann_file}: annotation {ann['id']} has no positive area")
+        rows['area'].append(float(ann['area']))
+        rows['parts'].append(part_grid(ann['dp_masks'], grid))
+    if not rows['x']:
+        raise ValueError(f'{ann_file}: no frame with exactly one person')
+    out = {k: np.asarray(v, bool if k == 'visible' else np.float64) for k, v in rows.items()}
+    box = out['box']
+    out['pose'] = (out['keypoints'] - box[:, None, :2]) / box[:, None, 2:]
+    return out, skipped
+
+
+# --------------------------------------------------------------- metrics
+def pck(pose: np.ndarray, data: Dict[str, np.ndarray], thr: float = 0.2) -> float:
+    """Share of labelled keypoints of box-relative ``pose`` (placed in the
+    true boxes) within ``thr`` torso diameters of the truth."""
+    box = data['box']
+    pred = pose * box[:, None, 2:] + box[:, None, :2]
+    kp, vis = data['keypoints'], data['visible']
+    torso = np.linalg.norm(kp[:, L_SHOULDER] - kp[:, R_HIP], axis=-1)
+    both = vis[:, L_SHOULDER] & vis[:, R_HIP]
+    torso = np.where(both, torso, 0.4 * box[:, 3])
+    hit = np.linalg.norm(pred - kp, axis=-1) < thr * torso[:, None]
+    return float((hit & vis).sum() / max(vis.sum(), 1))
+
+
+def part_iou(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean over the 14 parts of the IoU of (N, G, G) label maps (parts
+    absent from both are left out)."""
+    ious = []
+    for c in range(1, NUM_PARTS + 1):
+        p, t = pred == c, true == c
+        union = (p | t).sum()
+        if union:
+            ious.append((p & t).sum() / union)
+    return float(np.mean(ious)) if ious else 0.0
+
+
+def scores(pose: np.ndarray, parts: np.ndarray, val: Dict[str, np.ndarray]) -> dict:
+    """``oks50``, ``pck02``, ``part_iou`` of predictions on ``val``."""
+    return dict(oks50=float((oks(pose, val) > 0.5).mean()), pck02=pck(pose, val),
+                part_iou=part_iou(parts.argmax(-1), val['parts'].argmax(-1)))
+
+
+# ---------------------------------------------------------------- models
+class Ridge:
+    """Ridge regression in dual form for several penalties at once (one
+    eigendecomposition of the Gram matrix of standardised ``x``; ``y``
+    centred)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.ym = x, y.mean(0)
+        self.s, self.u = np.linalg.eigh(x @ x.T)
+        self.uy = self.u.T @ (y - self.ym)
+
+    def predictor(self, alpha: float) -> Callable[[np.ndarray], np.ndarray]:
+        """The predictor of penalty ``alpha``."""
+        coef = self.u @ (self.uy / (np.maximum(self.s, 0) + alpha)[:, None])
+        return lambda z: (z @ self.x.T) @ coef + self.ym
+
+
+def ridge_model(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                alphas: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0)):
+    """Ridge with the penalty (times the feature count) that fits a held-out
+    fifth of the training frames best, refit on all of them."""
+    n, d = x.shape
+    order = rng.permutation(n)
+    hold, fit = order[:n // 5], order[n // 5:]
+    part = Ridge(x[fit], y[fit])
+    errs = [float(((part.predictor(a * d)(x[hold]) - y[hold])**2).mean()) for a in alphas]
+    return Ridge(x, y).predictor(alphas[int(np.argmin(errs))] * d)
+
+
+def mlp_model(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = 128,
+              epochs: int = 200, components: int = 256):
+    """A two-hidden-layer MLP (dropout, AdamW, full batch) on the first
+    ``components`` principal components of ``x``, early stopped on a
+    held-out fifth of the training frames."""
+    import torch
+    torch.manual_seed(int(rng.integers(2**31)))
+    project = None
+    if x.shape[1] > components:  # PCA through the Gram matrix (N x N)
+        s, u = np.linalg.eigh(x @ x.T)
+        top = np.argsort(s)[::-1][:components]
+        basis = x.T @ (u[:, top] / np.sqrt(np.maximum(s[top], 1e-9)))  # (D, C) unit columns
+        scale = np.sqrt(np.maximum(s[top], 1e-9) / len(x))  # component std
+
+        def project(z: np.ndarray) -> np.ndarray:
+            return z @ basis / scale
+
+        x = project(x)
+    n, d = x.shape
+    order = rng.permutation(n)
+    hold, fit = order[:n // 5], order[n // 5:]
+    ym, ys = y.mean(0), y.std(0) + 1e-6
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    yt = torch.as_tensor((y - ym) / ys, dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(d, hidden),
+                              torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                              torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, y.shape[1]))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-2)
+    best, best_state = np.inf, None
+    for epoch in range(epochs):
+        net.train()
+        opt.zero_grad()
+        loss = ((net(xt[fit]) - yt[fit])**2).mean()
+        loss.backward()
+        opt.step()
+        if epoch % 10 == 9:
+            net.eval()
+            with torch.no_grad():
+                err = float(((net(xt[hold]) - yt[hold])**2).mean())
+            if err < best:
+                best, best_state = err, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    net.eval()
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        if project is not None:
+            z = project(z)
+        with torch.no_grad():
+            out = net(torch.as_tensor(z, dtype=torch.float32)).numpy()
+        return out * ys + ym
+
+    return predict
+
+
+MODELS = dict(ridge=ridge_model, mlp=mlp_model)
+
+
+def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
+          models: Sequence[str] = ('ridge', 'mlp'), seed: int = 0) -> Dict[str, dict]:
+    """Rows of the printed table, by name: ``oks50``, ``pck02`` and
+    ``part_iou`` on ``val`` of each model trained on the CSI, of the same
+    model trained on shuffled CSI, and of the mean training pose / parts.
+
+    ``train`` / ``val`` need ``x`` (N, D) and the targets of
+    :func:`load_split` (``pose``, ``parts``, ``box``, ``keypoints``,
+    ``visible``, ``area``).
+    """
+    mean, std = train['x'].mean(0), train['x'].std(0) + 1e-6
+    tx, vx = (train['x'] - mean) / std, (val['x'] - mean) / std
+    n, k = len(tx), train['pose'].shape[1]
+    g = train['parts'].shape[1:]
+    y = np.hstack([train['pose'].reshape(n, -1), train['parts'].reshape(n, -1)])
+    rows = {}
+    for name in models:
+        for label, inputs in (('CSI', tx), ('shuffled CSI', tx[np.random.default_rng(
+                [seed, 1]).permutation(n)])):
+            predict = MODELS[name](inputs, y, np.random.default_rng([seed, 2]))
+            out = predict(vx)
+            rows[f'{name} on {label}'] = scores(out[:, :2 * k].reshape(-1, k, 2),
+                                                out[:, 2 * k:].reshape((-1, ) + g), val)
+    m = len(vx)
+    rows['mean training pose (no CSI)'] = scores(
+        np.repeat(train['pose'].mean(0, keepdims=True), m, 0),
+        np.repeat(train['parts'].mean(0, keepdims=True), m, 0), val)
+    return rows
+
+
+def featurizer(meta: dict, windows: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Features of one frame of a dataset of ``meta.json``: log amplitude and
+    sanitised phase (``CSIPhaseSanitize`` as its pipeline), flattened.
+
+    Args:
+        meta (dict): The dataset's ``meta.json``.
+        windows (int): Keep only the last this many temporal windows (the
+            same frames seen with less temporal context: the last window is
+            exactly the single-window CSI); 0 = all.
+    """
+    from mmdensekd.datasets.transforms import CSIPhaseSanitize
+    from mmdensekd.structures.csi_layout import CSI_LAYOUTS
+    layout = CSI_LAYOUTS[meta['csi']['layout']]
+    have = int(meta['csi'].get('windows', 1))
+    if not 0 <= windows <= have:
+        raise ValueError(f"--windows {windows}: the data of {meta['csi']['layout']!r} has "
+                         f'{have} windows')
+    keep = layout.num_packets if windows in (0, have) else \
+        layout.num_packets // have * windows
+    view = tuple(layout.sizes[c] for c in layout.letters)  # every letter its own axis
+    p_axis = layout.letters.index('p') if 'p' in layout.letters else None
+    kept = layout.with_packets(keep)
+    kwargs = kept.sanitize_kwargs()
+    kwargs['view_shape'] = None  # phases arrive in the per-letter view
+
+    san = CSIPhaseSanitize(**kwargs)
+
+    def run(amp: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        out = []
+        for arr, is_phase in ((amp, False), (phase, True)):
+            arr = np.asarray(arr, np.float64).reshape(view)
+            if p_axis is not None and keep != layout.num_packets:
+                arr = np.take(arr, np.arange(layout.num_packets - keep, layout.num_packets),
+                              axis=p_axis)
+            out.append((san.sanitize(arr) if is_phase else np.log(arr + 1e-6)).ravel())
+        return np.concatenate(out)
+
+    return run
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
+    args = parse_args(argv)
+    meta_file = osp.join(args.data_dir, 'meta.json')
+    if not osp.isfile(meta_file):
+        raise FileNotFoundError(f'{meta_file} does not exist: not a generated dataset')
+    with open(meta_file) as f:
+        meta = json.load(f)
+    start = time.time()
+    feat = featurizer(meta, args.windows)
+    train, t_skip = load_split(args.data_dir, args.train_split, args.grid, feat)
+    val, v_skip = load_split(args.data_dir, args.val_split, args.grid, feat)
+    if args.max_train and len(train['x']) > args.max_train:
+        train = {k: v[:args.max_train] for k, v in train.items()}
+    opts = meta.get('options', {})
+    print(f"{args.data_dir}: sensing {opts.get('sensing', meta['csi']['layout'])}, CSI "
+          f"{meta['csi']['shape']} (windows kept: {args.windows or 'all'}), sequences of "
+          f"{opts.get('sequence_frames', 0)} frames; "
+          f"one-person frames: train {len(train['x'])} (left out {t_skip}), val "
+          f"{len(val['x'])} (left out {v_skip}); loaded in {time.time() - start:.0f}s")
+    rows = probe(train, val, args.models, args.seed)
+    print(f"{'model':32s} {'OKS>0.5':>8s} {'PCK@0.2':>8s} {'part IoU':>9s}")
+    for name, row in rows.items():
+        print(f"{name:32s} {row['oks50']:8.3f} {row['pck02']:8.3f} {row['part_iou']:9.3f}")
+    print(f'({time.time() - start:.0f}s)')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(data_dir=args.data_dir, options=opts, csi=meta['csi'],
+                           windows_kept=args.windows or int(meta['csi'].get('windows', 1)),
+                           num_train=len(train['x']), num_val=len(val['x']), rows=rows), f,
+                      indent=2)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
