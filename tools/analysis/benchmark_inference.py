@@ -74,6 +74,7 @@ from mmdensekd.models.layers.fast_inference import (
     enable_stage_autocast,
     find_two_stage_detectors,
     inference_autocast,
+    pick_inference_dtype,
     prediction_agreement,
     resolve_inference_dtype,
     restore_roi_align,
@@ -177,27 +178,6 @@ def build_variants(model: torch.nn.Module, args: argparse.Namespace) -> Dict[str
                                summary=f'{summary["fused_bn"]} BN folded, '
                                f'{fast} fast RoIAlign')
     return variants
-
-
-def choose_auto_dtype(model: torch.nn.Module, args: argparse.Namespace, run: Callable,
-                      batch, repeats: int = 3) -> tuple:
-    """fp32 or bf16, whichever runs ``run(variant, batch)`` faster (median of
-    ``repeats`` after one warm-up each); returns (choice, {dtype: ms})."""
-    ms = {}
-    for name in ('fp32', 'bf16'):
-        m = copy.deepcopy(model)
-        optimize_for_inference(m, inference_dtype=name, fuse_bn=not args.no_fuse_bn,
-                               channels_last=args.channels_last)
-        variant = dict(model=m, dtype=resolve_inference_dtype(name))
-        times = []
-        with torch.no_grad():
-            for i in range(repeats + 1):
-                start = time.perf_counter()
-                run(variant, batch)
-                if i:
-                    times.append(time.perf_counter() - start)
-        ms[name] = 1000 * statistics.median(times)
-    return min(ms, key=ms.get), ms
 
 
 # --------------------------------------------------------------------- inputs
@@ -519,7 +499,9 @@ def main(argv=None) -> Optional[dict]:
             batch0, run = get_batch(0), _run_image
         auto = None
         if 'auto' in args.dtype:
-            choice, auto_ms = choose_auto_dtype(model, args, run, batch0)
+            choice, auto_ms = pick_inference_dtype(
+                model, lambda m: run(dict(model=m), batch0), fuse_bn=not args.no_fuse_bn,
+                channels_last=args.channels_last)
             auto = dict(choice=choice, ms=auto_ms)
             args.dtype = [choice if d == 'auto' else d for d in args.dtype]
             print(f'--dtype auto: {choice} (fp32 {auto_ms["fp32"]:.1f} ms, bf16 '

@@ -114,3 +114,64 @@ def test_prediction_agreement():
     assert agg['label_agreement'] == pytest.approx(19 * 30 / (100 + 19 * 30))
     assert agg['uv_mad'] == pytest.approx(0.01, abs=1e-6)
     assert prediction_agreement(ref, _instances([[60, 60, 70, 70]], [1]))['matched'] == 0
+
+
+def test_stage_autocast_hooks_on_a_csi_student():
+    """optimize_for_inference autocasts the stages of the detector inside a
+    CSIDetector with forward hooks: bf16 convolutions, float32 predictions,
+    nothing in training mode, and a deep copy with hooks of its own."""
+    import copy
+    import os.path as osp
+
+    from mmdet.structures import DetDataSample
+
+    from mmdensekd.apis import init_model, student_config
+    from mmdensekd.models.layers import (
+        StageAutocast,
+        enable_stage_autocast,
+        optimize_for_inference,
+        restore_roi_align,
+        swap_roi_align,
+    )
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    torch.manual_seed(0)
+    model = init_model(student_config(osp.join(
+        root, 'configs', 'distill',
+        'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py')))
+    bf16 = copy.deepcopy(model)
+    summary = optimize_for_inference(bf16, inference_dtype='bf16')
+    assert summary['inference_dtype'] == 'bf16'
+    assert isinstance(bf16.detector.stage_autocast, StageAutocast)
+    csi = torch.rand(1, 2, 3, 114, 10) * 10
+    sample = DetDataSample(metainfo=dict(img_shape=(192, 288), ori_shape=(192, 288),
+                                         scale_factor=(1.0, 1.0), batch_input_shape=(192, 288),
+                                         pad_shape=(192, 288)))
+
+    def conv_dtypes(net, train=False):
+        seen = []
+        conv = net.detector.backbone.conv1
+        handle = conv.register_forward_hook(lambda m, a, out: seen.append(out.dtype))
+        net.train(train)
+        with torch.no_grad():
+            if train:
+                net.detector.extract_feat(net.csi_to_image(csi, [sample]))
+                out = None
+            else:
+                out = net.predict(csi, [copy.deepcopy(sample)])[0].pred_instances
+        handle.remove()
+        return seen, out
+
+    seen, out = conv_dtypes(bf16)
+    assert seen == [torch.bfloat16] and out.bboxes.dtype == torch.float32
+    assert conv_dtypes(bf16, train=True)[0] == [torch.float32]  # training: untouched
+    again = copy.deepcopy(bf16)
+    enable_stage_autocast(again.detector, 'fp32')
+    assert conv_dtypes(again)[0] == [torch.float32]
+    assert conv_dtypes(bf16)[0] == [torch.bfloat16]  # the original keeps its own setting
+    with pytest.raises(ValueError, match='autocast_stages'):
+        enable_stage_autocast(again.detector, 'bf16', ['backbone', 'mask_head'])
+    with pytest.raises(TypeError, match='two-stage detector'):
+        optimize_for_inference(torch.nn.Conv2d(3, 3, 1), inference_dtype='bf16')
+    # the fast RoIAlign swap and its inverse
+    restored = restore_roi_align(again)
+    assert restored > 0 and swap_roi_align(again) == restored
