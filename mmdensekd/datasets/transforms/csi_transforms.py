@@ -1,14 +1,14 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """WiFi channel state information (CSI) transforms.
 
-Pipeline for a paired sample (DESIGN sections 4-5)::
+Pipeline for a paired (camera frame, CSI) sample::
 
     LoadCSIFromFile -> CSIPhaseSanitize -> PackCSI -> ... -> PackDensePoseInputs
 
 Normalisation is NOT done here: ``PairedDataPreprocessor`` normalises the
-stacked CSI tensor with ``csi_mean`` / ``csi_std`` from the config (compute
-them with ``tools/analysis/compute_csi_stats.py``), just as the image is
-normalised by the data preprocessor and not by a transform.
+stacked CSI tensor with the statistics stored in the dataset's meta file
+(``csi_stats_file``; :mod:`mmdensekd.datasets.csi_stats`), just as the image
+is normalised by the data preprocessor and not by a transform.
 
 Shape legend: ``S`` the per-sample CSI shape, e.g. ``(3, 114, 10)`` =
 (antenna, subcarrier, packet) for MM-Fi, ``(150, 3, 3)`` =

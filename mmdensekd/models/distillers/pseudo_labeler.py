@@ -6,7 +6,12 @@ from mmdet.structures import DetDataSample
 from torch import Tensor, nn
 
 from .frozen_model import build_frozen_model, frozen_predict
-from .pseudo_labels import make_pseudo_label_samples, merge_teacher_predictions
+from .pseudo_labels import (
+    MATCH_IOU_THR,
+    SCORE_THR,
+    make_pseudo_label_samples,
+    merge_teacher_predictions,
+)
 
 #: ``pseudo_label_cfg`` keys of the merge and of the conversion to targets.
 MERGE_KEYS = ('match_iou_thr', 'keep_unmatched')
@@ -31,10 +36,11 @@ class PseudoLabeler(nn.Module):
             ``pseudo_label_cfg['score_thr']``).
         default_input_key (str): Input key of the extra teachers by default.
             Defaults to ``'img'``.
-        pseudo_label_cfg (dict, optional): ``score_thr`` (0.5),
-            ``kpt_score_thr`` (0.0), ``num_points`` (100), ``num_keypoints``
-            (17) of :func:`predictions_to_gt_instances`, and
-            ``match_iou_thr`` (0.5), ``keep_unmatched`` (False) of the merge.
+        pseudo_label_cfg (dict, optional): ``score_thr``, ``kpt_score_thr``,
+            ``num_points``, ``num_keypoints`` of
+            :func:`predictions_to_gt_instances` and ``match_iou_thr``,
+            ``keep_unmatched`` of :func:`merge_teacher_predictions` (their
+            defaults when absent).
         allow_uninitialized (bool): Allow extra teachers without checkpoint
             (tests only). Defaults to False.
     """
@@ -64,7 +70,7 @@ class PseudoLabeler(nn.Module):
             raise ValueError(f'pseudo_label_cfg: unknown keys {sorted(unknown)} (known: '
                              f'{sorted(MERGE_KEYS + LABEL_KEYS)})')
         self.merge_cfg = {k: label_cfg.pop(k) for k in MERGE_KEYS if k in label_cfg}
-        label_cfg.setdefault('score_thr', 0.5)
+        label_cfg.setdefault('score_thr', SCORE_THR)
         self.label_cfg = label_cfg
 
     def train(self, mode: bool = True) -> 'PseudoLabeler':
@@ -98,7 +104,7 @@ class PseudoLabeler(nn.Module):
             thrs.append(thr if t_thr is None else t_thr)
         merged = [
             merge_teacher_predictions([res[b].pred_instances for res in per_teacher], thrs,
-                                      iou_thr=self.merge_cfg.get('match_iou_thr', 0.5),
+                                      iou_thr=self.merge_cfg.get('match_iou_thr', MATCH_IOU_THR),
                                       keep_unmatched=self.merge_cfg.get('keep_unmatched', False))
             for b in range(len(data_samples))
         ]

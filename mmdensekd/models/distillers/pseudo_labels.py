@@ -3,7 +3,8 @@
 
 The offline tool ``tools/misc/generate_pseudo_labels.py`` writes the same kind
 of labels to a DensePose-COCO json; this module does it in memory, in the
-network-input frame, for ``TeacherStudentDistiller(supervision='teacher')``.
+network-input frame, for ``TeacherStudentDistiller(supervision='teacher')``
+(:class:`~mmdensekd.models.distillers.PseudoLabeler`).
 Predictions of several teachers (e.g. a DensePose R-CNN and a Keypoint R-CNN)
 are merged per person by greedy box matching
 (:func:`merge_teacher_predictions`), as the pseudo ground truth of DensePose
@@ -27,12 +28,16 @@ from mmdensekd.structures import (
 )
 
 _FINE_TO_COARSE = np.asarray(FINE_TO_COARSE, dtype=np.uint8)
+#: Defaults of the pseudo-label conversion and merge (one home for them).
+SCORE_THR = 0.5
+NUM_POINTS = 100
+MATCH_IOU_THR = 0.5
 _POINT_KEYS = ('dp_x', 'dp_y', 'dp_I', 'dp_U', 'dp_V')
 
 
 def chart_results_to_targets(charts: DensePoseChartResults,
                              boxes: Tensor,
-                             num_points: int = 100,
+                             num_points: int = NUM_POINTS,
                              seed: int = 0) -> DensePoseTargets:
     """Convert predicted box-sized charts into DensePose training targets.
 
@@ -48,7 +53,8 @@ def chart_results_to_targets(charts: DensePoseChartResults,
         charts (DensePoseChartResults): ``labels`` (h, w) in 0..24 and ``uv``
             (2, h, w) in [0, 1] per instance.
         boxes (Tensor): (N, 4) xyxy boxes of the charts.
-        num_points (int): Approximate points per instance. Defaults to 100.
+        num_points (int): Approximate points per instance. Defaults to
+            :data:`NUM_POINTS`.
         seed (int): Seed of the point sampling (instance ``i`` uses
             ``seed + i``). Defaults to 0.
 
@@ -74,9 +80,9 @@ def chart_results_to_targets(charts: DensePoseChartResults,
 
 
 def predictions_to_gt_instances(pred: InstanceData,
-                                score_thr: float = 0.5,
+                                score_thr: float = SCORE_THR,
                                 kpt_score_thr: float = 0.0,
-                                num_points: int = 100,
+                                num_points: int = NUM_POINTS,
                                 num_keypoints: int = 17) -> InstanceData:
     """Keep the confident predictions of one image as ground-truth instances.
 
@@ -87,10 +93,11 @@ def predictions_to_gt_instances(pred: InstanceData,
             (``rescale=False``): bboxes (M, 4), scores (M,), labels (M,) and
             optionally keypoints (M, K, 2), keypoint_scores (M, K),
             densepose (DensePoseChartResults).
-        score_thr (float): Minimum box score. Defaults to 0.5.
+        score_thr (float): Minimum box score. Defaults to :data:`SCORE_THR`.
         kpt_score_thr (float): A keypoint is visible when its score is above
             this. Defaults to 0.0.
-        num_points (int): DensePose points per instance. Defaults to 100.
+        num_points (int): DensePose points per instance. Defaults to
+            :data:`NUM_POINTS`.
         num_keypoints (int): ``K`` when the teacher has no keypoint branch.
             Defaults to 17.
 
@@ -143,7 +150,7 @@ def make_pseudo_label_samples(results: Sequence[InstanceData],
 
 
 def greedy_box_matching(boxes_a: Tensor, boxes_b: Tensor,
-                        iou_thr: float = 0.5) -> List[tuple]:
+                        iou_thr: float = MATCH_IOU_THR) -> List[tuple]:
     """Match two box sets one-to-one, highest IoU first.
 
     Shape legend: ``A``, ``B`` boxes in each set.
@@ -151,7 +158,8 @@ def greedy_box_matching(boxes_a: Tensor, boxes_b: Tensor,
     Args:
         boxes_a (Tensor): (A, 4) xyxy boxes.
         boxes_b (Tensor): (B, 4) xyxy boxes (same frame).
-        iou_thr (float): Minimum IoU of a match. Defaults to 0.5.
+        iou_thr (float): Minimum IoU of a match. Defaults to
+            :data:`MATCH_IOU_THR`.
 
     Returns:
         list[tuple[int, int]]: ``(index in a, index in b)`` pairs, in order
@@ -183,7 +191,7 @@ def _empty_charts(n: int, device) -> DensePoseChartResults:
 
 def merge_teacher_predictions(preds: Sequence[InstanceData],
                               score_thrs: Optional[Sequence[float]] = None,
-                              iou_thr: float = 0.5,
+                              iou_thr: float = MATCH_IOU_THR,
                               keep_unmatched: bool = False) -> InstanceData:
     """Merge several teachers' predictions of one image into one per person.
 
@@ -206,7 +214,8 @@ def merge_teacher_predictions(preds: Sequence[InstanceData],
             ``densepose`` (DensePoseChartResults).
         score_thrs (Sequence[float], optional): Minimum box score per teacher.
             Defaults to 0 for each.
-        iou_thr (float): Minimum IoU of a match. Defaults to 0.5.
+        iou_thr (float): Minimum IoU of a match. Defaults to
+            :data:`MATCH_IOU_THR`.
         keep_unmatched (bool): Keep detections of later teachers that match
             no person. Defaults to False.
 

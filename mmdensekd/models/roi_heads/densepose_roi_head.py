@@ -24,7 +24,8 @@ _REMOVED_REFINE_KEYS = {
 @MODELS.register_module()
 class DensePoseRoIHead(StandardRoIHead):
     """mmdet's ``StandardRoIHead`` with DensePose, keypoint and refinement
-    branches (DESIGN section 5). It only routes RoIs: each branch head owns
+    branches (Güler et al., "DensePose", 2018; He et al., "Mask R-CNN",
+    2017). It only routes RoIs: each branch head owns
     its targets, loss and decoding (mmdet's ``FCNMaskHead`` pattern).
 
     * DensePose (:class:`~mmdensekd.models.heads.DensePoseChartHead`):
@@ -58,7 +59,8 @@ class DensePoseRoIHead(StandardRoIHead):
         refine_head (dict, optional): DensePose-keypoint refinement unit;
             needs both branches.
         train_cfg, test_cfg, init_cfg: as ``StandardRoIHead``. ``train_cfg``
-            may set ``densepose_iou_thr`` (default 0.7).
+            may set ``densepose_iou_thr`` (the chart head's default when
+            absent).
         densepose_loss (dict, optional): Moved into ``densepose_predictor``
             as ``loss_densepose``; setting it is an error.
     """
