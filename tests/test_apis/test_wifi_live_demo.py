@@ -82,7 +82,8 @@ def _free_port() -> int:
 
 def test_streamed_frames_give_the_file_demo_detections(live, demo, checkpoint):
     """Intel records over loopback UDP (x40) -> live student == file demo."""
-    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + FEW)
+    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:', '--no-channels-last']
+                           + FEW)
     model, cfg, student, layout = live.build_live(args)
     assert layout.name == 'mmfi'
     source = UDPSource('127.0.0.1', 0)
@@ -113,6 +114,17 @@ def test_streamed_frames_give_the_file_demo_detections(live, demo, checkpoint):
         torch.testing.assert_close(got.keypoints, ref.keypoints)
         compared += 1
     assert compared >= 4
+    # the demo's default: BatchNorm folded, channels-last -> the same people
+    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + FEW)
+    _, _, fast, _ = live.build_live(args)
+    assert any(p.dim() == 4 and not p.is_contiguous()
+               and p.is_contiguous(memory_format=torch.channels_last)
+               for p in fast.model.parameters())
+    frame = frames[0]
+    ref = student(frame.amplitude, frame.phase, frame.index + 1)
+    got = fast(frame.amplitude, frame.phase, frame.index + 1)
+    torch.testing.assert_close(got.bboxes, ref.bboxes, atol=0.05, rtol=1e-3)
+    torch.testing.assert_close(got.scores, ref.scores, atol=1e-3, rtol=1e-3)
 
 
 def test_live_page_during_replay(live, checkpoint, tmp_path):

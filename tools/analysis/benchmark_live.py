@@ -14,7 +14,11 @@ dtype and painter:
 * ``sequential``: one thread, frame after frame (model + drawing);
 * ``pipelined``: the demo's arrangement, the model in one thread and the
   drawing in another (frames/s over the run, latency = model start to
-  drawing end, median).
+  drawing end, median);
+* CPU time per frame of the model and of the drawing (``time.thread_time``
+  of the sequential run; with one torch thread it is the work a core does
+  per frame, which other processes on a shared machine do not inflate as
+  they inflate wall-clock times).
 
 Without CHECKPOINT (or ``none``) the model keeps its random initialisation
 (seeded): the timing of a trained model is the same, its detections are not
@@ -60,7 +64,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--capture', default=DEFAULT_CAPTURE, help='CSI capture to cut')
     parser.add_argument('--fps', type=float, default=2.0, help='frame rate to cut it at')
     parser.add_argument('--score-thr', type=float, default=0.5)
-    parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--proposals', type=int, help='RPN proposals per frame (default: config)')
+    parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=True,
+                        help='BatchNorm folded and channels-last convolutions, as the live demo')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (0: torch default; 1 as the live demo)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
@@ -73,7 +81,11 @@ def build(args: argparse.Namespace, dtype: str):
     ckpt = None if args.checkpoint in ('none', 'random') else args.checkpoint
     model = init_model(cfg, ckpt, device=args.device,
                        inference_dtype=None if dtype == 'none' else dtype)
-    return model, cfg, LiveStudent(model, cfg, args.score_thr)
+    if args.channels_last:
+        from mmdensekd.models.layers import optimize_for_inference
+        optimize_for_inference(model, fuse_bn=True, channels_last=True,
+                               fast_roi_align=dtype != 'none')
+    return model, cfg, LiveStudent(model, cfg, args.score_thr, args.proposals)
 
 
 def make_painter(kind: str, args, model, student):
@@ -93,18 +105,22 @@ def run_sequential(student, paint, frames, n: int, warmup: int) -> dict:
     model_s, draw_s, dets = [], [], []
     for i in range(warmup):
         paint(student(*frames[i % len(frames)], i))
+    model_cpu, draw_cpu = [], []
     start = time.perf_counter()
     for i in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         pred = student(*frames[i % len(frames)], i)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         paint(pred)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         model_s.append(t1 - t0)
         draw_s.append(t2 - t1)
+        model_cpu.append(c1 - c0)
+        draw_cpu.append(c2 - c1)
         dets.append(len(pred))
     wall = time.perf_counter() - start
     return dict(fps=n / wall, model_ms=1000 * np.median(model_s), dets=float(np.mean(dets)),
+                model_cpu_ms=1000 * np.median(model_cpu), draw_cpu_ms=1000 * np.median(draw_cpu),
                 draw_ms=1000 * np.median(draw_s), latency_ms=1000 * np.median(
                     np.add(model_s, draw_s)))
 
@@ -168,13 +184,15 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
             row = dict(dtype=dtype, draw=kind, dets=seq['dets'], seq_fps=seq['fps'],
                        model_ms=seq['model_ms'],
                        draw_ms=seq['draw_ms'], seq_latency_ms=seq['latency_ms'],
-                       pipe_fps=pipe['fps'], pipe_latency_ms=pipe['latency_ms'])
+                       pipe_fps=pipe['fps'], pipe_latency_ms=pipe['latency_ms'],
+                       model_cpu_ms=seq['model_cpu_ms'], draw_cpu_ms=seq['draw_cpu_ms'])
             rows.append(row)
             print(f'dtype {dtype:4s} draw {kind:4s}, {row["dets"]:.1f} people/frame: model '
                   f'{row["model_ms"]:.1f} ms + draw '
                   f'{row["draw_ms"]:.1f} ms -> sequential {row["seq_fps"]:.1f} frames/s; '
                   f'pipelined {row["pipe_fps"]:.1f} frames/s (latency median '
-                  f'{row["pipe_latency_ms"]:.0f} ms)', flush=True)
+                  f'{row["pipe_latency_ms"]:.0f} ms); CPU time per frame: model '
+                  f'{row["model_cpu_ms"]:.1f} ms, draw {row["draw_cpu_ms"]:.1f} ms', flush=True)
     return rows
 
 
