@@ -142,6 +142,10 @@ class StageAutocast:
 
     def __init__(self, detector: nn.Module) -> None:
         self.detector = detector
+        #: Compare the backbone in float32 and the reduced dtype on the
+        #: first CPU image and keep float32 when it is faster.
+        self.calibrate = True
+        self.calibration: Optional[Dict[str, float]] = None
         self.contexts: Dict[nn.Module, list] = {}
         self.fp32_cache: Dict[int, torch.Tensor] = {}
         self.roles: Dict[nn.Module, tuple] = {}
@@ -186,15 +190,46 @@ class StageAutocast:
                              if isinstance(a, torch.Tensor) and a.dim() == 4 else a
                              for a in args)
         dtype = self._dtype(module, stage)
+        tensor = _first_tensor(args)
+        if (stage == 'backbone' and dtype is not None and self.calibrate
+                and self.calibration is None and tensor is not None
+                and tensor.device.type == 'cpu'):
+            dtype = self._calibrate(module, args, dtype)
         ctx = None
         if dtype is not None:
-            tensor = _first_tensor(args)
             ctx = inference_autocast(tensor.device.type if tensor is not None else 'cpu', dtype)
             ctx.__enter__()
         elif not module.training and getattr(self.detector, 'autocast_dtype', None) is not None:
             args = cast_floats(args)  # a float32 stage after a reduced-precision one
         self.contexts.setdefault(module, []).append(ctx)
         return args
+
+    def _time_backbone(self, module: nn.Module, args: tuple,
+                       dtype: Optional[torch.dtype]) -> float:
+        """Milliseconds of the backbone's second forward in ``dtype``."""
+        with torch.no_grad(), inference_autocast('cpu', dtype):
+            module.forward(*args)  # warm-up (kernel selection, weight casts)
+            start = time.perf_counter()
+            module.forward(*args)
+            return 1000.0 * (time.perf_counter() - start)
+
+    def _calibrate(self, module: nn.Module, args: tuple,
+                   dtype: torch.dtype) -> Optional[torch.dtype]:
+        """Measure once; switch autocast off (with a warning giving both
+        times) when the reduced precision is slower on this machine."""
+        from mmengine.logging import print_log
+        reduced = self._time_backbone(module, args, dtype)
+        full = self._time_backbone(module, args, None)
+        self.calibration = dict(fp32=full, reduced=reduced)
+        if reduced <= full:
+            return dtype
+        self.detector.autocast_dtype = None
+        name = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(dtype, str(dtype))
+        print_log(f'{type(self.detector).__name__}: {name} inference refused on this machine: '
+                  f'the backbone takes {reduced:.1f} ms in {name} against {full:.1f} ms in '
+                  'fp32 (measured on the first image); running in fp32', logger='current',
+                  level=30)
+        return None
 
     def _exit(self, module: nn.Module, args: tuple, output: Any):
         ctx = self.contexts[module].pop()
@@ -227,12 +262,17 @@ def find_two_stage_detectors(model: nn.Module) -> List[nn.Module]:
 
 
 def enable_stage_autocast(detector: nn.Module, inference_dtype: Union[None, str, torch.dtype],
-                          stages: Optional[Sequence[str]] = None) -> None:
+                          stages: Optional[Sequence[str]] = None,
+                          calibrate: Optional[bool] = None) -> None:
     """Run ``detector``'s stages in ``inference_dtype`` (see
     :class:`StageAutocast`); ``'fp32'``/None turns autocast off.
 
     Sets ``detector.autocast_dtype`` (and ``autocast_stages`` when given)
-    and installs the hooks once.
+    and installs the hooks once. With ``calibrate`` (the default) the first
+    CPU image times the backbone in both dtypes and a reduced precision that
+    is slower than float32 on this machine is refused (a warning with both
+    times; the detector runs in float32), so the option never slows a
+    model down.
     """
     detector.autocast_dtype = resolve_inference_dtype(inference_dtype)
     if stages is not None:
@@ -245,6 +285,9 @@ def enable_stage_autocast(detector: nn.Module, inference_dtype: Union[None, str,
         detector.autocast_stages = AUTOCAST_STAGES
     if not isinstance(getattr(detector, 'stage_autocast', None), StageAutocast):
         detector.stage_autocast = StageAutocast(detector)
+    if calibrate is not None:
+        detector.stage_autocast.calibrate = bool(calibrate)
+    detector.stage_autocast.calibration = None  # measure again for the new setting
 
 
 def fuse_batch_norms(module: nn.Module) -> int:
@@ -334,7 +377,8 @@ def optimize_for_inference(model: nn.Module,
                            fuse_bn: bool = True,
                            channels_last: bool = False,
                            fast_roi_align: bool = True,
-                           flush_denormal: bool = True) -> Dict[str, object]:
+                           flush_denormal: bool = True,
+                           calibrate: bool = True) -> Dict[str, object]:
     """Apply the inference transforms to a model in eval mode.
 
     Args:
@@ -347,6 +391,9 @@ def optimize_for_inference(model: nn.Module,
         fast_roi_align (bool): Swap in :class:`FastRoIAlign`.
         flush_denormal (bool): ``torch.set_flush_denormal(True)`` (process
             wide; denormal float32 arithmetic is many times slower on CPUs).
+        calibrate (bool): Refuse a reduced ``inference_dtype`` that is
+            slower than float32 on this CPU, measured on the first image
+            (see :func:`enable_stage_autocast`).
 
     Returns:
         dict: What was done: ``fused_bn``, ``swapped_roi_align`` (counts),
@@ -366,7 +413,7 @@ def optimize_for_inference(model: nn.Module,
                             'rpn_head, roi_head) whose stages could run in '
                             f'{inference_dtype}')
         for det in detectors:
-            enable_stage_autocast(det, inference_dtype)
+            enable_stage_autocast(det, inference_dtype, calibrate=calibrate)
         summary['inference_dtype'] = str(inference_dtype)
     if fuse_bn:
         summary['fused_bn'] = fuse_batch_norms(model)
@@ -403,7 +450,8 @@ def pick_inference_dtype(model: nn.Module, run: Callable[[nn.Module], Any],
     ms: Dict[str, float] = {}
     for name in candidates:
         copy_ = copy.deepcopy(model)
-        optimize_for_inference(copy_, inference_dtype=name, **optimize_kwargs)
+        optimize_for_inference(copy_, inference_dtype=name, **dict(optimize_kwargs,
+                                                                   calibrate=False))
         times = []
         with torch.no_grad():
             for i in range(repeats + 1):

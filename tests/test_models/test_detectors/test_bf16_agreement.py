@@ -50,6 +50,8 @@ def tiny():
         dict(inputs=[torch.from_numpy(img).permute(2, 0, 1).contiguous()],
              data_samples=[sample]), False)
     _train_a_few_steps(model, batch)
+    # these tests check bf16 itself: no automatic refusal where it is slower
+    model.stage_autocast.calibrate = False
     return model.eval(), batch
 
 
@@ -122,7 +124,7 @@ def test_optimized_fp32_and_bf16(tiny):
     ref = _predict(model, batch)
     fast = copy.deepcopy(model)
     summary = optimize_for_inference(fast, inference_dtype='bf16', fuse_bn=True,
-                                     channels_last=True)
+                                     channels_last=True, calibrate=False)
     assert summary['fused_bn'] > 0 and fast.channels_last
     agg = prediction_agreement(ref, _predict(fast, batch))
     assert agg['max_box_dev'] <= 1.0 and agg['label_agreement'] >= 0.98, agg
@@ -151,6 +153,7 @@ def test_autocast_stages(tiny):
     ref = _predict(model, batch)
     partial = copy.deepcopy(model)
     partial.set_inference_dtype('bf16')
+    partial.stage_autocast.calibrate = False
     partial.autocast_stages = ('backbone', 'roi_head')  # neck and RPN head in fp32
     seen = {}
 
@@ -189,3 +192,33 @@ def test_init_model_inference_dtype(tmp_path):
     assert model.inference_dtype == 'bf16'
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # folded
     assert init_model(config).inference_dtype == 'fp32'
+
+
+@pytest.mark.parametrize('bf16_ms,expected', [(5.0, torch.bfloat16), (50.0, None)])
+def test_bf16_refused_where_slower(tiny, bf16_ms, expected):
+    """The first image times the backbone in both dtypes (times injected
+    here) and keeps bf16 only where it is not slower, saying so."""
+    from unittest import mock
+
+    from mmdensekd.models.layers.fast_inference import StageAutocast
+    model, batch = tiny
+    net = copy.deepcopy(model)
+    net.set_inference_dtype('bf16')
+    net.stage_autocast.calibrate = True
+
+    def fake_time(self, module, args, dtype):
+        return bf16_ms if dtype is not None else 20.0
+
+    with mock.patch.object(StageAutocast, '_time_backbone', fake_time), \
+            mock.patch('mmengine.logging.print_log') as log:
+        out = _predict(net, batch)
+    assert net.autocast_dtype is expected
+    assert net.stage_autocast.calibration == dict(fp32=20.0, reduced=bf16_ms)
+    assert len(out) == NUM_DETS
+    if expected is None:
+        assert 'bf16 inference refused' in log.call_args.args[0]
+        assert '50.0 ms in bf16 against 20.0 ms in fp32' in log.call_args.args[0]
+    else:
+        log.assert_not_called()
+    _predict(net, batch)  # measured once
+    assert net.stage_autocast.calibration == dict(fp32=20.0, reduced=bf16_ms)
