@@ -102,4 +102,4 @@ def test_record_convert_label_train(load_tool, repo_root, tmp_path, monkeypatch)
         assert data['inputs']['csi'][0].shape == (2, 150, 3, 3)
         log = model.train_step(data, build_optim_wrapper(model, cfg.optim_wrapper))
     assert all(torch.isfinite(torch.as_tensor(v)).all() for v in log.values()), log
-    assert {'loss_cls', 'loss_transfer'} <= set(log), sorted(log)
+    assert {'student.loss_cls', 'distill.loss_transfer'} <= set(log), sorted(log)
