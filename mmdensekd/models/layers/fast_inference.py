@@ -148,6 +148,10 @@ class StageAutocast:
         self.calibration: Optional[Dict[str, float]] = None
         self.contexts: Dict[nn.Module, list] = {}
         self.fp32_cache: Dict[int, torch.Tensor] = {}
+        # RoI-head modules whose output feeds another autocast module (found
+        # on the first image): their output keeps the reduced dtype
+        self.feeds_autocast: set = set()
+        self.cast_outputs: Dict[int, tuple] = {}  # id(fp32) -> (fp32, original, module)
         self.roles: Dict[nn.Module, tuple] = {}
         self.handles: List[Any] = []
         for stage in AUTOCAST_STAGES[:3]:
@@ -185,6 +189,7 @@ class StageAutocast:
         stage, _ = self.roles.get(module, ('', False))
         if stage == 'backbone':
             self.fp32_cache.clear()  # a new image batch
+            self.cast_outputs.clear()
             if getattr(self.detector, 'channels_last', False) and not module.training:
                 args = tuple(a.contiguous(memory_format=torch.channels_last)
                              if isinstance(a, torch.Tensor) and a.dim() == 4 else a
@@ -197,6 +202,8 @@ class StageAutocast:
             dtype = self._calibrate(module, args, dtype)
         ctx = None
         if dtype is not None:
+            if self.cast_outputs:
+                args = self._uncast(args)
             ctx = inference_autocast(tensor.device.type if tensor is not None else 'cpu', dtype)
             ctx.__enter__()
         elif not module.training and getattr(self.detector, 'autocast_dtype', None) is not None:
@@ -236,7 +243,25 @@ class StageAutocast:
         if ctx is None:
             return None
         ctx.__exit__(None, None, None)
-        return cast_floats(output) if self.roles[module][1] else None
+        if not self.roles[module][1] or module in self.feeds_autocast:
+            return None
+        cast = cast_floats(output)
+        if isinstance(output, torch.Tensor) and cast is not output:
+            self.cast_outputs[id(cast)] = (cast, output, module)
+        return cast
+
+    def _uncast(self, args: tuple) -> tuple:
+        """Give an autocast module the reduced-precision original of an
+        input that an earlier module's hook cast to float32 (and stop
+        casting that module's output)."""
+        out = []
+        for a in args:
+            entry = self.cast_outputs.get(id(a)) if isinstance(a, torch.Tensor) else None
+            if entry is not None and entry[0] is a:
+                self.feeds_autocast.add(entry[2])
+                a = entry[1]
+            out.append(a)
+        return tuple(out)
 
     def _fp32_features(self, module: nn.Module, args: tuple):
         if module.training or getattr(self.detector, 'autocast_dtype', None) is None:

@@ -100,6 +100,15 @@ def test_bf16_agrees_with_fp32(tiny):
     out = _predict(bf16, batch)
     handle.remove()
     assert seen == [torch.bfloat16]  # the heads really ran in bf16
+    # from the second image on, the DensePose head's features go to the
+    # predictor in bf16 (no cast to float32 and back between the two)
+    head_out = []
+    handle = bf16.roi_head.densepose_head.register_forward_hook(
+        lambda m, a, o: head_out.append(o.dtype))
+    again_bf16 = _predict(bf16, batch)
+    handle.remove()
+    assert head_out == [torch.bfloat16]
+    torch.testing.assert_close(again_bf16.bboxes, out.bboxes)
     # mmdet's own predict: autocast comes from hooks, not from an override
     from mmdet.models.detectors import TwoStageDetector
     assert type(bf16).predict is TwoStageDetector.predict
