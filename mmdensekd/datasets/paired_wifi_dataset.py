@@ -1,9 +1,11 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """DensePose-COCO annotations paired with WiFi CSI files."""
+import json
 import os.path as osp
-from typing import List, Union
+from typing import List, Optional, Union
 
 from mmdensekd.registry import DATASETS
+from mmdensekd.structures.csi_layout import parse_layout
 
 from .densepose_coco import DensePoseCocoDataset
 
@@ -26,14 +28,27 @@ class PairedWiFiDensePoseDataset(DensePoseCocoDataset):
     :class:`DensePoseCocoDataset`).
 
     Args:
+        csi_layout (str | dict, optional): The sensing layout the config
+            expects (see :func:`~mmdensekd.structures.csi_layout.parse_layout`).
+            When ``data_root`` holds a generator ``meta.json``, its CSI shape
+            must be this layout's, so a config of one sensing never trains on
+            another's data. Defaults to None (no check).
         **kwargs: Arguments of :class:`DensePoseCocoDataset`;
             ``data_prefix=dict(img=..., csi=...)`` (``csi`` defaults to
             ``data_root``).
 
     Raises:
         ValueError: An image entry has no ``csi_file`` (the message names the
-            annotation file and image id).
+            annotation file and image id), or ``meta.json``'s CSI shape is not
+            ``csi_layout``'s.
     """
+
+    def __init__(self, *args, csi_layout: Optional[Union[str, dict]] = None, **kwargs) -> None:
+        self.csi_layout = None if csi_layout is None else parse_layout(csi_layout)
+        if self.csi_layout is not None:
+            check_csi_meta(kwargs.get('data_root') or '', self.csi_layout.shape,
+                           self.csi_layout.name)
+        super().__init__(*args, **kwargs)
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         """Parse one image entry and its annotations, adding ``csi_path``.
@@ -56,3 +71,17 @@ class PairedWiFiDensePoseDataset(DensePoseCocoDataset):
         prefix = self.data_prefix.get('csi', None) or self.data_root or ''
         data_info['csi_path'] = osp.join(prefix, csi_file)
         return data_info
+
+
+def check_csi_meta(data_root: str, shape: tuple, name: str) -> None:
+    """Raise a ValueError when ``data_root/meta.json`` (if any) records a CSI
+    shape other than ``shape`` (of the config's layout ``name``)."""
+    meta_file = osp.join(data_root, 'meta.json')
+    if not osp.isfile(meta_file):
+        return
+    with open(meta_file) as f:
+        csi = json.load(f).get('csi', {})
+    if tuple(csi.get('shape', ())) != tuple(shape):
+        raise ValueError(f"{meta_file}: the data's CSI is {csi.get('layout')!r} of shape "
+                         f"{tuple(csi.get('shape', ()))}, the config's csi_layout {name!r} "
+                         f'is {tuple(shape)}')

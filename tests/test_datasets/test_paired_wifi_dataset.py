@@ -44,3 +44,18 @@ def test_paired_dataset_missing_csi_file_names_image(dp_coco):
     with pytest.raises(ValueError, match=f"image id {bad_id} .*has no 'csi_file'"):
         PairedWiFiDensePoseDataset(ann_file=dp_coco.write(coco),
                                    data_prefix=dict(img=dp_coco.img_dir, csi=''), pipeline=[])
+
+
+def test_paired_dataset_checks_the_sensing_layout_of_the_data(dp_coco, tmp_path):
+    import json
+    with open(tmp_path / 'meta.json', 'w') as f:
+        json.dump(dict(csi=dict(layout='person-in-wifi-3d', shape=[3, 150, 3])), f)
+    kwargs = dict(data_root=str(tmp_path), ann_file=dp_coco.write(_paired_coco(dp_coco)),
+                  data_prefix=dict(img=dp_coco.img_dir), pipeline=[])
+    dataset = PairedWiFiDensePoseDataset(csi_layout='person-in-wifi-3d', **kwargs)
+    assert dataset.csi_layout.shape == (3, 150, 3) and len(dataset) == 4
+    with pytest.raises(ValueError, match=r"meta.json: the data's CSI is 'person-in-wifi-3d'"):
+        PairedWiFiDensePoseDataset(csi_layout='person-in-wifi', **kwargs)
+    # no meta file (e.g. a recorded dataset): nothing to check
+    other = dict(kwargs, data_root=str(tmp_path / 'elsewhere'))
+    assert len(PairedWiFiDensePoseDataset(csi_layout='mmfi', **other)) == 4

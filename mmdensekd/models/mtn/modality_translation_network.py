@@ -16,6 +16,7 @@ from mmcv.cnn import ConvModule, build_activation_layer
 from mmengine.model import BaseModule
 
 from mmdensekd.registry import MODELS
+from mmdensekd.structures.csi_layout import parse_layout
 
 SizeType = Union[int, Sequence[int]]
 
@@ -69,8 +70,8 @@ class ModalityTranslationNetwork(BaseModule):
     ``out_size``.
 
     Args:
-        amp_shape (Sequence[int]): Per-sample amplitude shape ``A``.
-            Defaults to MM-Fi's ``(3, 114, 10)``.
+        amp_shape (Sequence[int], optional): Per-sample amplitude shape ``A``.
+            None: MM-Fi's ``(3, 114, 10)`` (or ``csi_layout``'s).
         phase_shape (Sequence[int], optional): Per-sample phase shape
             ``P``. Defaults to ``amp_shape``.
         encoder_dims (Sequence[int]): Hidden/output sizes of each
@@ -97,11 +98,17 @@ class ModalityTranslationNetwork(BaseModule):
             Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation of MLPs and conv blocks.
             Defaults to ``dict(type='ReLU')``.
+        csi_layout (str | dict, optional): The sensing layout (a name of
+            :data:`~mmdensekd.structures.csi_layout.CSI_LAYOUTS` such as
+            ``'person-in-wifi-3d'``, an ``'AXES:P,S,T,R[,L]'`` spec or a
+            dict, see :func:`~mmdensekd.structures.csi_layout.parse_layout`);
+            sets ``amp_shape`` and ``phase_shape`` to its per-frame shape
+            (giving a different ``amp_shape`` too is an error).
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
     def __init__(self,
-                 amp_shape: Sequence[int] = (3, 114, 10),
+                 amp_shape: Optional[Sequence[int]] = None,
                  phase_shape: Optional[Sequence[int]] = None,
                  encoder_dims: Sequence[int] = (512, 256),
                  fusion_dims: Sequence[int] = (512, ),
@@ -114,9 +121,18 @@ class ModalityTranslationNetwork(BaseModule):
                  out_size: SizeType = (720, 1280),
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
+                 csi_layout: Optional[Union[str, dict]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.amp_shape = _to_shape(amp_shape, 'amp_shape')
+        if csi_layout is not None:
+            shape = parse_layout(csi_layout).shape
+            for key, value in (('amp_shape', amp_shape), ('phase_shape', phase_shape)):
+                if value is not None and tuple(value) != shape:
+                    raise ValueError(f'`{key}` {tuple(value)} disagrees with csi_layout '
+                                     f'{csi_layout!r} of shape {shape}')
+            amp_shape, phase_shape = shape, None
+        self.amp_shape = _to_shape((3, 114, 10) if amp_shape is None else amp_shape,
+                                   'amp_shape')
         self.phase_shape = (self.amp_shape if phase_shape is None else
                             _to_shape(phase_shape, 'phase_shape'))
         if len(encoder_dims) == 0:

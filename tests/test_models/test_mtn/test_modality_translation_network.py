@@ -82,3 +82,19 @@ def test_config_errors():
         ModalityTranslationNetwork(out_size=24, encoder_dims=(8, ), conv_channels=(8, 8, 8))
     with pytest.raises(ValueError, match='num_deconvs'):
         ModalityTranslationNetwork(out_size=24, num_deconvs=1, deconv_channels=(8, 8), **SMALL)
+
+
+def test_csi_layout_sets_the_input_shape():
+    mtn = ModalityTranslationNetwork(csi_layout='person-in-wifi-3d', out_size=24, **SMALL)
+    assert mtn.amp_shape == mtn.phase_shape == (3, 150, 3)
+    assert mtn(torch.zeros(2, 2, 3, 150, 3)).shape == (2, 3, 24, 24)
+    assert ModalityTranslationNetwork(csi_layout='ps,t,r:20,30,3,3', out_size=24,
+                                      **SMALL).amp_shape == (600, 3, 3)
+    same = ModalityTranslationNetwork(csi_layout='mmfi', amp_shape=(3, 114, 10), out_size=24,
+                                      **SMALL)
+    assert same.amp_shape == (3, 114, 10)
+    with pytest.raises(ValueError, match="disagrees with csi_layout 'person-in-wifi-3d'"):
+        ModalityTranslationNetwork(csi_layout='person-in-wifi-3d', amp_shape=(150, 3, 3),
+                                   out_size=24, **SMALL)
+    with pytest.raises(ValueError, match='unknown CSI layout'):
+        ModalityTranslationNetwork(csi_layout='wifi-9000', out_size=24, **SMALL)
