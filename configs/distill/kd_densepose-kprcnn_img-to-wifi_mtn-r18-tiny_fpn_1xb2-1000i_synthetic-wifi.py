@@ -11,6 +11,7 @@
 _base_ = [
     '../_base_/models/kd_img-to-wifi_mtn.py',
     '../_base_/datasets/synthetic_wifi.py',
+    '../_base_/schedules/schedule_adamw_1600i.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -39,9 +40,7 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(paired_data, pipeline=_base_.paired_test_pipeline))
 test_dataloader = val_dataloader
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=100000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(max_iters=1000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(type='MultiStepLR', begin=0, end=1000, by_epoch=False, milestones=[800], gamma=0.1)
@@ -51,10 +50,7 @@ param_scheduler = [
 # step while the MTN still feeds it noise): box AP50 on val 0.39 vs 0.23 with
 # one rate, same 2000-iteration teacher and seed (people at any heading,
 # quickstart --heading-jitter -1)
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=0.001, weight_decay=0.0001),
-                     clip_grad=dict(max_norm=10.0),
-                     paramwise_cfg=dict(custom_keys={'student.detector.': dict(lr_mult=0.1)}))
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'student.detector.': dict(lr_mult=0.1)}))
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1000, max_keep_ckpts=1),
                      visualization=dict(draw=False))
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=100)]

@@ -44,6 +44,8 @@ KPT_TEACHER_CKPT="$WORK/kpt_teacher/iter_${TEACHER_ITERS}.pth"
 
 echo "== 2. tiny paired MM-Fi set and pseudo labels of both teachers"
 $PY tools/misc/make_tiny_paired_mmfi.py "$PAIRED"
+# CSI statistics of the training frames, into $PAIRED/meta.json (the config's csi_stats_file)
+$PY tools/analysis/compute_csi_stats.py "$DISTILL_CFG" --write-meta
 $PY tools/misc/generate_pseudo_labels.py "$TEACHER_CFG" "$TEACHER_CKPT" \
     --teacher "$KPT_TEACHER_CFG" "$KPT_TEACHER_CKPT" --img-dir "$PAIRED" \
     --ann-file "$PAIRED/annotations/mmfi_tiny_train.json" --out "$WORK/pseudo_labels.json" \
@@ -70,7 +72,7 @@ from mmdensekd.utils import allow_mmengine_checkpoint_globals
 allow_mmengine_checkpoint_globals()
 teacher_ckpt, kpt_teacher_ckpt, student_ckpt, work = sys.argv[1:5]
 distilled = torch.load(student_ckpt, map_location='cpu')['state_dict']
-for prefix, ckpt in (('teacher.', teacher_ckpt), ('extra_teachers.0.', kpt_teacher_ckpt)):
+for prefix, ckpt in (('teacher.', teacher_ckpt), ('pseudo_labeler.teachers.0.', kpt_teacher_ckpt)):
     before = torch.load(ckpt, map_location='cpu')['state_dict']
     after = {k[len(prefix):]: v for k, v in distilled.items() if k.startswith(prefix)}
     if set(before) != set(after):

@@ -32,11 +32,10 @@ csi_steps = [
     dict(type='PackCSI')
 ]
 paired_train_pipeline = [load_image, load_annotations, *csi_steps, resize, pack_train]
-paired_test_pipeline = [
-    load_image, *csi_steps, resize,
-    dict(type='PackDensePoseInputs',
-         meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+pack_paired_test = dict(
+    type='PackDensePoseInputs',
+    meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape', 'img_shape', 'scale_factor'))
+paired_test_pipeline = [load_image, *csi_steps, resize, pack_paired_test]
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),

@@ -16,8 +16,7 @@ test_pipeline = [
 paired_train_pipeline = [
     _base_.load_image, _base_.load_annotations, *_base_.csi_steps, resize, _base_.pack_train
 ]
-paired_test_pipeline = [_base_.load_image, *_base_.csi_steps, resize,
-                        _base_.paired_test_pipeline[-1]]
+paired_test_pipeline = [_base_.load_image, *_base_.csi_steps, resize, _base_.pack_paired_test]
 train_dataloader = dict(
     batch_size=2, num_workers=4, persistent_workers=True,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
