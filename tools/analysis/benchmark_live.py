@@ -67,6 +67,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--proposals', type=int, help='RPN proposals per frame (default: config)')
     parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=True,
                         help='BatchNorm folded and channels-last convolutions, as the live demo')
+    parser.add_argument('--sequential-only', action='store_true',
+                        help='skip the pipelined run (large models)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads (0: torch default; 1 as the live demo)')
     parser.add_argument('--seed', type=int, default=0)
@@ -180,7 +182,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         for kind in args.draw:
             paint = make_painter(kind, args, model, student)
             seq = run_sequential(student, paint, frames, args.frames, args.warmup)
-            pipe = run_pipelined(student, paint, frames, args.frames, args.warmup)
+            pipe = dict(fps=float('nan'), latency_ms=float('nan')) if args.sequential_only \
+                else run_pipelined(student, paint, frames, args.frames, args.warmup)
             row = dict(dtype=dtype, draw=kind, dets=seq['dets'], seq_fps=seq['fps'],
                        model_ms=seq['model_ms'],
                        draw_ms=seq['draw_ms'], seq_latency_ms=seq['latency_ms'],
