@@ -17,7 +17,24 @@ WIFI_CFG = osp.join(ROOT, 'configs', 'distill',
 IMG_CFG = osp.join(ROOT, 'configs', 'densepose_rcnn',
                    'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py')
 INTEL = osp.join(ROOT, 'tests', 'data', 'wifi_captures', 'sample_0x1_ap.dat')
-FEW = ['--cfg-options', 'model.student.test_cfg.rcnn.max_per_img=3', '--score-thr', '0.0']
+
+
+def _few(config: str) -> list:
+    """Options for a random tiny student: 3 detections, unit CSI statistics
+    (the dataset's meta file with the trained statistics is not in tests)."""
+    from mmengine.config import Config
+    student = Config.fromfile(config).model.get('student', {})
+    if student.get('type') == 'CSIDetector':
+        opts = ['model.student.detector.test_cfg.rcnn.max_per_img=3',
+                'model.student.data_preprocessor.csi_stats_file=None',
+                'model.student.data_preprocessor.csi_mean=[0.0,0.0]',
+                'model.student.data_preprocessor.csi_std=[1.0,1.0]']
+    else:
+        opts = ['model.student.test_cfg.rcnn.max_per_img=3']
+    return ['--cfg-options'] + opts + ['--score-thr', '0.0']
+
+
+FEW = _few(WIFI_CFG)
 
 
 def _load(path, name):
