@@ -25,7 +25,7 @@ Layouts (shape legend: ``P`` packets, ``S`` subcarriers, ``T`` transmit and
 """
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
