@@ -5,8 +5,10 @@ teacher, shown against a control that gets the wrong WiFi.
     python tools/misc/quickstart.py [--work-dir work_dirs/quickstart] [--seed 0]
         [--teacher-iters N] [--student-iters N] [--num-train N] ...
 
-Stages (each prints progress; a stage whose inputs did not change since its
-last successful run is skipped, so re-running resumes where it stopped):
+The recipe is the list of stages in :func:`main`, run by
+:class:`mmdensekd.apis.StageRunner` (each prints progress; a stage whose
+inputs did not change since its last successful run is skipped, so
+re-running resumes where it stopped):
 
 1. ``data``: the simulated camera + WiFi world
    (``tools/dataset_converters/make_synthetic_wifi_densepose.py``): frames,
@@ -14,7 +16,8 @@ last successful run is skipped, so re-running resumes where it stopped):
    scenes, the GPS evaluation files of the synthetic body; splits ``train``,
    ``val`` (same room layouts) and ``heldout`` (an unseen layout).
 2. ``stats``: CSI amplitude / sanitised-phase statistics of the training
-   split, computed through the student's pipeline.
+   split, computed through the student's pipeline and stored in the dataset's
+   ``meta.json``, where the student's data preprocessor reads them.
 3. ``teacher``: the image DensePose + keypoint R-CNN on the frames.
 4. ``pseudo``: the teacher's pseudo ground truth on the training frames
    (``tools/misc/generate_pseudo_labels.py``), as in the paper.
@@ -22,25 +25,25 @@ last successful run is skipped, so re-running resumes where it stopped):
    from the teacher's weights).
 6. ``control``: the same, but each frame's CSI is that of another frame;
    student and control train side by side (``--jobs``).
-7. ``eval``: teacher (image), student and control (CSI), each with the config
-   its training run wrote, on ``val`` and ``heldout``: box AP, keypoint AP,
-   DensePose GPS / GPSm / IOU AP.
+7. ``eval_<model>_<split>``: teacher (image), student and control (CSI),
+   each with the config its training run wrote, on ``val`` and ``heldout``:
+   box AP, keypoint AP, DensePose GPS / GPSm / IOU AP.
 8. ``report``: ``summary.md`` / ``summary.json``, loss curves and
    frame | ground truth | teacher | CSI student pictures.
 """
 import argparse
+import copy
 import glob
-import hashlib
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from mmdensekd.apis import StageRunner, input_digest, run_command
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TEACHER_CFG = 'configs/distill/teachers/densepose-kprcnn_r18-tiny_fpn_1xb2-1600i_synthetic-wifi.py'
@@ -81,118 +84,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------ helpers
-def say(line: str) -> None:
-    """Print one whole line at once (stages may run in parallel threads)."""
-    sys.stdout.write(line + '\n')
-    sys.stdout.flush()
-
-
 def digest(*parts) -> str:
-    """A short hash of JSON-able parts and of the files they name."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, str) and osp.isfile(osp.join(ROOT, part)):
-            with open(osp.join(ROOT, part), 'rb') as f:
-                h.update(f.read())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
-class Stages:
-    """Runs named stages once per input digest (markers in ``work_dir/stages``)."""
-
-    def __init__(self, work_dir: str, force: Sequence[str]) -> None:
-        self.dir = osp.join(work_dir, 'stages')
-        os.makedirs(self.dir, exist_ok=True)
-        self.force = set(force)
-        self.times: Dict[str, float] = {}
-        self.total = time.time()
-
-    def _done(self, name: str, key: str) -> Optional[dict]:
-        """The marker of ``name`` if it was finished with ``key``."""
-        marker = osp.join(self.dir, f'{name}.json')
-        if name in self.force or not osp.isfile(marker):
-            return None
-        with open(marker) as f:
-            done = json.load(f)
-        return done if done.get('key') == key else None
-
-    def _record(self, name: str, key: str, seconds: float, result: dict,
-                group: Optional[str] = None) -> None:
-        marker = osp.join(self.dir, f'{name}.json')
-        with open(marker + '.tmp', 'w') as f:
-            json.dump(dict(key=key, seconds=seconds, result=result, group=group), f, indent=1)
-        os.replace(marker + '.tmp', marker)
-
-    def _book(self, name: str, marker: dict) -> None:
-        """Book a skipped stage's time (a parallel group's wall time once)."""
-        group = marker.get('group')
-        if group:
-            self.times[group] = max(self.times.get(group, 0.0), marker.get('seconds', 0.0))
-        else:
-            self.times[name] = marker.get('seconds', 0.0)
-
-    def run(self, name: str, key: str, fn) -> dict:
-        return self.run_parallel([(name, key, fn)], jobs=1)[0]
-
-    def run_parallel(self, items: Sequence[tuple], jobs: int) -> List[dict]:
-        """Run the out-of-date ``(name, key, fn)`` items, ``jobs`` at a
-        time (threads that wait on subprocesses); the wall time of the group
-        is booked under the names joined by ``+``."""
-        results: Dict[str, dict] = {}
-        todo = []
-        for name, key, fn in items:
-            done = self._done(name, key)
-            if done is None:
-                todo.append((name, key, fn))
-            else:
-                say(f'[quickstart] {name}: up to date, skipped')
-                self._book(name, done)
-                results[name] = done.get('result', {})
-        start = time.time()
-        group = '+'.join(n for n, _, _ in todo) if len(todo) > 1 and jobs > 1 else None
-
-        def one(item):
-            name, key, fn = item
-            say(f'[quickstart] {name}: running')
-            t0 = time.time()
-            results[name] = fn() or {}
-            seconds = time.time() - t0
-            self._record(name, key, seconds, results[name], group)
-            say(f'[quickstart] {name}: done in {seconds:.0f} s')
-            if not group:
-                self.times[name] = seconds
-
-        if group:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                list(pool.map(one, todo))  # re-raises a stage's error
-            self.times[group] = time.time() - start  # booked once
-        else:
-            for item in todo:
-                one(item)
-        return [results[name] for name, _, _ in items]
+    """:func:`~mmdensekd.apis.input_digest` of repository files and values."""
+    return input_digest(*parts, root=ROOT)
 
 
 def run_cmd(cmd: List[str], log: Optional[str] = None, threads: Optional[int] = None) -> None:
-    """Run a command from the repository root; its output goes to ``log``
-    (and the last lines to the console when it fails). ``threads`` caps the
-    CPU threads of torch / OpenMP / MKL in the command (for parallel jobs)."""
-    say('  $ ' + ' '.join(cmd))
-    env = None
-    if threads:
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    if log is None:
-        subprocess.run(cmd, cwd=ROOT, check=True, env=env)
-        return
-    os.makedirs(osp.dirname(log), exist_ok=True)
-    with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        with open(log) as f:
-            tail = f.readlines()[-30:]
-        sys.stderr.write(''.join(tail))
-        raise SystemExit(f'[quickstart] command failed (exit {proc.returncode}); log: {log}')
+    """Run a command from the repository root (see
+    :func:`~mmdensekd.apis.run_command`)."""
+    run_command(cmd, ROOT, log=log, threads=threads, name='quickstart')
 
 
 def shuffle_csi(ann_file: str, out_file: str, seed: int) -> Dict[int, str]:
@@ -226,21 +126,23 @@ def shuffle_csi(ann_file: str, out_file: str, seed: int) -> Dict[int, str]:
     return {img['id']: img['csi_file'] for img in images}
 
 
-def csi_statistics(cfg_file: str) -> dict:
+def csi_statistics(cfg_file: str, data_root: str) -> dict:
     """CSI amplitude / phase statistics of the training split as the
-    student's pipeline feeds them (``tools/analysis/compute_csi_stats.py``)."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    from compute_csi_stats import compute_csi_stats  # noqa: E402
-    stats = compute_csi_stats(
+    student's pipeline feeds them, stored in ``data_root/meta.json``
+    (:mod:`mmdensekd.datasets.csi_stats`), where the student's data
+    preprocessor (``csi_stats_file``) reads them."""
+    from mmdensekd.datasets.csi_stats import csi_stats_of_dataset, write_csi_stats
+    stats = csi_stats_of_dataset(
         osp.join(ROOT, cfg_file),
         cfg_options={'train_dataloader.dataset.ann_file': 'annotations/densepose_train.json'})
-    return dict(csi_mean=[float(v) for v in stats['csi_mean']],
-                csi_std=[float(v) for v in stats['csi_std']], num_frames=stats['num_samples'])
+    write_csi_stats(osp.join(data_root, 'meta.json'), stats)
+    return dict(csi_mean=stats['csi_mean'], csi_std=stats['csi_std'],
+                num_frames=stats['num_samples'])
 
 
 def trained_config(work_dir: str, cfg_file: str) -> str:
     """The config a training run in ``work_dir`` wrote: ``cfg_file`` with
-    the run's ``--cfg-options`` applied (CSI statistics, teacher path)."""
+    the run's ``--cfg-options`` applied (schedule, teacher path)."""
     path = osp.join(work_dir, osp.basename(cfg_file))
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: the training run of {cfg_file} wrote no config')
@@ -337,13 +239,10 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     model = MODELS.build(cfg.model)
     load_checkpoint(model, ckpts['student'], map_location='cpu', logger='silent')
     model.eval()
+    # the student's test frames with their ground truth (named pipeline pieces)
     ds_cfg = cfg.test_dataloader.dataset.copy()
-    ds_cfg.pipeline = [t for t in ds_cfg.pipeline]
-    ds_cfg.pipeline.insert(1, dict(type='LoadDensePoseAnnotations', with_bbox=True,
-                                   with_keypoints=True, with_densepose=True))
-    ds_cfg.pipeline[-1] = dict(type='PackDensePoseInputs',
-                               meta_keys=('img_id', 'img_path', 'csi_path', 'ori_shape',
-                                          'img_shape', 'scale_factor'))
+    ds_cfg.pipeline = [cfg.load_image, cfg.load_annotations, *cfg.csi_steps, cfg.resize,
+                       cfg.pack_paired_test]
     dataset = DATASETS.build(ds_cfg)
     vis = VISUALIZERS.build(dict(type='DensePoseVisualizer', name='quickstart_vis',
                                  vis_backends=[]))
@@ -354,12 +253,9 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     step = max(1, len(dataset) // max(num, 1))
     for idx in range(0, min(len(dataset), step * num), step):
         data = pseudo_collate([dataset[idx]])
-        panels = {}
         with torch.no_grad():
-            for role in ('teacher', 'student'):
-                model.predict_with = role
-                panels[role] = model.test_step(data)[0]
-        model.predict_with = 'student'
+            panels = dict(teacher=model.teacher_val_step(copy.deepcopy(data))[0],
+                          student=model.test_step(copy.deepcopy(data))[0])
         sample = panels['student']
         img = cv2.cvtColor(cv2.imread(sample.img_path), cv2.COLOR_BGR2RGB)
         gt = vis.add_datasample('gt', img, data['data_samples'][0], draw_gt=True,
@@ -387,6 +283,28 @@ def generator_flags(args: argparse.Namespace) -> List[str]:
             ] + heading
 
 
+def evaluate(cmd: List[str], e_dir: str, threads: Optional[int]) -> dict:
+    """Run ``tools/test.py`` and return the summary metrics of its run."""
+    run_cmd(cmd, log=osp.join(e_dir, 'test.log'), threads=threads)
+    metrics = read_test_metrics(e_dir)
+    return {name: float(metrics.get(key, float('nan'))) for name, key in METRICS}
+
+
+def report(wd: str, ckpts: Dict[str, str], num_pictures: int) -> dict:
+    """Loss curves (``tools/analysis/analyze_logs.py``) and pictures."""
+    logs = {r: sorted(glob.glob(osp.join(wd, r, '*', 'vis_data', 'scalars.json')))[-1]
+            for r in ('teacher', 'student', 'control')}
+    plot = [sys.executable, 'tools/analysis/analyze_logs.py', 'plot_curve']
+    run_cmd(plot + [logs['teacher'], '--keys', 'loss', '--out',
+                    osp.join(wd, 'curves_teacher.png')])
+    run_cmd(plot + [logs['student'], logs['control'], '--keys', 'student.loss_densepose_I',
+                    'distill.loss_transfer', '--out',
+                    osp.join(wd, 'curves_student_vs_control.png'), '--legend',
+                    'student: loss_densepose_I', 'student: loss_transfer',
+                    'control: loss_densepose_I', 'control: loss_transfer'])
+    return dict(pictures=draw_pictures(wd, ckpts, num_pictures))
+
+
 # ------------------------------------------------------------------ main
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
@@ -394,106 +312,78 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     wd = osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
     data = osp.join(ROOT, DATA_ROOT)
     os.makedirs(wd, exist_ok=True)
-    stages = Stages(wd, args.force)
+    stages = StageRunner(wd, args.force, name='quickstart')
 
     gen_flags = generator_flags(args)
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
-    stages.run('data', k_data, lambda: run_cmd(
-        [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))
+    stages.run('data', k_data, partial(
+        run_cmd, [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))
 
     train_ann = osp.join(data, 'annotations', 'densepose_train.json')
     k_stats = digest('stats', k_data, STUDENT_CFG)
-    stats = stages.run('stats', k_stats, lambda: csi_statistics(STUDENT_CFG))
+    stats = stages.run('stats', k_stats, partial(csi_statistics, STUDENT_CFG, data))
     print(f"  CSI statistics (train split, after sanitisation): mean {stats['csi_mean']}, "
-          f"std {stats['csi_std']}", flush=True)
+          f"std {stats['csi_std']} (in {osp.join(DATA_ROOT, 'meta.json')})", flush=True)
 
     common = [f'randomness.seed={args.seed}']
     t_dir = osp.join(wd, 'teacher')
     k_teacher = digest('teacher', k_data, TEACHER_CFG, args.teacher_iters, args.seed)
-    stages.run('teacher', k_teacher, lambda: run_cmd(
-        [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options']
-        + schedule_options(args.teacher_iters) + common,
-        log=osp.join(t_dir, 'train.log')))
+    stages.run('teacher', k_teacher, partial(
+        run_cmd, [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options']
+        + schedule_options(args.teacher_iters) + common, log=osp.join(t_dir, 'train.log')))
     t_ckpt = last_checkpoint(t_dir)
 
     pseudo = osp.join(data, 'annotations', 'pseudo_train.json')
     k_pseudo = digest('pseudo', k_teacher, args.pseudo_score_thr,
                       'tools/misc/generate_pseudo_labels.py')
-    stages.run('pseudo', k_pseudo, lambda: run_cmd(
-        [py, 'tools/misc/generate_pseudo_labels.py', TEACHER_CFG, t_ckpt, '--img-dir', data,
-         '--ann-file', train_ann, '--out', pseudo, '--score-thr', str(args.pseudo_score_thr),
-         '--cfg-options', f'model.test_cfg.rcnn.score_thr={args.pseudo_score_thr}'],
+    stages.run('pseudo', k_pseudo, partial(
+        run_cmd, [py, 'tools/misc/generate_pseudo_labels.py', TEACHER_CFG, t_ckpt, '--img-dir',
+                  data, '--ann-file', train_ann, '--out', pseudo, '--score-thr',
+                  str(args.pseudo_score_thr), '--cfg-options',
+                  f'model.test_cfg.rcnn.score_thr={args.pseudo_score_thr}'],
         log=osp.join(wd, 'pseudo_labels.log')))
-    shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
+    shuffle_csi(pseudo, osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json'),
+                args.seed)
 
-    # the student starts from the teacher's weights (same architecture): the
-    # MTN then has to produce features the teacher's heads already read
-    student_opts = [f'model.teacher_ckpt={t_ckpt}', f'model.student.init_cfg.checkpoint={t_ckpt}'
-                    ] + schedule_options(args.student_iters) + [
-                    'model.data_preprocessor.csi_mean=' + json.dumps(stats['csi_mean']),
-                    'model.data_preprocessor.csi_std=' + json.dumps(stats['csi_std'])] + common
+    # the student's detector starts from the teacher's weights (same
+    # architecture): the MTN then has to produce features the teacher's heads
+    # already read; the control is the same run on CSI of other frames
+    student_opts = [f'model.teacher_ckpt={t_ckpt}',
+                    f'model.student.detector.init_cfg.checkpoint={t_ckpt}'
+                    ] + schedule_options(args.student_iters) + common
     threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1)) if args.jobs > 1 else None
-    ckpts = {'teacher': t_ckpt}
     runs = []
     for run, ann in (('student', 'annotations/pseudo_train.json'),
                      ('control', 'annotations/pseudo_train_csi-shuffled.json')):
         r_dir = osp.join(wd, run)
-
-        def train(run=run, ann=ann, r_dir=r_dir):
-            run_cmd([py, 'tools/train.py', STUDENT_CFG, '--work-dir', r_dir, '--cfg-options',
-                     f'train_dataloader.dataset.ann_file={ann}'] + student_opts,
-                    log=osp.join(r_dir, 'train.log'), threads=threads)
-
-        runs.append((run, digest(run, k_pseudo, STUDENT_CFG, student_opts), train))
-    shuffle_csi(pseudo, shuffled, args.seed)
+        cmd = [py, 'tools/train.py', STUDENT_CFG, '--work-dir', r_dir, '--cfg-options',
+               f'train_dataloader.dataset.ann_file={ann}'] + student_opts
+        runs.append((run, digest(run, k_pseudo, k_stats, STUDENT_CFG, student_opts),
+                     partial(run_cmd, cmd, log=osp.join(r_dir, 'train.log'), threads=threads)))
     stages.run_parallel(runs, args.jobs)
-    for run in ('student', 'control'):
-        ckpts[run] = last_checkpoint(osp.join(wd, run))
+    ckpts = {run: last_checkpoint(osp.join(wd, run)) for run in ('student', 'control')}
+    ckpts['teacher'] = t_ckpt
 
-    def evaluate() -> dict:
-        summary: Dict[str, Dict[str, dict]] = {s: {} for s in SPLITS}
-        tasks = [(split, run) for split in SPLITS for run in ('teacher', 'student', 'control')]
-
-        def one(task):
-            split, run = task
-            # each model is tested with the config its training run wrote
-            # (the student's carries the CSI statistics and teacher path)
-            cfg = trained_config(osp.join(wd, run), TEACHER_CFG if run == 'teacher'
-                                 else STUDENT_CFG)
+    # each model is tested with the config its training run wrote
+    evals = []
+    for split in SPLITS:
+        for run in ('teacher', 'student', 'control'):
+            cfg = trained_config(osp.join(wd, run),
+                                 TEACHER_CFG if run == 'teacher' else STUDENT_CFG)
             e_dir = osp.join(wd, 'eval', f'{run}_{split}')
-            run_cmd([py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
-                     '--cfg-options'] + split_options(split),
-                    log=osp.join(e_dir, 'test.log'), threads=threads)
-            metrics = read_test_metrics(e_dir)
-            return {name: float(metrics.get(key, float('nan'))) for name, key in METRICS}
+            cmd = [py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
+                   '--cfg-options'] + split_options(split)
+            evals.append((f'eval_{run}_{split}', digest('eval', split, ckpts[run], cfg),
+                          partial(evaluate, cmd, e_dir, threads)))
+    rows = stages.run_parallel(evals, args.jobs)
+    summary: Dict[str, Dict[str, dict]] = {s: {} for s in SPLITS}
+    for (name, _, _), row in zip(evals, rows):
+        _, run, split = name.split('_')
+        summary[split][run] = row
+        print(f'  {run:8s} {split:8s} ' + '  '.join(f'{k} {v:.3f}' for k, v in row.items()))
 
-        with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-            for (split, run), row in zip(tasks, pool.map(one, tasks)):
-                summary[split][run] = row
-                say(f'  {run:8s} {split:8s} ' + '  '.join(
-                    f'{k} {v:.3f}' for k, v in row.items()))
-        return summary
-
-    summary = stages.run('eval', digest('eval', SPLITS, *[ckpts[r] for r in sorted(ckpts)],
-                                        *[trained_config(osp.join(wd, r), STUDENT_CFG)
-                                          for r in ('student', 'control')]),
-                         evaluate)
-
-    def report() -> dict:
-        sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-        from analyze_logs import plot_curves  # noqa: E402
-        logs = {r: sorted(glob.glob(osp.join(wd, r, '*', 'vis_data', 'scalars.json')))[-1]
-                for r in ('teacher', 'student', 'control')}
-        plot_curves([logs['teacher']], ['loss'], osp.join(wd, 'curves_teacher.png'))
-        plot_curves([logs['student'], logs['control']],
-                    ['student.loss_densepose_I', 'distill.loss_transfer'],
-                    osp.join(wd, 'curves_student_vs_control.png'),
-                    legend=['student: loss_densepose_I', 'student: loss_transfer',
-                            'control: loss_densepose_I', 'control: loss_transfer'])
-        pictures = draw_pictures(wd, ckpts, args.num_pictures)
-        return dict(pictures=pictures)
-
-    pics = stages.run('report', digest('report', summary), report)
+    pics = stages.run('report', digest('report', summary),
+                      partial(report, wd, ckpts, args.num_pictures))
     bars = check_bars(summary)
     meta = dict(seed=args.seed, machine=f'{os.cpu_count()} CPU cores',
                 wall_min=sum(stages.times.values()) / 60,
