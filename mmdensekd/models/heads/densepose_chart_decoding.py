@@ -83,18 +83,29 @@ class _PixelSampler:
     def __init__(self, rois: Tensor, h: Tensor, w: Tensor, in_h: int, in_w: int) -> None:
         self.in_hw = in_h * in_w
         device = rois.device
+        # per-row and per-column tables of all boxes (sum h + sum w entries)
+        row_box = torch.repeat_interleave(torch.arange(len(rois), device=device), h)
+        col_box = torch.repeat_interleave(torch.arange(len(rois), device=device), w)
+        row_first = torch.cumsum(h, 0) - h
+        col_first = torch.cumsum(w, 0) - w
+        rows = torch.arange(len(row_box), device=device) - row_first[row_box]
+        cols = torch.arange(len(col_box), device=device) - col_first[col_box]
+        y0, y1, ly = linear_source(in_h, h[row_box], rows)
+        x0, x1, lx = linear_source(in_w, w[col_box], cols)
+        base = rois[row_box] * self.in_hw
+        row0, row1 = base + y0 * in_w, base + y1 * in_w  # flat (roi, y) of each row
+        # pixels of all boxes, box-major then row-major: (row, column) entries
         area = h * w
         box = torch.repeat_interleave(torch.arange(len(rois), device=device), area)
-        first = torch.cumsum(area, 0) - area
-        k = torch.arange(len(box), device=device) - first[box]
-        bw, bh = w[box], h[box]
-        y0, y1, ly = linear_source(in_h, bh, torch.div(k, bw, rounding_mode='floor'))
-        x0, x1, lx = linear_source(in_w, bw, k % bw)
-        base = rois[box] * (in_h * in_w)
+        k = torch.arange(len(box), device=device) - (torch.cumsum(area, 0) - area)[box]
+        bw = w[box]
+        row = row_first[box] + torch.div(k, bw, rounding_mode='floor')
+        col = col_first[box] + k % bw
+        cx0, cx1 = x0[col], x1[col]
         # flat (roi, y, x) index of the four corners: top-left, top-right,
         # bottom-left, bottom-right
-        self.corners = [base + y * in_w + x for y in (y0, y1) for x in (x0, x1)]
-        self.lx, self.ly = lx, ly
+        self.corners = [row0[row] + cx0, row0[row] + cx1, row1[row] + cx0, row1[row] + cx1]
+        self.lx, self.ly = lx[col], ly[row]
 
     def subset(self, keep: Tensor) -> '_PixelSampler':
         """The sampler of the pixels ``keep`` (long indices) only."""
@@ -105,13 +116,11 @@ class _PixelSampler:
         return out
 
     def _mix(self, v00: Tensor, v01: Tensor, v10: Tensor, v11: Tensor) -> Tensor:
-        # PyTorch's order: rows of the x-interpolation, then y
+        # along x, then along y (PyTorch's order); lerp: one fused op each
         lx, ly = self.lx.to(v00.dtype), self.ly.to(v00.dtype)
         if v00.dim() == 2:
             lx, ly = lx[:, None], ly[:, None]
-        top = v00 * (1 - lx) + v01 * lx
-        bottom = v10 * (1 - lx) + v11 * lx
-        return top * (1 - ly) + bottom * ly
+        return torch.lerp(torch.lerp(v00, v01, lx), torch.lerp(v10, v11, lx), ly)
 
     def all_channels(self, maps_hwc: Tensor) -> Tensor:
         """(P, C) samples of channels-last maps ``(N * H * W, C)``."""
