@@ -13,7 +13,8 @@ both ways. Printed:
 
 * label agreement: the fraction of box pixels with the same part label
   (all boxes pooled), the worst box's fraction, and the mean |U - U'|,
-  |V - V'| on pixels both call foreground;
+  |V - V'| on pixels both call foreground; and the agreement of the
+  vectorised detectron2-style labels with detectron2's own per-box loop;
 * timing at ``--num-dets`` detections: the median over ``--repeats`` of the
   detectron2-style decoding, the fast one and a one-box-at-a-time
   ``F.interpolate`` reference (detectron2's own loop), all on the same
@@ -96,6 +97,7 @@ def main(argv=None) -> dict:
     caught: List = []
     handle = head.register_forward_hook(lambda m, i, o: caught.append(o))
     same = total = 0
+    exact_same = 0
     worst = 1.0
     du, dv, n_fg = 0.0, 0.0, 0
     batches = []
@@ -112,6 +114,8 @@ def main(argv=None) -> dict:
             dp_output, boxes = caught[-1], pred.bboxes.detach()
             ref_labels, ref_uv, _ = decode_charts_to_boxes(dp_output, boxes)
             fast_labels, fast_uv, _ = head.fast_decode(dp_output, boxes)
+            loop_labels, _ = per_box_reference(dp_output, boxes)
+            exact_same += sum(int((a.long() == b).sum()) for a, b in zip(ref_labels, loop_labels))
             for la, lb, ua, ub in zip(ref_labels, fast_labels, ref_uv, fast_uv):
                 eq = la == lb
                 same += int(eq.sum())
@@ -141,12 +145,15 @@ def main(argv=None) -> dict:
     t_loop = timed(lambda: per_box_reference(dp20, boxes20), args.repeats, args.device)
     area = float(((boxes20[:, 2] - boxes20[:, 0]) * (boxes20[:, 3] - boxes20[:, 1])).mean())
     out = dict(label_agreement=same / max(total, 1), worst_box=worst,
+               loop_agreement=exact_same / max(total, 1),
                mean_abs_du=du / max(n_fg, 1), mean_abs_dv=dv / max(n_fg, 1),
                pixels=total, t_detectron2=t_d2, t_fast=t_fast, t_per_box_loop=t_loop)
     print(f'{len(batches)} images, {total} box pixels: labels agree on '
           f'{100 * out["label_agreement"]:.2f} % (worst box {100 * worst:.1f} %), '
           f'mean |dU| {out["mean_abs_du"]:.4f}, |dV| {out["mean_abs_dv"]:.4f} on common '
           'foreground')
+    print(f'detectron2-style vs the per-box F.interpolate loop: labels agree on '
+          f'{100 * out["loop_agreement"]:.4f} %')
     print(f'{args.num_dets} detections (mean box area {area:.0f} px, {args.device}), median of '
           f'{args.repeats}: detectron2-style {1e3 * t_d2:.1f} ms, fast {1e3 * t_fast:.1f} ms '
           f'({t_d2 / t_fast:.2f}x), per-box F.interpolate loop {1e3 * t_loop:.1f} ms')

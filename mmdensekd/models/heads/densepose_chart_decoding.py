@@ -13,7 +13,8 @@ resized as they are.
 
 Here all pixels of all boxes are sampled at once (flattened): the four
 corners and weights of PyTorch's bilinear interpolation at each pixel,
-mixed in its order; the score maps are read at all channels (channels-last),
+mixed along x then y (``lerp``; equal to ``F.interpolate`` up to float
+rounding of the weights); the score maps are read at all channels (channels-last),
 U, V and per-part confidences only at each pixel's label (bilinear
 interpolation is linear per channel, so this is the value the full resize
 would give). Chunks of boxes bound the memory (:data:`MAX_CHUNK_ELEMENTS`).
