@@ -9,7 +9,8 @@
 # configs (../../distill/*mmfi*.py) extend it.
 dataset_type = 'MMFiDensePoseDataset'
 data_root = 'data/mmfi/'
-csi_shape = (3, 114, 10)  # MM-Fi (antenna, subcarrier, packet)
+csi_layout = 'mmfi'  # mmdensekd/structures/csi_layout.py
+csi_shape = (3, 114, 10)  # the layout's shape: MM-Fi (antenna, subcarrier, packet)
 # the teacher's test scale (W, H): frames are resized as the teacher was trained
 # (this also puts img_shape / scale_factor into the metainfo, which rescaled
 # predictions need); the MTN output is resized to the teacher's batch shape.
@@ -21,16 +22,16 @@ train_pipeline = [
     dict(type='LoadImageFromFileWithId'),
     dict(type='LoadDensePoseAnnotations', with_bbox=True, with_keypoints=True,
          with_densepose=True),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
+    dict(type='LoadCSIFromFile', layout=csi_layout),
+    dict(type='CSIPhaseSanitize', layout=csi_layout),
     dict(type='PackCSI'),
     dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFileWithId'),
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize'),
+    dict(type='LoadCSIFromFile', layout=csi_layout),
+    dict(type='CSIPhaseSanitize', layout=csi_layout),
     dict(type='PackCSI'),
     dict(type='DensePoseResize', scale=img_scale, keep_ratio=True),
     dict(type='PackDensePoseInputs',

@@ -22,13 +22,13 @@ test_pipeline = [load_image, resize, dict(type='PackDensePoseInputs', meta_keys=
 # the students' camera + CSI pipelines: the image steps above (the teacher's
 # input) with the CSI of the same frame loaded, sanitised and packed before
 # the image is resized
-csi_layout = 'person-in-wifi'
-csi_shape = (150, 3, 3)
-# rows of the 150 are packet * 30 + subcarrier: sanitise along the subcarriers
-csi_sanitize = dict(view_shape=(5, 30, 3, 3), subcarrier_axis=1, packet_axis=0)
+csi_layout = 'person-in-wifi'  # mmdensekd/structures/csi_layout.py: (150, 3, 3)
+csi_shape = (150, 3, 3)  # the layout's shape (the MTN's input)
+# rows of the 150 are packet * 30 + subcarrier: the layout sanitises along the
+# subcarriers of each packet
 csi_steps = [
-    dict(type='LoadCSIFromFile', expected_shape=csi_shape),
-    dict(type='CSIPhaseSanitize', **csi_sanitize),
+    dict(type='LoadCSIFromFile', layout=csi_layout),
+    dict(type='CSIPhaseSanitize', layout=csi_layout),
     dict(type='PackCSI')
 ]
 paired_train_pipeline = [load_image, load_annotations, *csi_steps, resize, pack_train]

@@ -26,6 +26,10 @@ from mmengine.logging import print_log
 from scipy import ndimage
 
 from mmdensekd.registry import TRANSFORMS
+from mmdensekd.structures.csi_layout import parse_layout
+
+#: ``CSIPhaseSanitize``'s packet axis when neither it nor a layout is given.
+_DEFAULT = object()
 
 #: The 8-byte HDF5 signature. MATLAB v7.3 files are HDF5 files with a
 #: 512-byte user block, so the signature sits at offset 512 there.
@@ -136,6 +140,9 @@ class LoadCSIFromFile(BaseTransform):
             joints are in the 1280x720 camera frame while its stored frame is
             640x360, so WiSPPN needs 0.5. Defaults to 1.0.
         backend_args (dict, optional): mmengine file backend arguments.
+        layout (str | dict, optional): A CSI layout
+            (:func:`~mmdensekd.structures.csi_layout.parse_layout`, e.g.
+            ``'person-in-wifi'``): ``expected_shape`` is its shape.
     """
 
     def __init__(self,
@@ -149,7 +156,14 @@ class LoadCSIFromFile(BaseTransform):
                  frame_key: Optional[str] = None,
                  joints_key: Optional[str] = None,
                  joints_scale: float = 1.0,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 layout=None) -> None:
+        if layout is not None:
+            shape = tuple(parse_layout(layout).shape)
+            if expected_shape is not None and tuple(expected_shape) != shape:
+                raise ValueError(f'LoadCSIFromFile: expected_shape {tuple(expected_shape)} '
+                                 f'disagrees with layout {layout!r} {shape}')
+            expected_shape = shape
         if not isinstance(amp_key, str):
             raise TypeError(f'`amp_key` must be a str, got {amp_key!r}')
         if missing_phase not in ('error', 'zeros'):
@@ -364,8 +378,8 @@ class CSIPhaseSanitize(BaseTransform):
     Required/modified keys: ``csi_phase`` (``S`` float32).
 
     Args:
-        subcarrier_axis (int): Subcarrier axis of the per-sample phase (of
-            ``view_shape`` if given). Defaults to 1 (MM-Fi).
+        subcarrier_axis (int, optional): Subcarrier axis of the per-sample
+            phase (of ``view_shape`` if given). Defaults to 1 (MM-Fi).
         packet_axis (int, optional): Packet (time) axis, or None to filter
             over frequency only. Defaults to 2 (MM-Fi).
         median_size (int | Sequence[int]): Odd median window (frequency,
@@ -377,15 +391,30 @@ class CSIPhaseSanitize(BaseTransform):
             shape while sanitising (e.g. ``(5, 30, 3, 3)`` for the
             Person-in-WiFi ``(150, 3, 3)`` layout, with
             ``subcarrier_axis=1, packet_axis=0``). Defaults to None.
+        layout (str | dict, optional): A CSI layout
+            (:func:`~mmdensekd.structures.csi_layout.parse_layout`) whose
+            ``sanitize_kwargs()`` give the three arguments above (then they
+            must not be set).
     """
 
     def __init__(self,
-                 subcarrier_axis: int = 1,
-                 packet_axis: Optional[int] = 2,
+                 subcarrier_axis: Optional[int] = None,
+                 packet_axis=_DEFAULT,
                  median_size=3,
                  uniform_size=3,
                  unwrap: bool = True,
-                 view_shape: Optional[Sequence[int]] = None) -> None:
+                 view_shape: Optional[Sequence[int]] = None,
+                 layout=None) -> None:
+        if layout is not None:
+            if subcarrier_axis is not None or packet_axis is not _DEFAULT or \
+                    view_shape is not None:
+                raise ValueError('CSIPhaseSanitize: give a layout or subcarrier_axis / '
+                                 'packet_axis / view_shape, not both')
+            kwargs = parse_layout(layout).sanitize_kwargs()
+            subcarrier_axis, packet_axis = kwargs['subcarrier_axis'], kwargs['packet_axis']
+            view_shape = kwargs.get('view_shape')
+        subcarrier_axis = 1 if subcarrier_axis is None else subcarrier_axis
+        packet_axis = 2 if packet_axis is _DEFAULT else packet_axis
         if packet_axis is not None and packet_axis == subcarrier_axis:
             raise ValueError('`packet_axis` and `subcarrier_axis` must differ, both are '
                              f'{subcarrier_axis}')

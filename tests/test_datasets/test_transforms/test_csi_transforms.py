@@ -149,3 +149,22 @@ def test_pack_csi_pipeline():
     with pytest.raises(ValueError, match=r'y\.mat: cannot stack'):
         PackCSI()(dict(csi_amplitude=np.zeros((2, 3)), csi_phase=np.zeros((3, 2)),
                        csi_path='y.mat'))
+
+
+def test_layout_names_shape_and_sanitiser():
+    """A config names a layout; the loader and sanitiser take its shape and
+    axes (the same arrays as the explicit arguments)."""
+    from mmdensekd.structures.csi_layout import CSI_LAYOUTS
+    piw = CSI_LAYOUTS['person-in-wifi']
+    assert LoadCSIFromFile(layout='person-in-wifi').expected_shape == (150, 3, 3)
+    with pytest.raises(ValueError, match='disagrees with layout'):
+        LoadCSIFromFile(layout='person-in-wifi', expected_shape=(3, 114, 10))
+    named = CSIPhaseSanitize(layout='person-in-wifi')
+    explicit = CSIPhaseSanitize(**piw.sanitize_kwargs())
+    phase = np.random.default_rng(0).uniform(-np.pi, np.pi, (150, 3, 3))
+    np.testing.assert_array_equal(named.sanitize(phase), explicit.sanitize(phase))
+    assert (named.subcarrier_axis, named.packet_axis, named.view_shape) == (1, 0, (5, 30, 3, 3))
+    mmfi = CSIPhaseSanitize(layout='mmfi')
+    assert (mmfi.subcarrier_axis, mmfi.packet_axis, mmfi.view_shape) == (1, 2, None)
+    with pytest.raises(ValueError, match='not both'):
+        CSIPhaseSanitize(layout='mmfi', packet_axis=None)
