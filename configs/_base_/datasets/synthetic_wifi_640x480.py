@@ -30,12 +30,11 @@ test_dataloader = dict(
                  ann_file='annotations/densepose_heldout.json', data_prefix=dict(img=''),
                  test_mode=True, pipeline=test_pipeline))
 
+# the base's metrics with their files under this data_root
 val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/densepose_val.json',
-         metric='bbox'),
-    dict(type='CocoKeypointMetric', ann_file=data_root + 'annotations/densepose_val.json'),
-    dict(type='DensePoseMetric', ann_file=data_root + 'annotations/densepose_val.json',
-         eval_data_dir=data_root + 'eval_data'),
+    dict(e, **{k: data_root + e[k][len(_base_.data_root):]
+               for k in ('ann_file', 'eval_data_dir') if k in e})
+    for e in _base_.val_evaluator
 ]
 test_evaluator = [dict(e, ann_file=data_root + 'annotations/densepose_heldout.json')
                   for e in val_evaluator]
