@@ -20,7 +20,7 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence
 import torch
 from mmcv.cnn import fuse_conv_bn
 from mmcv.ops import RoIAlign
-from mmdet.models.roi_heads.roi_extractors import BaseRoIExtractor
+from mmdet.models.roi_heads.roi_extractors import BaseRoIExtractor, SingleRoIExtractor
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -125,10 +125,14 @@ class StageAutocast:
       decoding and NMS run in float32);
     * ``roi_head``: every module of the RoI head with parameters other than
       the RoI extractors (box, DensePose, keypoint heads and predictors) runs
-      under autocast, outputs cast back to float32 for decoding; the RoI
-      extractors' own networks (e.g. a DensePose decoder) run under autocast
-      and RoIs are pooled from float32 features (each level cast once per
-      image) so that their coordinates keep full precision.
+      under autocast, outputs cast back to float32 for decoding (an output
+      that feeds another of them, e.g. the DensePose head's features, keeps
+      the reduced dtype from the second image on); the RoI extractors' own
+      networks (e.g. a DensePose decoder) run under autocast on the
+      reduced-precision features; mmdet's ``SingleRoIExtractor``, which casts
+      the RoIs to the features' dtype, pools from float32 features (each
+      level cast once per image) so that RoI coordinates keep full
+      precision.
 
     A stage left out of ``autocast_stages`` gets float32 inputs. Modules in
     training mode are left alone. The hooks are bound methods of this
@@ -161,10 +165,12 @@ class StageAutocast:
         roi_head = getattr(detector, 'roi_head', None)
         for child in (roi_head.children() if roi_head is not None else ()):
             if isinstance(child, BaseRoIExtractor):
-                self.handles.append(child.register_forward_pre_hook(self._fp32_features))
-                for sub in child.children():
-                    if any(True for _ in sub.parameters()):
-                        self._add(sub, 'roi_head', cast_output=False)
+                nets = [sub for sub in child.children() if any(True for _ in sub.parameters())]
+                if isinstance(child, SingleRoIExtractor) or not nets:
+                    # mmdet's extractor casts the RoIs to the features' dtype
+                    self.handles.append(child.register_forward_pre_hook(self._fp32_features))
+                for sub in nets:  # e.g. a DensePose decoder: takes bf16 features as they are
+                    self._add(sub, 'roi_head', cast_output=False)
             elif any(True for _ in child.parameters()):
                 self._add(child, 'roi_head', cast_output=True)
 
