@@ -27,6 +27,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdensekd.apis.eval_args import EVAL_METRICS, eval_to_evaluators
+from mmdensekd.models.layers.fast_inference import enable_stage_autocast, find_two_stage_detectors
 from mmdensekd.utils import register_all_modules, setup_cpu_distributed
 from mmdensekd.utils.checkpoint_compat import check_checkpoint_file, load_checkpoint_strict
 
@@ -126,16 +127,25 @@ def check_metric_requirements(model, evaluator) -> None:
                                  '(--eval) or use a config whose roi_head has it')
 
 
+def set_inference_dtype(model, inference_dtype: str) -> int:
+    """Run every two-stage detector of ``model`` (a DensePose R-CNN, a CSI
+    student's detector, a distillation algorithm's student and teacher) in
+    ``inference_dtype``; returns how many."""
+    detectors = find_two_stage_detectors(model)
+    if not detectors:
+        raise SystemExit(f'--inference-dtype: {type(model).__name__} holds no two-stage '
+                         'detector to run in reduced precision')
+    for detector in detectors:
+        enable_stage_autocast(detector, inference_dtype)
+    return len(detectors)
+
+
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    if getattr(args, 'inference_dtype', None):
-        # a distiller predicts with its student
-        target = cfg.model.student if 'student' in cfg.model else cfg.model
-        target['inference_dtype'] = args.inference_dtype
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -218,6 +228,8 @@ def run(args: argparse.Namespace) -> None:
     # runner itself loads non-strictly and would evaluate a half-random model)
     load_checkpoint_strict(runner.model, args.checkpoint, allow_partial=args.allow_partial,
                            load=False)
+    if getattr(args, 'inference_dtype', None):
+        set_inference_dtype(runner.model, args.inference_dtype)
 
     if args.out is not None and not args.out.endswith('.json'):
         from mmdet.evaluation import DumpDetResults

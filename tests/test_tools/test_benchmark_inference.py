@@ -4,6 +4,8 @@ breakdown, CSI student) and tools/analysis/benchmark_roi_align.py."""
 import os.path as osp
 
 import pytest
+import torch
+from mmengine.config import Config
 
 
 def test_variants_stages_and_csi(load_tool, tiny_config, capsys):
@@ -121,8 +123,16 @@ def test_test_tool_inference_dtype(load_tool, tiny_config, tmp_path):
     ckpt = tmp_path / 'model.pth'
     ckpt.write_bytes(b'')
     args = tool.parse_args([tiny_config, str(ckpt), '--inference-dtype', 'bf16'])
-    assert tool.build_cfg(args).model.inference_dtype == 'bf16'
-    args = tool.parse_args([tiny_config, str(ckpt)])
+    assert args.inference_dtype == 'bf16'
+    # the dtype reaches the detector after the build (configs stay as written)
     assert 'inference_dtype' not in tool.build_cfg(args).model
+    from mmdensekd.registry import MODELS
+    from mmdensekd.utils import register_all_modules
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(tiny_config).model)
+    assert tool.set_inference_dtype(model, 'bf16') == 1
+    assert model.autocast_dtype == torch.bfloat16
+    with pytest.raises(SystemExit, match='no two-stage detector'):
+        tool.set_inference_dtype(torch.nn.Linear(2, 2), 'bf16')
     with pytest.raises(SystemExit):
         tool.parse_args([tiny_config, str(ckpt), '--inference-dtype', 'int8'])
