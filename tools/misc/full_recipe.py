@@ -35,6 +35,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
+from mmdensekd.apis import StageRunner
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import quickstart as qs  # noqa: E402
 
@@ -45,7 +47,7 @@ TEACHER_CFG = qs.TEACHER_CFG
 SPLITS = ('val', 'heldout')
 #: ``--tiny``: a smoke run of the stages (minutes), not a result.
 TINY = dict(num_train=40, num_val=20, num_heldout=10, teacher_iters=20, student_iters=20,
-            num_pictures=2)
+            num_pictures=2, pseudo_score_thr=0.05)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -78,16 +80,15 @@ def sensing_options(cfg, sensing: str) -> List[str]:
     """``--cfg-options`` that switch a paired student config (``cfg``, an
     mmengine Config) to another sensing: the MTN's layout, the CSI loader's
     shape and the sanitiser's arguments in every paired pipeline, the
-    datasets' layout check."""
+    datasets' layout check (training and test data; the recipe trains
+    without validation)."""
     from mmdensekd.simulation.writer import SENSING
     from mmdensekd.structures.csi_layout import CSI_LAYOUTS
     layout = CSI_LAYOUTS[SENSING[sensing]['csi_layout']]
     san = layout.sanitize_kwargs()
     opts = [f'model.student.mtn.csi_layout={layout.name}',
             f'model.student.mtn.amp_shape={json.dumps(list(layout.shape))}']
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if not cfg.get(loader):
-            continue
+    for loader in ('train_dataloader', 'test_dataloader'):  # training runs without val
         opts.append(f'{loader}.dataset.csi_layout={layout.name}')
         for i, step in enumerate(cfg[loader].dataset.pipeline):
             key = f'{loader}.dataset.pipeline.{i}'
@@ -154,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     wd = osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
     data = osp.join(wd, 'data')
     os.makedirs(wd, exist_ok=True)
-    stages = qs.Stages(wd, args.force)
+    stages = StageRunner(wd, args.force, name='full_recipe')
 
     gen_flags = generator_flags(args, data)
     k_data = qs.digest('data', gen_flags,
@@ -180,6 +181,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
          '--ann-file', train_ann, '--out', pseudo, '--score-thr', str(args.pseudo_score_thr),
          '--cfg-options', f'model.test_cfg.rcnn.score_thr={args.pseudo_score_thr}'],
         log=osp.join(wd, 'pseudo_labels.log')))
+    with open(pseudo) as f:
+        if not json.load(f)['annotations']:
+            raise SystemExit(f'[full_recipe] {pseudo}: the teacher ({t_ckpt}) gave no detection '
+                             f'with score >= {args.pseudo_score_thr}; train it longer '
+                             '(--teacher-iters) or lower --pseudo-score-thr')
     shuffled = osp.join(data, 'annotations', 'pseudo_train_csi-shuffled.json')
     qs.shuffle_csi(pseudo, shuffled, args.seed)
 
