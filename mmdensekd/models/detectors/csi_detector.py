@@ -17,13 +17,16 @@ from torch import Tensor, nn
 from mmdensekd.registry import MODELS
 
 CSIInputs = Union[Tensor, Dict[str, Tensor]]
+#: The repository root (``configs/`` of a source checkout).
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def resolve_cfg_path(cfg: dict, name: str = 'model') -> ConfigDict:
     """A model config that may name its architecture by config file.
 
     ``dict(cfg_path=PATH, **overrides)`` is the ``model`` of the config
-    file ``PATH`` (relative to the working directory, as ``load_from``) with
+    file ``PATH`` (relative to the working directory, as ``load_from``, or
+    else to the repository root, where ``configs/`` is) with
     ``overrides`` merged in as a child config merges into its base (nested
     dicts merge key by key, ``_delete_=True`` replaces). A dict without
     ``cfg_path`` is returned as is (a copy).
@@ -39,10 +42,12 @@ def resolve_cfg_path(cfg: dict, name: str = 'model') -> ConfigDict:
     path = cfg.pop('cfg_path', None)
     if path is None:
         return ConfigDict(cfg)
-    if not osp.isfile(path):
+    found = path if osp.isfile(path) or osp.isabs(path) else osp.join(REPO_ROOT, path)
+    if not osp.isfile(found):
         raise FileNotFoundError(f'{name}.cfg_path: config file not found: {path} (relative '
-                                'paths are relative to the working directory)')
-    base = Config.fromfile(path)
+                                'paths are relative to the working directory, else to the '
+                                f'repository {REPO_ROOT})')
+    base = Config.fromfile(found)
     if 'model' not in base:
         raise KeyError(f'{name}.cfg_path: {path} has no `model`')
     merged = Config(dict(model=base.model))

@@ -18,7 +18,7 @@ MTN = dict(type='ModalityTranslationNetwork', amp_shape=(3, 6, 4), encoder_dims=
            fusion_dims=(16, ), fusion_size=8, conv_channels=(8, 8), out_size=(32, 48))
 
 
-def test_resolve_cfg_path_merges_overrides(tmp_path):
+def test_resolve_cfg_path_merges_overrides(tmp_path, monkeypatch):
     resolved = resolve_cfg_path(dict(cfg_path=TINY, backbone=dict(base_channels=16),
                                      roi_head=dict(densepose_predictor=dict(
                                          loss_densepose=dict(loss_weight=0.6)))))
@@ -29,6 +29,10 @@ def test_resolve_cfg_path_merges_overrides(tmp_path):
     assert resolved.roi_head.densepose_predictor.loss_densepose.type == \
         base.roi_head.densepose_predictor.loss_densepose.type
     assert resolve_cfg_path(dict(type='X', a=1)) == dict(type='X', a=1)
+    # a repository-relative path works from any working directory
+    rel = osp.relpath(TINY, ROOT)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_cfg_path(dict(cfg_path=rel)) == base
     with pytest.raises(FileNotFoundError, match='student.cfg_path.*nope.py'):
         resolve_cfg_path(dict(cfg_path=str(tmp_path / 'nope.py')), 'student')
 
