@@ -23,6 +23,10 @@ from mmdensekd.simulation.writer import SENSING
 from mmdensekd.structures.csi_layout import CSI_LAYOUTS
 
 
+def _snr(value: str):
+    return None if value.lower() == 'none' else float(value)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out-dir', required=True, help='output directory')
@@ -60,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='people face the camera, turned by a normal angle of this '
                         'std (degrees), as subjects of recorded activity data face the '
                         'sensors (omitted: any heading)')
-    parser.add_argument('--snr-db', type=float, default=25.0, help='CSI thermal-noise SNR')
+    parser.add_argument('--snr-db', type=_snr, default=25.0,
+                        help="CSI thermal-noise SNR ('none': noise-free CSI)")
     parser.add_argument('--seed', type=int, default=0, help='seed (same flags, same bytes)')
     parser.add_argument('--workers', type=int, default=2, help='processes')
     parser.add_argument('--channel', nargs='+', default=None, metavar='KEY=VALUE',
