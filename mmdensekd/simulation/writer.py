@@ -12,8 +12,11 @@ use ``data_root=out_dir`` and ``data_prefix=dict(img='', csi='')``)::
                                                 statistics of the training split
 
 Layouts ``0 .. layouts - 2`` are the training rooms (train and val frames
-are drawn from them, split by frame); layout ``layouts - 1`` is held out
-(``heldout`` split). With ``layouts == 1`` there is no held-out split.
+are drawn from them, split by frame; in sequence mode, ``sequence_frames >
+0``, split by sequence: each split draws its own sequences); layout
+``layouts - 1`` is held out (``heldout`` split). With ``layouts == 1`` there
+is no held-out split. ``sensing`` picks the CSI of a published system
+(:data:`SENSING`).
 Every frame is seeded by ``(seed, split, index)``, so the bytes do not
 depend on ``workers``.
 
