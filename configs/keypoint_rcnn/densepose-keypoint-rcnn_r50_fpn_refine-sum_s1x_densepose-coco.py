@@ -27,7 +27,7 @@ model = dict(
     roi_head=dict(
         densepose_roi_extractor=decoder_roi_extractor,
         densepose_predictor=dict(loss_densepose=dict(loss_weight=0.6)),
-        keypoint_head=dict(loss_weight=0.3),
+        keypoint_head=dict(loss_keypoint=dict(loss_weight=0.3)),
         refine_head=dict(
             type='DensePoseKeypointRefineHead',
             dp_channels=512,
