@@ -77,7 +77,7 @@ def test_frames_load_through_pipeline_and_mtn(converted):
                       for e in index['frames'][:2]])
     assert batch.shape == (2, 2, 150, 3, 3) and np.isfinite(batch).all()
     # the MTN of the Person-in-WiFi-layout CSI student config
-    mtn_cfg = Config.fromfile(PIW_CFG).model.student_mtn.to_dict()
+    mtn_cfg = Config.fromfile(PIW_CFG).model.student.mtn.to_dict()
     assert mtn_cfg.pop('type') == 'ModalityTranslationNetwork'
     assert tuple(mtn_cfg['amp_shape']) == (150, 3, 3)
     torch.manual_seed(0)
