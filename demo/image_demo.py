@@ -17,6 +17,7 @@ traceback).
 """
 import os
 import os.path as osp
+import sys
 from argparse import ArgumentParser, Namespace
 from typing import List, Optional
 
@@ -56,6 +57,8 @@ def add_common_args(parser: ArgumentParser) -> ArgumentParser:
     parser.add_argument('--inference-dtype', choices=['fp32', 'bf16', 'fp16'], default=None,
                         help='fast inference: autocast dtype and BatchNorm folding '
                         '(default: the model as configured)')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the full traceback of an error instead of one line')
     return parser
 
 
@@ -91,8 +94,6 @@ def parse_args(argv: Optional[List[str]] = None) -> Namespace:
     parser = add_common_args(ArgumentParser(description=__doc__.split('\n')[0]))
     parser.add_argument('--img', required=True, help='image file or directory of images')
     parser.add_argument('--out-dir', required=True, help='directory of the drawings')
-    parser.add_argument('--debug', action='store_true',
-                        help='show the full traceback of an error instead of one line')
     return parser.parse_args(argv)
 
 
@@ -137,15 +138,16 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     return written
 
 
-def cli(argv: Optional[List[str]] = None) -> None:
-    """Command-line entry: errors as one line naming the file, non-zero exit."""
-    debug = '--debug' in (argv if argv is not None else __import__('sys').argv[1:])
+def cli(argv: Optional[List[str]] = None, entry=None, name: str = 'image_demo.py') -> None:
+    """Command-line entry of a demo (``entry``, default :func:`main`): errors
+    as one line naming the file, non-zero exit; ``--debug`` re-raises."""
+    debug = '--debug' in (argv if argv is not None else sys.argv[1:])
     try:
-        main(argv)
-    except (ValueError, OSError, KeyError) as err:
+        (entry or main)(argv)
+    except (ValueError, OSError, KeyError, RuntimeError) as err:
         if debug:
             raise
-        raise SystemExit(f'image_demo.py: error: {type(err).__name__}: {err} (--debug shows '
+        raise SystemExit(f'{name}: error: {type(err).__name__}: {err} (--debug shows '
                          'the traceback)') from None
 
 

@@ -37,7 +37,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from image_demo import add_common_args, build_visualizer  # noqa: E402
+from image_demo import add_common_args, build_visualizer, cli  # noqa: E402
 
 from mmdensekd.apis import init_model  # noqa: E402
 from mmdensekd.datasets.csi_capture import CAPTURE_FORMATS, read_csi_capture  # noqa: E402
@@ -289,4 +289,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    cli(entry=main, name='wifi_demo.py')

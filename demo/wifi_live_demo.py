@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from image_demo import add_common_args  # noqa: E402
+from image_demo import add_common_args, cli  # noqa: E402
 from wifi_demo import CSI_STEPS, csi_model_shapes, wifi_student_config  # noqa: E402
 
 from mmdensekd.apis import init_model  # noqa: E402
@@ -580,4 +580,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    cli(entry=main, name='wifi_live_demo.py')

@@ -200,3 +200,17 @@ def test_live_demo_bad_input(live, checkpoint, capsys):
     assert "'stalls': 1" in capsys.readouterr().out  # the summary line names it
     with pytest.raises(ValueError, match="unknown CSI source 'tcp://x:1'"):
         live.main([WIFI_CFG, checkpoint, '--source', 'tcp://x:1'] + FEW)
+
+
+@pytest.mark.parametrize('script, extra', [('wifi_live_demo.py', ['--source', 'replay:x.dat']),
+                                           ('wifi_demo.py', ['--csi', 'x.dat', '--out', 'o'])])
+def test_wifi_demos_missing_checkpoint_is_one_line(script, extra, tmp_path):
+    """A missing checkpoint: exit 1 with one line naming it, no traceback."""
+    import subprocess
+    import sys
+    missing = str(tmp_path / 'missing.pth')
+    proc = subprocess.run([sys.executable, osp.join(ROOT, 'demo', script), WIFI_CFG, missing]
+                          + extra, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f'{script}: error: FileNotFoundError' in proc.stderr and missing in proc.stderr
+    assert 'Traceback' not in proc.stderr
