@@ -18,13 +18,12 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_state_dict
 from mmengine.structures import InstanceData
 from torch import nn
 
 from mmdensekd.registry import DATASETS, MODELS, TRANSFORMS
 from mmdensekd.utils import register_all_modules
-from mmdensekd.utils.checkpoint_compat import read_checkpoint
+from mmdensekd.utils.checkpoint_compat import fit_state_dict, read_checkpoint
 
 from .student import extract_student_state_dict, is_distill_config, is_distill_state_dict
 
@@ -63,7 +62,8 @@ def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[Union[str, Path]] = None,
                device: Union[str, torch.device] = 'cpu',
                cfg_options: Optional[dict] = None,
-               inference_dtype: Optional[str] = None) -> nn.Module:
+               inference_dtype: Optional[str] = None,
+               allow_partial: bool = False) -> nn.Module:
     """Build a model from a config and load a local checkpoint.
 
     The backbone's pretrained ``init_cfg`` is removed (weights come from
@@ -84,6 +84,9 @@ def init_model(config: Union[str, Path, Config],
             (:func:`~mmdensekd.models.layers.optimize_for_inference`: that
             autocast dtype, BatchNorm folded into the convolutions). None
             (default) leaves the model as built.
+        allow_partial (bool): Load only the weights that fit instead of
+            raising when the checkpoint lacks model keys or has other shapes
+            (a checkpoint of another architecture). Defaults to False.
 
     Returns:
         nn.Module: The model, with ``model.cfg`` (the config) and
@@ -120,7 +123,9 @@ def init_model(config: Union[str, Path, Config],
         if is_distill_state_dict(state) and not is_distill_config(cfg):
             # a distillation checkpoint loaded into the student's own config
             state = extract_student_state_dict(state)
-        load_state_dict(model, {re.sub(r'^module\.', '', k): v for k, v in state.items()})
+        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        report = fit_state_dict(model, state, str(checkpoint), allow_partial=allow_partial)
+        model.load_state_dict({k: state[k] for k in report['matching']}, strict=False)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         dataset_meta = meta.get('dataset_meta') if isinstance(meta, dict) else None
     if not dataset_meta:

@@ -253,6 +253,34 @@ def _describe(report: Dict[str, list], num_own: int, max_keys: int) -> str:
     return '; '.join(parts)
 
 
+def fit_state_dict(model: torch.nn.Module,
+                   state: Dict[str, torch.Tensor],
+                   filename: str,
+                   allow_partial: bool = False,
+                   max_keys: int = 5,
+                   logger: Optional[str] = 'current') -> Dict[str, list]:
+    """Check that a checkpoint's ``state`` fits ``model``.
+
+    Returns :func:`compare_state_dict`'s report; raises
+    :class:`CheckpointMismatchError` on shape mismatches or missing keys
+    unless ``allow_partial`` (then, as for unexpected keys, a warning).
+    """
+    own = _model_state_dict(model)
+    report = compare_state_dict(own, state)
+    problems = report['missing'] or report['mismatched']
+    if problems and not allow_partial:
+        raise CheckpointMismatchError(
+            f'checkpoint {filename} does not fit the model ({type(model).__name__}, '
+            f'{len(report["matching"])} of {len(own)} keys match): '
+            f'{_describe(report, len(own), max_keys)}. Is it a checkpoint of another config? '
+            'Pass --allow-partial (allow_partial=True) to load only the matching keys.')
+    if problems or report['unexpected']:
+        print_log(f'checkpoint {filename}: loading {len(report["matching"])} of {len(own)} '
+                  f'model keys; {_describe(report, len(own), max_keys)}', logger=logger,
+                  level=logging.WARNING)
+    return report
+
+
 def load_checkpoint_strict(model: torch.nn.Module,
                            filename: str,
                            map_location: Union[str, Callable, None] = 'cpu',
@@ -298,19 +326,8 @@ def load_checkpoint_strict(model: torch.nn.Module,
         raise ValueError(f'checkpoint {filename}: state_dict is a {type(state).__name__}')
     for pattern, repl in revise_keys:
         state = {re.sub(pattern, repl, k): v for k, v in state.items()}
-    own = _model_state_dict(model)
-    report = compare_state_dict(own, state)
-    problems = report['missing'] or report['mismatched']
-    if problems and not allow_partial:
-        raise CheckpointMismatchError(
-            f'checkpoint {filename} does not fit the model ({type(model).__name__}, '
-            f'{len(report["matching"])} of {len(own)} keys match): '
-            f'{_describe(report, len(own), max_keys)}. Is it a checkpoint of another config? '
-            'Pass --allow-partial (allow_partial=True) to load only the matching keys.')
-    if problems or report['unexpected']:
-        print_log(f'checkpoint {filename}: loading {len(report["matching"])} of {len(own)} '
-                  f'model keys; {_describe(report, len(own), max_keys)}', logger=logger,
-                  level=logging.WARNING)
+    report = fit_state_dict(model, state, filename, allow_partial=allow_partial,
+                            max_keys=max_keys, logger=logger)
     if load:
         from mmengine.model import is_model_wrapper
         target = model.module if is_model_wrapper(model) else model

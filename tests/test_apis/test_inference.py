@@ -93,3 +93,24 @@ def test_inference_bad_inputs(model, tmp_path):
     with pytest.raises(ValueError, match='model.cfg is not set'):
         inference_model(torch.nn.Linear(1, 1), DEMO_IMG)
     assert inference_model(model, []) == []
+
+
+def test_init_model_refuses_a_checkpoint_of_another_model(tmp_path):
+    """A Keypoint R-CNN checkpoint in a DensePose R-CNN: an error naming keys;
+    ``allow_partial`` loads the weights that fit."""
+    from mmdensekd.utils.checkpoint_compat import CheckpointMismatchError
+    root = osp.join(osp.dirname(__file__), '..', '..', 'configs')
+    kpt_cfg = osp.join(root, 'keypoint_rcnn', 'keypoint-rcnn_tiny_cpu_coco-tiny.py')
+    dp_cfg = osp.join(root, 'densepose_rcnn', 'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py')
+    torch.manual_seed(0)
+    kpt = init_model(kpt_cfg)
+    ckpt = str(tmp_path / 'kpt.pth')
+    torch.save(dict(state_dict=kpt.state_dict()), ckpt)
+    with pytest.raises(CheckpointMismatchError, match=r'kpt\.pth does not fit .*roi_head\.'):
+        init_model(dp_cfg, ckpt)
+    model = init_model(dp_cfg, ckpt, allow_partial=True)
+    own, src = model.state_dict(), kpt.state_dict()
+    fit = [k for k in own if k in src and own[k].shape == src[k].shape]
+    assert fit and len(fit) < len(own)
+    for key in fit:
+        torch.testing.assert_close(own[key], src[key])
