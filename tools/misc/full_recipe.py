@@ -231,9 +231,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     summary = stages.run('eval', qs.digest('eval', splits, *[ckpts[r] for r in sorted(ckpts)]),
                          evaluate)
-    qs.STUDENT_CFG = STUDENT_CFG  # the pictures read this recipe's trained student config
     pics = stages.run('report', qs.digest('report', summary),
-                      lambda: qs.report(wd, ckpts, args.num_pictures))
+                      lambda: qs.report(wd, ckpts, args.num_pictures, STUDENT_CFG))
     bars = qs.check_bars(summary) + ratio_bars(summary)
     meta = dict(seed=args.seed, machine=f'{os.cpu_count()} CPU cores',
                 wall_min=sum(stages.times.values()) / 60,

@@ -224,8 +224,10 @@ def write_summary(work_dir: str, summary: dict, bars: List[str], meta: dict) -> 
 
 
 # ------------------------------------------------------------------ pictures
-def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
-    """frame | ground truth | teacher | CSI student for ``num`` val frames."""
+def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int,
+                  student_cfg: str = STUDENT_CFG) -> List[str]:
+    """frame | ground truth | teacher | CSI student (trained from
+    ``student_cfg``) for ``num`` val frames."""
     import cv2
     import torch
     from mmdet.registry import VISUALIZERS
@@ -236,7 +238,7 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int) -> List[str]:
     from mmdensekd.registry import DATASETS, MODELS
     from mmdensekd.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(trained_config(osp.join(work_dir, 'student'), STUDENT_CFG))
+    cfg = Config.fromfile(trained_config(osp.join(work_dir, 'student'), student_cfg))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, ckpts['student'], map_location='cpu', logger='silent')
     model.eval()
@@ -291,7 +293,8 @@ def evaluate(cmd: List[str], e_dir: str, threads: Optional[int]) -> dict:
     return {name: float(metrics.get(key, float('nan'))) for name, key in METRICS}
 
 
-def report(wd: str, ckpts: Dict[str, str], num_pictures: int) -> dict:
+def report(wd: str, ckpts: Dict[str, str], num_pictures: int,
+           student_cfg: str = STUDENT_CFG) -> dict:
     """Loss curves (``tools/analysis/analyze_logs.py``) and pictures."""
     logs = {r: sorted(glob.glob(osp.join(wd, r, '*', 'vis_data', 'scalars.json')))[-1]
             for r in ('teacher', 'student', 'control')}
@@ -303,7 +306,7 @@ def report(wd: str, ckpts: Dict[str, str], num_pictures: int) -> dict:
                     osp.join(wd, 'curves_student_vs_control.png'), '--legend',
                     'student: loss_densepose_I', 'student: loss_transfer',
                     'control: loss_densepose_I', 'control: loss_transfer'])
-    return dict(pictures=draw_pictures(wd, ckpts, num_pictures))
+    return dict(pictures=draw_pictures(wd, ckpts, num_pictures, student_cfg))
 
 
 # ------------------------------------------------------------------ main
