@@ -26,6 +26,7 @@ from mmengine.config import DictAction
 from mmengine.utils import track_iter_progress
 
 from mmdensekd.apis import inference_model, init_model
+from mmdensekd.utils.cli import USER_ERRORS, run_cli
 from mmdensekd.visualization import VIS_MODES, DensePoseVisualizer
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -142,13 +143,7 @@ def cli(argv: Optional[List[str]] = None, entry=None, name: str = 'image_demo.py
     """Command-line entry of a demo (``entry``, default :func:`main`): errors
     as one line naming the file, non-zero exit; ``--debug`` re-raises."""
     debug = '--debug' in (argv if argv is not None else sys.argv[1:])
-    try:
-        (entry or main)(argv)
-    except (ValueError, OSError, KeyError, RuntimeError) as err:
-        if debug:
-            raise
-        raise SystemExit(f'{name}: error: {type(err).__name__}: {err} (--debug shows '
-                         'the traceback)') from None
+    run_cli(entry or main, argv, name, debug=debug, errors=USER_ERRORS + (RuntimeError, ))
 
 
 if __name__ == '__main__':

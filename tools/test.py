@@ -30,6 +30,7 @@ from mmdensekd.apis.eval_args import EVAL_METRICS, eval_to_evaluators
 from mmdensekd.models.layers.fast_inference import enable_stage_autocast, find_two_stage_detectors
 from mmdensekd.utils import register_all_modules, setup_cpu_distributed
 from mmdensekd.utils.checkpoint_compat import check_checkpoint_file, load_checkpoint_strict
+from mmdensekd.utils.cli import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -193,24 +194,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
     return cfg
 
 
-#: Errors of the data, the checkpoint or the config that the tool reports
-#: in one line (naming the file) instead of a traceback; ``--debug`` shows it.
-USER_ERRORS = (ValueError, OSError, KeyError)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        run(args)
-    except USER_ERRORS as err:
-        if args.debug:
-            raise
-        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-        if 'Original Traceback' in msg:  # re-raised from a DataLoader worker
-            msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
-        raise SystemExit(f'tools/test.py: error: {type(err).__name__}: {msg} (--debug shows '
-                         'the traceback)') from None
-
+    run_cli(run, args, 'tools/test.py', debug=args.debug)
 
 def run(args: argparse.Namespace) -> None:
     """Build the runner, check the checkpoint fits the model, test."""

@@ -26,6 +26,7 @@ from mmengine.runner import Runner
 
 from mmdensekd.utils import register_all_modules, setup_cpu_distributed
 from mmdensekd.utils.checkpoint_compat import check_checkpoint_file
+from mmdensekd.utils.cli import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -204,24 +205,9 @@ def check_config(cfg: Config, strict: bool = False) -> None:
         warnings.warn(msg + ' (--strict-config makes this an error)', stacklevel=1)
 
 
-#: Errors of the data, a checkpoint or the config that the tool reports in
-#: one line (naming the file) instead of a traceback; ``--debug`` shows it.
-USER_ERRORS = (ValueError, OSError, KeyError)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        run(args)
-    except USER_ERRORS as err:
-        if args.debug:
-            raise
-        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-        if 'Original Traceback' in msg:  # re-raised from a DataLoader worker
-            msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
-        raise SystemExit(f'tools/train.py: error: {type(err).__name__}: {msg} (--debug '
-                         'shows the traceback)') from None
-
+    run_cli(run, args, 'tools/train.py', debug=args.debug)
 
 def run(args: argparse.Namespace) -> None:
     """Check the config, build the runner and train."""
