@@ -61,8 +61,8 @@ def write_synthetic_eval_data(out: str) -> str:
     idx = [reference_pdist_index(transform[x], transform[y]) for x, y in zip(a, b)]
     pdist[idx, 0] = geo
     with open(osp.join(out, 'Pdist_matrix.pkl'), 'wb') as f:
-        # protocol 4: protocol 2 from Python 3 stores bytes through
-        # _codecs.encode, which the safe unpickler (rightly) refuses
+        # protocol 4 (the safe unpickler also reads protocol 0-3 files, whose
+        # bytes go through a restricted _codecs.encode)
         pickle.dump({'Pdist_matrix': pdist}, f, protocol=4)
     return str(out)
 
