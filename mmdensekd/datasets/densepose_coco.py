@@ -54,7 +54,7 @@ class DensePoseCocoDataset(CocoDataset):
 
     The annotation file is a COCO json whose person annotations may also carry
     the DensePose fields ``dp_x, dp_y, dp_I, dp_U, dp_V`` and ``dp_masks``
-    (14 RLE masks in the 256x256 box frame, DESIGN section 5). Box and ignore
+    (14 RLE masks in the 256x256 box frame). Box and ignore
     handling follow mmdet's :class:`CocoDataset` (crowd boxes become ignored
     instances; degenerate boxes are dropped; ``filter_cfg`` works as there).
     Instances without DensePose are kept and marked (``has_dp=False``): they

@@ -1,7 +1,7 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """Parsing and validation of the DensePose fields of a COCO annotation.
 
-DensePose-COCO (DESIGN section 5) adds to a person annotation:
+DensePose-COCO adds to a person annotation:
 
 * ``dp_x``, ``dp_y``: point positions in the box scaled to 256x256
   (``x_img = x0 + dp_x * w / 256``), in ``[0, 256]``;

@@ -11,7 +11,7 @@ Two sources of IUV maps are supported:
   DensePose R-CNN inference tools.
 
 Each instance becomes the DensePose fields of a DensePose-COCO annotation
-(DESIGN section 5), expressed in the frame of a target box (the instance's own
+(the DensePose-COCO point format), expressed in the frame of a target box (the instance's own
 box, or the box of a matched ground-truth person):
 
 * ``dp_x``, ``dp_y``: pixel centres in the 256x256 box frame

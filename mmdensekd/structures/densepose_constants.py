@@ -1,5 +1,5 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
-"""Constants of the DensePose-COCO format (DESIGN section 5)."""
+"""Constants of the DensePose-COCO format."""
 
 #: Side of the square box frame in which ``dp_x``/``dp_y`` and ``dp_masks``
 #: are expressed: ``x_img = x0 + dp_x * w / 256``.
