@@ -25,7 +25,7 @@ from mmdensekd.registry import DATASETS, MODELS, TRANSFORMS
 from mmdensekd.utils import register_all_modules
 from mmdensekd.utils.checkpoint_compat import fit_state_dict, read_checkpoint
 
-from .student import extract_student_state_dict, is_distill_config, is_distill_state_dict
+from .student import extract_student_state_dict, is_distill_config
 
 ImageType = Union[str, Path, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
@@ -120,8 +120,10 @@ def init_model(config: Union[str, Path, Config],
     if checkpoint is not None:
         ckpt = read_checkpoint(str(checkpoint), map_location='cpu')
         state = ckpt.get('state_dict', ckpt)
-        if is_distill_state_dict(state) and not is_distill_config(cfg):
-            # a distillation checkpoint loaded into the student's own config
+        if not is_distill_config(cfg) and any(
+                k.startswith(('student.', 'student_mtn.', 'module.student.')) for k in state):
+            # a distillation checkpoint (or its student part) loaded into the
+            # student's own config
             state = extract_student_state_dict(state)
         state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
         report = fit_state_dict(model, state, str(checkpoint), allow_partial=allow_partial)

@@ -88,9 +88,3 @@ def extract_student_state_dict(checkpoint: dict) -> Dict[str, object]:
         raise ValueError('the checkpoint holds no student weights (no key starts with '
                          "'student.'): is it a distillation checkpoint?")
     return out
-
-
-def is_distill_state_dict(state: dict) -> bool:
-    """Whether a state dict is the algorithm's (teacher and student keys)."""
-    return any(k.startswith('student.') for k in state) and \
-        any(k.startswith('teacher.') for k in state)
