@@ -1,64 +1,15 @@
 # Copyright (c) mmdensekd contributors. All rights reserved.
 """demo/wifi_demo.py: a tiny random-init CSI student over the real Intel 5300 capture."""
-import importlib.util
 import os
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
-import torch
+from wifi_demo_testing import FEW, INTEL, ROOT, WIFI_CFG, load_script
 
-from mmdensekd.apis import init_model
-
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-WIFI_CFG = osp.join(ROOT, 'configs', 'distill',
-                    'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py')
 IMG_CFG = osp.join(ROOT, 'configs', 'densepose_rcnn',
                    'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py')
-INTEL = osp.join(ROOT, 'tests', 'data', 'wifi_captures', 'sample_0x1_ap.dat')
-
-
-def _few(config: str) -> list:
-    """Options for a random tiny student: 3 detections, unit CSI statistics
-    (the dataset's meta file with the trained statistics is not in tests)."""
-    from mmengine.config import Config
-    student = Config.fromfile(config).model.get('student', {})
-    if student.get('type') == 'CSIDetector':
-        opts = ['model.student.detector.test_cfg.rcnn.max_per_img=3',
-                'model.student.data_preprocessor.csi_stats_file=None',
-                'model.student.data_preprocessor.csi_mean=[0.0,0.0]',
-                'model.student.data_preprocessor.csi_std=[1.0,1.0]']
-    else:
-        opts = ['model.student.test_cfg.rcnn.max_per_img=3']
-    return ['--cfg-options'] + opts + ['--score-thr', '0.0']
-
-
-FEW = _few(WIFI_CFG)
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def demo():
-    return _load(osp.join(ROOT, 'demo', 'wifi_demo.py'), 'wifi_demo')
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory, demo):
-    """A randomly initialised tiny WiFi distiller (MTN + R18-FPN student)."""
-    cfg = demo.wifi_student_config(WIFI_CFG)
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    model.init_weights()
-    path = tmp_path_factory.mktemp('ckpt') / 'wifi_tiny_random.pth'
-    torch.save(dict(state_dict=model.state_dict()), path)
-    return str(path)
 
 
 def test_demo_on_intel_capture_writes_frames(demo, checkpoint, tmp_path):
@@ -109,7 +60,7 @@ def test_demo_beside_camera_frames_to_video(demo, checkpoint, tmp_path):
 
 
 def test_demo_on_converted_frame_dir(demo, checkpoint, tmp_path):
-    tool = _load(osp.join(ROOT, 'tools', 'dataset_converters', 'csi_capture_to_frames.py'),
+    tool = load_script(osp.join(ROOT, 'tools', 'dataset_converters', 'csi_capture_to_frames.py'),
                  'csi_capture_to_frames')
     tool.main([INTEL, '--out', str(tmp_path / 'csi'), '--fps', '1', '--layout', 'mmfi'])
     result = demo.main([WIFI_CFG, checkpoint, '--csi', str(tmp_path / 'csi'), '--out',

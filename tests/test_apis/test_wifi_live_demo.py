@@ -2,7 +2,6 @@
 """demo/wifi_live_demo.py: a tiny random-init CSI student on CSI streamed from
 the real Intel 5300 capture (loopback UDP, a replay), its live page, and bad
 input (malformed datagrams, a silent source)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,62 +15,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from wifi_demo_testing import FEW, INTEL, ROOT, WIFI_CFG
 
-from mmdensekd.apis import init_model
 from mmdensekd.datasets.csi_stream import LiveCSIStream, UDPSource, capture_records, replay_records
 from mmdensekd.datasets.csi_windowing import StreamWindower
-
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-WIFI_CFG = osp.join(ROOT, 'configs', 'distill',
-                    'kd_densepose-rcnn_tiny-cpu_img-to-wifi_mtn-r18_fpn_1xb2-60i_mmfi-tiny.py')
-INTEL = osp.join(ROOT, 'tests', 'data', 'wifi_captures', 'sample_0x1_ap.dat')
-
-
-def _few(config: str) -> list:
-    """Options for a random tiny student: 3 detections, unit CSI statistics
-    (the dataset's meta file with the trained statistics is not in tests)."""
-    from mmengine.config import Config
-    student = Config.fromfile(config).model.get('student', {})
-    if student.get('type') == 'CSIDetector':
-        opts = ['model.student.detector.test_cfg.rcnn.max_per_img=3',
-                'model.student.data_preprocessor.csi_stats_file=None',
-                'model.student.data_preprocessor.csi_mean=[0.0,0.0]',
-                'model.student.data_preprocessor.csi_std=[1.0,1.0]']
-    else:
-        opts = ['model.student.test_cfg.rcnn.max_per_img=3']
-    return ['--cfg-options'] + opts + ['--score-thr', '0.0']
-
-
-FEW = _few(WIFI_CFG)
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def live():
-    return _load(osp.join(ROOT, 'demo', 'wifi_live_demo.py'), 'wifi_live_demo')
-
-
-@pytest.fixture(scope='module')
-def demo():
-    return _load(osp.join(ROOT, 'demo', 'wifi_demo.py'), 'wifi_demo')
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory, demo):
-    """A randomly initialised tiny WiFi distiller (MTN + R18-FPN student)."""
-    cfg = demo.wifi_student_config(WIFI_CFG)
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    model.init_weights()
-    path = tmp_path_factory.mktemp('ckpt') / 'wifi_tiny_random.pth'
-    torch.save(dict(state_dict=model.state_dict()), path)
-    return str(path)
 
 
 def _free_port() -> int:
