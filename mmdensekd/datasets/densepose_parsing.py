@@ -20,6 +20,42 @@ from mmdensekd.structures import DP_BOX_SIZE, NUM_COARSE_PARTS, NUM_FINE_PARTS
 #: ``(P, 5)`` point arrays used everywhere else.
 DP_POINT_KEYS = ('dp_x', 'dp_y', 'dp_I', 'dp_U', 'dp_V')
 
+#: Optional per-point U/V variance (a confidence teacher's ``sigma_2`` written
+#: into pseudo-labels by tools/misc/generate_pseudo_labels.py); it becomes
+#: the sixth column of the point arrays.
+DP_VARIANCE_KEY = 'dp_sigma_2'
+
+
+def check_point_variances(values, num_points: int, where: str) -> np.ndarray:
+    """Validate the per-point U/V variances ``dp_sigma_2`` of an annotation.
+
+    Args:
+        values: The ``dp_sigma_2`` field (one number per point).
+        num_points (int): Number of points (length of ``dp_x``).
+        where (str): Location for error messages (file, image and annotation
+            id).
+
+    Returns:
+        np.ndarray: (P,) float64 variances, all finite and > 0.
+
+    Raises:
+        ValueError: When the field is not a list of numbers, its length is not
+            ``num_points`` or a value is not finite or not positive.
+    """
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'{where}: {DP_VARIANCE_KEY} is not a list of numbers ({err})') \
+            from err
+    if len(arr) != num_points:
+        raise ValueError(f'{where}: {DP_VARIANCE_KEY} has {len(arr)} values for {num_points} '
+                         'DensePose points (one variance per point)')
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise ValueError(f'{where}: {DP_VARIANCE_KEY} must hold finite variances > 0, got '
+                         f'{arr[bad][:5].tolist()}')
+    return arr
+
 
 def rle_run_lengths(counts) -> np.ndarray:
     """Decode the run lengths of a compressed COCO RLE string (vectorised).
@@ -103,6 +139,85 @@ def _check_rle(rle, index: int, where: str) -> Optional[dict]:
     return rle
 
 
+def _compressed_rles_ok(strings: List[bytes]) -> bool:
+    """Whether every compressed RLE string is well formed and covers the
+    256x256 frame exactly, all strings decoded in one vectorised pass.
+
+    The same checks as :func:`rle_run_lengths` plus the run-length sum of
+    :func:`_check_rle`, on the concatenated strings: each string's value
+    chain (a value from the fourth on is a difference to the value two
+    places before) restarts at its first value. False means some string is
+    bad; the caller then checks them one by one for the message.
+    """
+    lengths = np.array([len(s) for s in strings], dtype=np.int64)
+    if (lengths == 0).any():
+        return False
+    chunks = np.frombuffer(b''.join(strings), dtype=np.uint8).astype(np.int64) - 48
+    if (chunks < 0).any() or (chunks > 63).any():
+        return False
+    more = (chunks & 0x20) != 0
+    if more[np.cumsum(lengths) - 1].any():  # a string ends inside a value
+        return False
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    num_chunks = ends - starts + 1
+    if num_chunks.max() > 11:
+        return False
+    position = np.arange(len(chunks)) - np.repeat(starts, num_chunks)
+    values = np.add.reduceat((chunks & 0x1F) << (5 * position), starts)
+    negative = (chunks[ends] & 0x10) != 0
+    values = values - np.where(negative, np.left_shift(1, 5 * num_chunks), 0)
+    # string of each value, and the value's index m within its string
+    first_chunk = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    string_of = np.searchsorted(first_chunk, starts, side='right') - 1
+    first_value = np.searchsorted(string_of, np.arange(len(strings)))
+    m = np.arange(len(values)) - first_value[string_of]
+    runs = values.copy()
+    for parity in (0, 1):  # values[m] += values[m - 2] for m > 2, per string
+        chain = (m >= 1) & (m % 2 == parity)
+        cum = np.cumsum(np.where(chain, values, 0))
+        before = np.where(first_value > 0, cum[np.maximum(first_value - 1, 0)], 0)
+        runs = np.where(chain, cum - before[string_of], runs)
+    totals = np.add.reduceat(runs, first_value)
+    return bool((runs >= 0).all() and (totals == DP_BOX_SIZE * DP_BOX_SIZE).all())
+
+
+def check_dp_masks(raw, where: str) -> List[Optional[dict]]:
+    """Validate the ``dp_masks`` field of an annotation.
+
+    Args:
+        raw: The ``dp_masks`` field (not None).
+        where (str): Location used in error messages.
+
+    Returns:
+        list: 14 entries, each a COCO RLE dict or None (part absent).
+
+    Raises:
+        ValueError: Not a list of 14 entries, or an entry that is not a
+            well-formed 256x256 RLE (the first such entry is named).
+    """
+    if not isinstance(raw, (list, tuple)) or len(raw) != NUM_COARSE_PARTS:
+        length = len(raw) if isinstance(raw, (list, tuple)) else type(raw).__name__
+        raise ValueError(f'{where}: dp_masks must be a list of {NUM_COARSE_PARTS} '
+                         f'RLE entries, got {length}')
+    # Fast path: the compressed 256x256 RLEs of DensePose-COCO, checked in one
+    # pass; anything else (or a failure) goes through _check_rle entry by
+    # entry, which gives the message naming the first bad entry.
+    strings = []
+    for rle in raw:
+        if rle is None or (isinstance(rle, (list, dict)) and len(rle) == 0):
+            continue
+        if not (isinstance(rle, dict) and 'counts' in rle and isinstance(rle['counts'], str)
+                and list(rle.get('size', ())) == [DP_BOX_SIZE, DP_BOX_SIZE]):
+            strings = None
+            break
+        strings.append(rle['counts'].encode('ascii', errors='replace'))
+    if strings is not None and (not strings or _compressed_rles_ok(strings)):
+        return [None if rle is None or (isinstance(rle, (list, dict)) and len(rle) == 0)
+                else rle for rle in raw]
+    return [_check_rle(rle, i, where) for i, rle in enumerate(raw)]
+
+
 def parse_densepose(ann: dict, where: str) -> Tuple[Optional[dict], Optional[List]]:
     """Read and validate the DensePose fields of one COCO annotation.
 
@@ -114,14 +229,16 @@ def parse_densepose(ann: dict, where: str) -> Tuple[Optional[dict], Optional[Lis
     Returns:
         tuple: ``(dp, dp_masks)``. ``dp`` is None when the annotation has no
         DensePose points, else a dict with float64 arrays ``x, y, I, U, V`` of
-        shape (P,). ``dp_masks`` is None when absent, else a list of 14
+        shape (P,), plus ``sigma_2`` when the annotation has ``dp_sigma_2``
+        (see :func:`check_point_variances`). ``dp_masks`` is None when absent, else a list of 14
         entries, each a COCO RLE dict or None (part absent).
 
     Raises:
         ValueError: On arrays of unequal length, partial point fields, ``I``
             outside 1..24 or not integer valued, ``U``/``V`` outside [0, 1],
             ``x``/``y`` outside [0, 256], a mask list whose length is not 14 or
-            a malformed RLE. The message starts with ``where``.
+            a malformed RLE, or a bad ``dp_sigma_2``. The message starts with
+            ``where``.
     """
     present = [key for key in DP_POINT_KEYS if key in ann]
     dp = None
@@ -161,13 +278,10 @@ def parse_densepose(ann: dict, where: str) -> Tuple[Optional[dict], Optional[Lis
                                  f'frame), got {value[bad][:5].tolist()}')
         dp = dict(x=arrays['dp_x'], y=arrays['dp_y'], I=labels, U=arrays['dp_U'],
                   V=arrays['dp_V'])
+        if ann.get(DP_VARIANCE_KEY, None) is not None:
+            dp['sigma_2'] = check_point_variances(ann[DP_VARIANCE_KEY], len(labels), where)
 
     masks = None
     if ann.get('dp_masks', None) is not None:
-        raw = ann['dp_masks']
-        if not isinstance(raw, (list, tuple)) or len(raw) != NUM_COARSE_PARTS:
-            length = len(raw) if isinstance(raw, (list, tuple)) else type(raw).__name__
-            raise ValueError(f'{where}: dp_masks must be a list of {NUM_COARSE_PARTS} '
-                             f'RLE entries, got {length}')
-        masks = [_check_rle(rle, i, where) for i, rle in enumerate(raw)]
+        masks = check_dp_masks(ann['dp_masks'], where)
     return dp, masks

@@ -90,13 +90,16 @@ def hflip_points(points: torch.Tensor, uv_symmetry: Dict[str, np.ndarray]) -> to
     """Mirror DensePose points of one instance horizontally.
 
     Args:
-        points (Tensor): (P, 5) ``[x, y, I, U, V]`` in the box frame.
+        points (Tensor): (P, 5) ``[x, y, I, U, V]`` in the box frame, or
+            (P, 6) with a per-point U/V variance in the last column.
         uv_symmetry (dict): Table from :func:`load_uv_symmetry`.
 
     Returns:
-        Tensor: (P, 5) mirrored points: ``x' = 256 - x``,
+        Tensor: mirrored points of the same shape: ``x' = 256 - x``,
         ``I' = FINE_PART_FLIP[I]`` and ``U', V'`` read from the table of the
-        original part ``I`` at ``(floor(255 V), floor(255 U))``.
+        original part ``I`` at ``(floor(255 V), floor(255 U))``; the variance
+        stays with its point (an isotropic U/V variance is unchanged by the
+        mirrored chart).
     """
     if len(points) == 0:
         return points.clone()
@@ -167,7 +170,7 @@ def remap_densepose(targets: DensePoseTargets, old_boxes: np.ndarray,
         old_w, old_h = old[2] - old[0], old[3] - old[1]
         new_w, new_h = new[2] - new[0], new[3] - new[1]
         if new_w <= eps or new_h <= eps or old_w <= eps or old_h <= eps:
-            points[i] = points[i].new_zeros((0, 5))
+            points[i] = points[i][:0].clone()  # no point, same columns
             segms[i] = 0
             has_dp[i] = False
             has_segm[i] = False

@@ -11,6 +11,7 @@ from mmdensekd.registry import TRANSFORMS
 from mmdensekd.structures import DP_BOX_SIZE, NUM_COARSE_PARTS, DensePoseTargets
 
 from ..coco_keypoints import NUM_COCO_KEYPOINTS
+from ..densepose_parsing import check_point_variances
 
 
 def merge_dp_masks(dp_masks: Optional[Sequence], where: str = '') -> np.ndarray:
@@ -64,7 +65,12 @@ class LoadDensePoseAnnotations(LoadAnnotations):
     - ``gt_keypoints_visible`` (np.float32): (N, K), 1 if COCO v > 0;
     - ``gt_densepose`` (:class:`DensePoseTargets`): points (P_i, 5)
       ``[x, y, I, U, V]`` in the box frame, merged coarse segmentation
-      (N, S, S) uint8, ``has_dp`` and ``has_segm``.
+      (N, S, S) uint8, ``has_dp`` and ``has_segm``. An instance whose
+      ``dp`` carries per-point U/V variances (``sigma_2``, from the
+      annotation's ``dp_sigma_2``, e.g. pseudo-labels of a confidence
+      teacher) gets (P_i, 6) points ``[x, y, I, U, V, variance]``; the
+      geometric transforms keep the column with its point and
+      ``DensePoseChartLoss(point_weighting=True)`` reads it.
 
     Args:
         with_keypoints (bool): Load ``gt_keypoints``. Defaults to True.
@@ -103,7 +109,13 @@ class LoadDensePoseAnnotations(LoadAnnotations):
             if dp is None:
                 points.append(torch.zeros((0, 5), dtype=torch.float32))
             else:
-                pts = np.stack([dp['x'], dp['y'], dp['I'], dp['U'], dp['V']], axis=1)
+                columns = [dp['x'], dp['y'], dp['I'], dp['U'], dp['V']]
+                if dp.get('sigma_2', None) is not None:
+                    # checked again: ``instances`` may come from elsewhere
+                    # than DensePoseCocoDataset
+                    columns.append(check_point_variances(
+                        dp['sigma_2'], len(dp['x']), self._where(results, instance)))
+                pts = np.stack(columns, axis=1)
                 points.append(torch.from_numpy(pts.astype(np.float32)))
             dp_masks = instance.get('dp_masks', None)
             segms.append(merge_dp_masks(dp_masks, self._where(results, instance)))

@@ -69,6 +69,36 @@ def point_variances(gt_densepose: DensePoseTargets) -> Tensor:
                       for p in gt_densepose.points]) if len(gt_densepose) else torch.zeros(0)
 
 
+def inverse_variance_weights(variances: Tensor) -> Tensor:
+    """Per-point U/V loss weights from per-point variances.
+
+    ``w_j = (1 / s_j) / mean_k(1 / s_k)`` over the points ``k`` that have a
+    variance (not NaN); points without one (NaN) get ``w_j = 1``.
+
+    Why this function: if a pseudo-label's U/V error is Gaussian with
+    variance ``s_j`` (what a WC1 teacher's ``sigma_2`` estimates), the
+    maximum-likelihood (minimum-variance) fit of independent targets weighs
+    each squared residual by ``1 / s_j``. Normalising to mean 1 keeps the
+    term's scale, so ``point_regression_weight``, ``loss_weight`` and the
+    learning rate mean the same as without weighting, whatever the
+    teacher's absolute calibration; and annotations without variances mixed
+    into the batch keep their usual weight.
+
+    Args:
+        variances (Tensor): (P,) positive variances, NaN where unknown.
+
+    Returns:
+        Tensor: (P,) weights, detached (constants of the loss).
+    """
+    variances = variances.detach()
+    known = ~torch.isnan(variances)
+    weight = torch.ones_like(variances)
+    if bool(known.any()):
+        inv = 1.0 / variances[known].clamp(min=1e-12)
+        weight[known] = inv / inv.mean()
+    return weight
+
+
 def _points_in_proposals(gt_densepose: DensePoseTargets, gt_bboxes: Tensor,
                          proposals: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """:func:`gt_points_in_proposals` plus the kept points' variances."""
@@ -177,11 +207,13 @@ class DensePoseChartLoss(nn.Module):
     ``loss_densepose_UV``: :func:`gaussian_uv_nll` summed over points, times
     ``point_regression_weight`` (detectron2's WC configs use 0.0005).
 
-    Per-point weighting (``point_weighting=True``, off by default): points
-    with a sixth column (a U/V variance, e.g. from the teacher's ``sigma_2``
-    in pseudo-labels, see :func:`point_variances`) get the weight
-    ``1 / variance``, points without it the weight 1; the weights of the
-    batch are scaled to mean 1 and weight each point's I, U and V terms.
+    Per-point weighting (``point_weighting=True``, off by default; see
+    :func:`inverse_variance_weights`): the U/V term of a point with a sixth
+    column (its U/V variance, e.g. a confidence teacher's ``sigma_2`` written
+    into pseudo-labels as ``dp_sigma_2``) is weighted by ``1 / variance``,
+    normalised to mean 1 over the batch's points that have a variance; a
+    point without one keeps weight 1. The part term ``I`` is not weighted
+    (``sigma_2`` is the uncertainty of U and V, not of the part label).
 
     Args:
         part_weight (float): Weight of the fine-part CE. Defaults to 1.0.
@@ -193,8 +225,8 @@ class DensePoseChartLoss(nn.Module):
             ``'indep_aniso'``. Defaults to None.
         uv_confidence_epsilon (float): Lower bound of the variance. Defaults
             to 0.01.
-        point_weighting (bool): Weight points by inverse variance. Defaults
-            to False.
+        point_weighting (bool): Weight the U/V term of each point by its
+            normalised inverse variance. Defaults to False.
     """
 
     def __init__(self,
@@ -255,15 +287,9 @@ class DensePoseChartLoss(nn.Module):
                                                                 proposals)
         losses = {}
         if len(roi_inds) > 0:
-            if self.point_weighting:
-                weight = torch.where(torch.isnan(var), torch.ones_like(var),
-                                     1.0 / var.clamp(min=1e-6))
-                weight = weight / weight.mean()
-            else:
-                weight = None
+            weight = inverse_variance_weights(var) if self.point_weighting else None
             fine = sample_bilinear(pred.fine_segm, roi_inds, pos[:, 0], pos[:, 1])
-            ce = F.cross_entropy(fine, parts, reduction='none')
-            loss_i = ce.mean() if weight is None else (ce * weight).mean()
+            loss_i = F.cross_entropy(fine, parts)
             sel = parts[:, None]
 
             def at_points(maps: Tensor) -> Tensor:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdensekd.models.losses import DensePoseChartLoss
+from mmdensekd.models.losses.densepose_chart_loss import inverse_variance_weights
 from mmdensekd.structures import DensePoseChartPredictorOutput, DensePoseTargets
 
 # GT box 128x128 at (10, 20); the proposal is twice as wide, shifted left.
@@ -169,7 +170,8 @@ def test_uv_confidence_loss_term_and_missing_outputs():
 
 def test_point_weighting_by_inverse_variance():
     """Points with a sixth column (variance 1 and 3) weigh 1/1 and 1/3,
-    scaled to mean 1: 1.5 and 0.5; off by default (the column ignored)."""
+    scaled to mean 1: 1.5 and 0.5, on U and V only (the part term stays the
+    plain mean); off by default (the column ignored)."""
     pred = _pred()
     pts = [[64, 64, 3, 0.2, 0.9, 1.0], [32, 96, 24, 0.7, 0.1, 3.0]]
     plain_pts = [p[:5] for p in pts]
@@ -182,5 +184,51 @@ def test_point_weighting_by_inverse_variance():
     for key in ('loss_densepose_U', 'loss_densepose_V'):  # sums over points
         expected = 1.5 * single[0][key] + 0.5 * single[1][key]
         torch.testing.assert_close(on[key], expected)
-    expected_i = (1.5 * single[0]['loss_densepose_I'] + 0.5 * single[1]['loss_densepose_I']) / 2
-    torch.testing.assert_close(on['loss_densepose_I'], expected_i)
+        assert not torch.allclose(on[key], ref[key])
+    torch.testing.assert_close(on['loss_densepose_I'], ref['loss_densepose_I'])
+    # the confidence (Gaussian NLL) term is weighted alike
+    pred.sigma_2 = torch.full_like(pred.u, 0.3)
+    kw = dict(uv_confidence='iid_iso', point_regression_weight=1.0)
+    single = [DensePoseChartLoss(**kw)(pred, PROPOSAL, GT_BOX, _targets([p]))
+              for p in plain_pts]
+    on = DensePoseChartLoss(point_weighting=True, **kw)(pred, PROPOSAL, GT_BOX, _targets(pts))
+    torch.testing.assert_close(
+        on['loss_densepose_UV'],
+        1.5 * single[0]['loss_densepose_UV'] + 0.5 * single[1]['loss_densepose_UV'])
+
+
+def test_inverse_variance_weights_mixed_and_missing():
+    """Variances 0.02, 0.06, 0.03 -> 1/s = 50, 16.67, 33.33 (mean 33.33):
+    1.5, 0.5, 1.0; NaN (no variance) -> 1; all NaN -> all 1."""
+    var = torch.tensor([0.02, float('nan'), 0.06, 0.03])
+    torch.testing.assert_close(inverse_variance_weights(var), torch.tensor([1.5, 1.0, 0.5, 1.0]))
+    torch.testing.assert_close(inverse_variance_weights(torch.full((3, ), float('nan'))),
+                               torch.ones(3))
+
+
+def test_point_weighting_per_instance_with_and_without_variances():
+    """Two RoIs of one batch: instance 0 carries variances (1, 3), instance 1
+    has five columns: weights 1.5, 0.5 and 1 for its point."""
+    pred1 = _pred()
+    pred = DensePoseChartPredictorOutput(
+        **{k: torch.cat([getattr(pred1, k)] * 2) for k in ('coarse_segm', 'fine_segm', 'u',
+                                                              'v')})
+    pts0 = [[64, 64, 3, 0.2, 0.9, 1.0], [32, 96, 24, 0.7, 0.1, 3.0]]
+    pts1 = [[64, 64, 7, 0.4, 0.6]]
+    targets = DensePoseTargets(
+        [torch.tensor(pts0), torch.tensor(pts1)], torch.zeros((2, 256, 256), dtype=torch.uint8),
+        torch.tensor([True, True]), torch.tensor([False, False]))
+    on = DensePoseChartLoss(point_weighting=True)(pred, PROPOSAL.repeat(2, 1), GT_BOX.repeat(2, 1),
+                                                  targets)
+    single = [DensePoseChartLoss()(pred1, PROPOSAL, GT_BOX, _targets([p[:5]]))
+              for p in pts0 + pts1]
+    for key in ('loss_densepose_U', 'loss_densepose_V'):
+        expected = 1.5 * single[0][key] + 0.5 * single[1][key] + single[2][key]
+        torch.testing.assert_close(on[key], expected)
+    # without any variance, weighting changes nothing
+    plain = DensePoseTargets([torch.tensor(pts1)], torch.zeros((1, 256, 256), dtype=torch.uint8),
+                             torch.tensor([True]), torch.tensor([False]))
+    a = DensePoseChartLoss(point_weighting=True)(pred1, PROPOSAL, GT_BOX, plain)
+    b = DensePoseChartLoss()(pred1, PROPOSAL, GT_BOX, plain)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
