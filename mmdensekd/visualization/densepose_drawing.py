@@ -292,7 +292,7 @@ def draw_dp_points(img: np.ndarray, points: np.ndarray, box: Sequence[float],
     Args:
         img (np.ndarray): (H, W, 3) uint8 RGB image, drawn in place.
         points (np.ndarray): (P, 5) ``x, y, I, U, V`` with x, y in the 256x256
-            box frame.
+            box frame, or (P, 6) with a U/V variance column (not drawn).
         box (Sequence[float]): The instance's (x0, y0, x1, y1) box.
         color_by (str): ``'parts'`` (the fine part colour of I), ``'u'`` or
             ``'v'`` (the JET colour of U or V).
@@ -304,7 +304,8 @@ def draw_dp_points(img: np.ndarray, points: np.ndarray, box: Sequence[float],
     """
     if color_by not in ('parts', 'u', 'v'):
         raise ValueError(f"color_by must be 'parts', 'u' or 'v', got {color_by!r}")
-    points = np.asarray(points, np.float32).reshape(-1, 5)
+    points = np.asarray(points, np.float32)
+    points = points[:, :5] if points.ndim == 2 else points.reshape(-1, 5)
     if len(points) == 0:
         return img
     palette = fine_part_palette() if palette is None else np.asarray(palette, np.uint8)

@@ -135,3 +135,13 @@ def test_bad_variances_of_hand_built_instances_name_the_annotation():
     ])
     with pytest.raises(ValueError, match='a.jpg: image id 7, annotation id 42: dp_sigma_2 has 1'):
         LoadDensePoseAnnotations(with_keypoints=False)(results)
+
+
+def test_gt_points_with_variances_are_drawn_like_without():
+    from mmdensekd.visualization.densepose_drawing import draw_dp_points
+    pts = np.array([[128, 128, 3, 0.5, 0.5, 0.02], [64, 200, 20, 0.1, 0.9, 0.06]], np.float32)
+    img = np.zeros((60, 60, 3), np.uint8)
+    with_var = draw_dp_points(img.copy(), pts, [0, 0, 50, 50])
+    without = draw_dp_points(img.copy(), pts[:, :5], [0, 0, 50, 50])
+    assert with_var.any()
+    np.testing.assert_array_equal(with_var, without)
