@@ -961,6 +961,8 @@ class LiveCSIStream:
         self.done = False
         self.error: Optional[BaseException] = None
         self.last_packet = time.perf_counter()
+        #: CPU seconds the source thread used (reading, parsing, windowing), set when it ends
+        self.cpu_seconds = 0.0
         self.thread = threading.Thread(target=self._run, name='csi-source', daemon=True)
 
     def start(self) -> 'LiveCSIStream':
@@ -1003,6 +1005,7 @@ class LiveCSIStream:
             print_log(f'{self.source.name}: source stopped: {err!r}', logger='current',
                       level=logging.ERROR)
         finally:
+            self.cpu_seconds = time.thread_time()
             with self.cond:
                 self.done = True
                 self.cond.notify_all()

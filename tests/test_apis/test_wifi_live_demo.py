@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.structures import InstanceData
 from wifi_demo_testing import FEW, INTEL, ROOT, WIFI_CFG
 
+from mmdensekd.datasets.csi_capture import read_csi_capture
 from mmdensekd.datasets.csi_stream import LiveCSIStream, UDPSource, capture_records, replay_records
-from mmdensekd.datasets.csi_windowing import StreamWindower
+from mmdensekd.datasets.csi_windowing import StreamWindower, capture_to_frames
+from mmdensekd.structures import DensePoseChartResults
 
 
 def _free_port() -> int:
@@ -29,8 +32,10 @@ def _free_port() -> int:
 
 def test_streamed_frames_give_the_file_demo_detections(live, demo, checkpoint):
     """Intel records over loopback UDP (x40) -> live student == file demo."""
+    # the config's own proposals and decoding: what the file demo computes
+    exact = ['--decoding', 'exact', '--proposals', '0']
     args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:', '--no-channels-last']
-                           + FEW)
+                           + exact + FEW)
     model, cfg, student, layout = live.build_live(args)
     assert layout.name == 'mmfi'
     source = UDPSource('127.0.0.1', 0)
@@ -61,8 +66,8 @@ def test_streamed_frames_give_the_file_demo_detections(live, demo, checkpoint):
         torch.testing.assert_close(got.keypoints, ref.keypoints)
         compared += 1
     assert compared >= 4
-    # the demo's default: BatchNorm folded, channels-last -> the same people
-    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + FEW)
+    # BatchNorm folded, channels-last (the demo's default) -> the same people
+    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + exact + FEW)
     _, _, fast, _ = live.build_live(args)
     assert any(p.dim() == 4 and not p.is_contiguous()
                and p.is_contiguous(memory_format=torch.channels_last)
@@ -161,3 +166,115 @@ def test_wifi_demos_missing_checkpoint_is_one_line(script, extra, tmp_path):
     assert proc.returncode == 1
     assert f'{script}: error: FileNotFoundError' in proc.stderr and missing in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def _intel_frames(layout, n: int) -> list:
+    cut = capture_to_frames(read_csi_capture(INTEL, antennas='majority'), layout, fps=1.0)
+    return list(zip(cut.amplitude, cut.phase))[:n]
+
+
+def test_fast_decoding_keeps_the_people(live, checkpoint):
+    """--decoding fast: the same boxes and scores, charts at each box, keypoints in it."""
+    built = {}
+    for decoding in ('exact', 'fast'):
+        args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:', '--decoding',
+                                decoding, '--proposals', '0'] + FEW)
+        built[decoding] = live.build_live(args)
+    exact, fast = built['exact'][2], built['fast'][2]
+    assert exact.changed == {}
+    assert fast.changed == {
+        'detector.roi_head.densepose_predictor': "decoding='fast'",
+        'detector.roi_head.keypoint_head.coder': "resize_mode='bilinear'"
+    }
+    assert fast.model.detector.roi_head.densepose_predictor.decoding == 'fast'
+    assert exact.model.detector.roi_head.densepose_predictor.decoding == 'detectron2'
+    for i, (amp, pha) in enumerate(_intel_frames(built['exact'][3], 3)):
+        ref, got = exact(amp, pha, i + 1), fast(amp, pha, i + 1)
+        assert len(got) == len(ref) == 3
+        torch.testing.assert_close(got.bboxes, ref.bboxes)
+        torch.testing.assert_close(got.scores, ref.scores)
+        for box, labels, kpts in zip(got.bboxes, got.densepose.labels, got.keypoints):
+            x0, y0, x1, y1 = box.tolist()
+            assert tuple(labels.shape) == (max(int(y1 - y0), 1), max(int(x1 - x0), 1))
+            assert (kpts[:, 0] >= x0 - 1).all() and (kpts[:, 0] <= x1 + 1).all()
+            assert (kpts[:, 1] >= y0 - 1).all() and (kpts[:, 1] <= y1 + 1).all()
+    with pytest.raises(ValueError, match='decoding must be one of'):
+        live.LiveStudent(exact.model, built['exact'][1], decoding='approximate')
+
+
+class _Frames:
+    """A finished stream of frames (what Inference reads from LiveCSIStream)."""
+
+    def __init__(self, frames):
+        self.frames = list(frames)
+
+    def get(self, timeout=0.1):
+        return self.frames.pop(0) if self.frames else None
+
+    @property
+    def finished(self):
+        return not self.frames
+
+
+def test_two_workers_give_frames_in_order(live, checkpoint):
+    """Two model workers (own model copies) hand out every frame, in order, with
+    the detections one student gives."""
+    from types import SimpleNamespace
+    args = live.parse_args([WIFI_CFG, checkpoint, '--source', 'stdin:'] + FEW)
+    _, _, student, layout = live.build_live(args)
+    students = live.make_workers(student, 2)
+    assert len(students) == 2 and students[1].model is not students[0].model
+    assert students[1].model.detector.roi_head.densepose_predictor.decoding == 'fast'
+    raw = _intel_frames(layout, 6)
+    frames = [SimpleNamespace(amplitude=a, phase=p, index=i, arrival=0.0)
+              for i, (a, p) in enumerate(raw)]
+    infer = live.Inference(students, _Frames(frames)).start()
+    got = []
+    deadline = time.time() + 120
+    while not infer.done and time.time() < deadline:
+        item = infer.get(0.5)
+        if item is not None:
+            got.append(item)
+    infer.stop()
+    assert infer.error is None and infer.done
+    assert [item[0].index for item in got] == list(range(6))
+    for (frame, pred, wall, cpu), (amp, pha) in zip(got, raw):
+        ref = student(amp, pha, frame.index + 1)
+        torch.testing.assert_close(pred.bboxes, ref.bboxes)
+        torch.testing.assert_close(pred.keypoints, ref.keypoints)
+        assert wall > 0 and cpu > 0
+    with pytest.raises(ValueError, match='--workers must be at least 1'):
+        live.make_workers(student, 0)
+
+
+def test_fast_painter_draws_parts_keypoints_and_box(live):
+    """Part colours blended at each box's chart, the box outline, keypoints."""
+    painter = live.FastPainter((60, 80), score_thr=0.5, alpha=0.5)
+    inst = InstanceData()
+    inst.bboxes = torch.tensor([[10., 5., 40., 45.], [50., 5., 70., 25.]])
+    inst.scores = torch.tensor([0.9, 0.2])  # the second is below the threshold
+    labels = torch.zeros(40, 30, dtype=torch.uint8)
+    labels[10:20, 5:15] = 3
+    inst.densepose = DensePoseChartResults([labels, torch.full((20, 20), 7, dtype=torch.uint8)],
+                                           [torch.zeros(2, 40, 30), torch.zeros(2, 20, 20)])
+    inst.keypoints = torch.tensor([[[20., 30.]] * 17, [[60., 15.]] * 17])
+    inst.keypoint_scores = torch.tensor([[1.0] + [0.0] * 16, [1.0] * 17])
+    img = painter(inst)
+    assert img.shape == (60, 80, 3)
+    expect = (painter.part_colors[3].astype(np.float64) * 0.5).round()
+    np.testing.assert_allclose(img[5 + 15, 10 + 8], expect, atol=1)  # chart (row 15, col 8)
+    assert (img[5 + 25, 10 + 20] == 0).all()  # background label, inside the box
+    assert (img[5, 10:40] == (0, 255, 0)).all()  # top edge of the box
+    assert tuple(img[30, 20]) == (0, 0, 255)  # the one confident keypoint
+    assert not img[:, 50:].any()  # nothing of the low-scoring person
+    assert not painter.background.any()  # the cached background stays black
+
+
+def test_median_fps(live):
+    """Median frames over the complete 1-second windows of a run."""
+    times = list(np.arange(0, 3.55, 0.1))  # 10 frames/s for 3.5 s
+    assert live.median_fps(times) == pytest.approx(10.0)
+    assert live.median_fps([0.0, 0.5]) is None  # no complete window
+    # windows from the first frame: 2, 4 and 3 frames; the last one incomplete
+    times = [1.0, 1.2, 2.0, 2.1, 2.2, 2.3, 3.0, 3.1, 3.2, 4.0]
+    assert live.median_fps(times) == pytest.approx(3.0)
