@@ -16,14 +16,22 @@ records), ``serial:///dev/ttyUSB0?baud=921600`` (ESP32-CSI-Tool), ``stdin:``,
 converter's rules (:class:`~mmdensekd.datasets.csi_windowing.StreamWindower`)
 every ``1 / --rate`` seconds over ``--window`` seconds of packets.
 
-Three threads: the source (packets -> frames), the model (newest frame ->
-detections; older frames are dropped and counted when the model is slower
-than the source) and the main thread (drawing, OpenCV window with
-``--show``, MJPEG page with ``--serve PORT``, video with ``--out``). Every
-second it prints frames/s and the latency from the arrival of a window's
-newest packet to its drawing; malformed packets, cut lines, truncated files
-and stalls are counted, written on the frame and on the page, and logged.
-Ctrl-C stops it cleanly.
+Threads: the source (packets -> frames), ``--workers`` model workers (2 on
+a machine with 2 or more cores; each its own copy of the student with one
+torch thread, running consecutive frames at once; frames the workers cannot
+take are dropped and counted) and the main thread (drawing in frame order,
+OpenCV window with ``--show``, MJPEG page with ``--serve PORT``, video with
+``--out``). The live defaults trade exactness for speed where a drawing
+does not show it: BatchNorm folded and channels-last convolutions, 50 RPN
+proposals (``--proposals``), and charts / keypoint heatmaps decoded at the
+predictor resolution / resized bilinearly (``--decoding fast``; ``--decoding
+exact --proposals 0`` gives the file demo's detections).
+``tools/analysis/benchmark_live.py`` measures both and how they agree.
+Every second it prints frames/s, the latency from the arrival of a window's
+newest packet to its drawing and the CPU time per frame of model and
+drawing; malformed packets, cut lines, truncated files and stalls are
+counted, written on the frame and on the page, and logged. Ctrl-C stops it
+cleanly.
 """
 import copy
 import json
