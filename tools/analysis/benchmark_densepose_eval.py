@@ -18,6 +18,7 @@ Example::
     python tools/analysis/benchmark_densepose_eval.py --repeat 2
 """
 import argparse
+import gc
 import json
 import os.path as osp
 import statistics
@@ -119,6 +120,23 @@ def _baseline_gps_matrix(dts: list, gts: list, eval_data: DensePoseEvalData) -> 
     return out
 
 
+def baseline_validate(gt: dict, source: str) -> None:
+    """Release 0.x's ground-truth validation: the dataset's checks, each of
+    the 14 ``dp_masks`` RLE strings of an annotation decoded on its own
+    (``_check_rle``; the current code checks them in one pass)."""
+    from mmdensekd.datasets.densepose_parsing import _check_rle, parse_densepose
+    from mmdensekd.datasets.densepose_validation import validate_densepose_gt
+    validate_densepose_gt(gt, source, check_densepose=False)
+    for ann in gt['annotations']:
+        where = f'{source}: image id {ann.get("image_id")}, annotation id {ann.get("id")}'
+        parse_densepose({k: v for k, v in ann.items() if k != 'dp_masks'}, where)
+        raw = ann.get('dp_masks')
+        if raw is not None:
+            if not isinstance(raw, (list, tuple)) or len(raw) != 14:
+                raise ValueError(f'{where}: dp_masks must be a list of 14 RLE entries')
+            [_check_rle(rle, i, where) for i, rle in enumerate(raw)]
+
+
 def baseline_evaluate(gt: dict, results: list, eval_data: DensePoseEvalData,
                       modes=DENSEPOSE_MODES, max_dets: int = MAX_DETS) -> Dict[str, float]:
     """The evaluation loop of release 0.x: charts decoded one by one in the
@@ -126,9 +144,8 @@ def baseline_evaluate(gt: dict, results: list, eval_data: DensePoseEvalData,
     area range, masks resized with ``scipy.ndimage.zoom``."""
     from scipy.ndimage import zoom
 
-    from mmdensekd.datasets.densepose_validation import validate_densepose_gt
     gt = dict(gt, images=list(gt['images']), annotations=list(gt['annotations']))
-    validate_densepose_gt(gt, '<gt>')
+    baseline_validate(gt, '<gt>')
     modes = _resolve_modes(modes, eval_data)
     need_gps = any(m in ('GPS', 'GPSm') for m in modes)
     need_mask = any(m in ('GPSm', 'IOU') for m in modes)
@@ -234,6 +251,17 @@ def baseline_offline(results_path: str, gt_path: str, eval_dir: str) -> Dict[str
     return baseline_evaluate(gt, results, eval_data)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished worker
+    processes (where the platform counts them)."""
+    try:
+        import resource
+    except ImportError:  # not on a Unix
+        return time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 # ------------------------------------------------------------------- main
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -246,7 +274,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'files of the official sizes)')
     parser.add_argument('--repeat', type=int, default=1, help='alternating runs of each path')
     parser.add_argument('--workers', type=int, default=None,
-                        help='threads of the current path (default: CPUs, at most 8)')
+                        help='worker processes of the current path, as the offline command '
+                        '(default: CPUs, at most 8)')
+    parser.add_argument('--threads', action='store_true',
+                        help='worker threads instead of processes (the offline command\'s '
+                        '--threads)')
     parser.add_argument('--no-baseline', action='store_true',
                         help='time the current path only')
     parser.add_argument('--seed', type=int, default=0)
@@ -276,29 +308,38 @@ def main(argv: Optional[List[str]] = None) -> dict:
               f'{len(results)} results ({sizes} JSON; built in {time.perf_counter() - tic:.1f}s)')
         del gt, results
         times: Dict[str, List[float]] = {'baseline (release 0.x)': [], 'current': []}
+        cpu: Dict[str, List[float]] = {k: [] for k in times}
         stats = {}
+        runs = {'baseline (release 0.x)': lambda: baseline_offline(results_path, gt_path,
+                                                                   eval_dir),
+                'current': lambda: evaluate_results_file(
+                    results_path, gt_path, eval_dir, cache_eval_data=False,
+                    show_progress=False, logger='silent', workers=args.workers,
+                    processes=not args.threads)}
         for _ in range(args.repeat):
-            if not args.no_baseline:
-                tic = time.perf_counter()
-                stats['baseline (release 0.x)'] = baseline_offline(results_path, gt_path,
-                                                                  eval_dir)
-                times['baseline (release 0.x)'].append(time.perf_counter() - tic)
-            tic = time.perf_counter()
-            stats['current'] = evaluate_results_file(
-                results_path, gt_path, eval_dir, cache_eval_data=False, show_progress=False,
-                logger='silent', workers=args.workers)
-            times['current'].append(time.perf_counter() - tic)
+            for name, run in runs.items():
+                if args.no_baseline and name != 'current':
+                    continue
+                gc.collect()
+                tic, cpu_tic = time.perf_counter(), _cpu_seconds()
+                stats[name] = run()
+                times[name].append(time.perf_counter() - tic)
+                cpu[name].append(_cpu_seconds() - cpu_tic)
     times = {k: v for k, v in times.items() if v}
-    out = dict(seconds={k: statistics.median(v) for k, v in times.items()}, stats=stats)
+    out = dict(seconds={k: statistics.median(v) for k, v in times.items()},
+               cpu_seconds={k: statistics.median(cpu[k]) for k in times}, stats=stats)
     for name, secs in out['seconds'].items():
         s = stats[name]
-        print(f'{name:>24}: {secs:6.2f} s median of {len(times[name])} (loading included)  '
+        print(f'{name:>24}: {secs:6.2f} s median of {len(times[name])} (loading included; '
+              f'CPU time of all threads {out["cpu_seconds"][name]:6.2f} s)  '
               f'GPS AP {s["GPS_AP"]:.4f}  GPSm AP {s["GPSm_AP"]:.4f}  IOU AP {s["IOU_AP"]:.4f}')
     if len(times) == 2:
-        out['ratio'] = out['seconds']['current'] / out['seconds']['baseline (release 0.x)']
-        out['identical'] = stats['current'] == stats['baseline (release 0.x)']
-        print(f'current / baseline: {out["ratio"]:.3f}; numbers identical (all 30): '
-              f'{out["identical"]}')
+        base = 'baseline (release 0.x)'
+        out['ratio'] = out['seconds']['current'] / out['seconds'][base]
+        out['cpu_ratio'] = out['cpu_seconds']['current'] / out['cpu_seconds'][base]
+        out['identical'] = stats['current'] == stats[base]
+        print(f'current / baseline: {out["ratio"]:.3f} end to end (CPU time '
+              f'{out["cpu_ratio"]:.3f}); numbers identical (all 30): {out["identical"]}')
         if not out['identical']:
             diff = {k: (v, stats['current'][k])
                     for k, v in stats['baseline (release 0.x)'].items()

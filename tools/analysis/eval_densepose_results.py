@@ -49,8 +49,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='drop (count, log) invalid ground-truth annotations instead of '
                         'failing on the first one')
     parser.add_argument('--workers', type=int, default=None,
-                        help='threads decoding charts and resizing masks (default: the '
-                        'CPUs available, at most 8)')
+                        help='worker processes (Linux; elsewhere threads) decoding charts and '
+                        'resizing masks (default: the CPUs available, at most 8; 1 = none)')
+    parser.add_argument('--threads', action='store_true',
+                        help='use worker threads instead of forked processes')
     parser.add_argument('--out', default=None, help='write the numbers to this JSON file')
     return parser.parse_args(argv)
 
@@ -70,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     stats = evaluate_results_file(args.results, args.gt, args.eval_data, modes=modes,
                                   img_ids_from_results=args.only_result_images,
                                   gps_kappa=args.gps_kappa, skip_invalid=args.skip_invalid,
-                                  workers=args.workers)
+                                  workers=args.workers, processes=not args.threads)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(stats, f, indent=2)

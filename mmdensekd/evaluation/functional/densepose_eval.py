@@ -32,20 +32,24 @@ distances (ties beyond 4 equidistant vertices may differ); a negative box
 origin is clipped to 0 in the ignore-region test; results for images absent
 from the ground truth are skipped and counted rather than rejected.
 """
+import multiprocessing as mp
 import os
+import sys
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from pycocotools import mask as mask_utils
 
+from mmdensekd.datasets.densepose_parsing import densepose_fields_valid
 from mmdensekd.datasets.densepose_validation import validate_densepose_gt
-from mmdensekd.structures import decode_iuv_png
 
+from .densepose_charts import chart_header_ok, decode_chart_hwc
 from .densepose_eval_data import DensePoseEvalData, gps_normalisation
 from .densepose_masks import (
     PlacedMask,
@@ -87,6 +91,8 @@ class _Gt:
         self.ignore = 'dp_x' not in ann
         self.num_bad_points = 0
         self._mask: Optional[PlacedMask] = None
+        #: area of :meth:`mask` (set by it, or by a worker process)
+        self.mask_area: Optional[int] = None
         if self.ignore or eval_data is None:
             self.x = self.y = np.zeros(0)
             return
@@ -121,6 +127,7 @@ class _Gt:
                 self._mask = segmentation_to_placed_mask(self.ann['segmentation'], h, w)
             else:
                 self._mask = place_mask(None, self.bbox, h, w)
+            self.mask_area = self._mask.area
         return self._mask
 
 
@@ -154,68 +161,163 @@ class _Dt:
         self.samples: Optional[np.ndarray] = None  # (3, P) I, U, V at the points
 
     def load_iuv(self) -> np.ndarray:
-        """The (3, h, w) uint8 chart (decoded from ``uv_data`` if needed);
-        errors name the result index and image."""
+        """The (h, w, 3) chart, channels I, U, V (decoded from ``uv_data``
+        if needed; a view, not a copy); errors name the result index and
+        image."""
         if 'iuv' in self.res:
             iuv = np.asarray(self.res['iuv'])
+            if iuv.ndim == 3:
+                iuv = iuv.transpose(1, 2, 0)
         elif 'uv_data' in self.res:
             try:
-                iuv = decode_iuv_png(self.res['uv_data'])
+                iuv = decode_chart_hwc(self.res['uv_data'])
             except ValueError as err:
                 raise ValueError(f'{self.where}: {err}') from None
         else:
             raise KeyError(f'{self.where} has neither "uv_data" nor "iuv"')
         shape = self.res.get('uv_shape')
-        if iuv.ndim != 3 or iuv.shape[0] != 3 or (shape is not None
-                                                  and list(iuv.shape) != list(shape)):
-            raise ValueError(f'{self.where}: IUV of shape {iuv.shape}, uv_shape says {shape}')
+        chw = [iuv.shape[2], iuv.shape[0], iuv.shape[1]] if iuv.ndim == 3 else None
+        if chw is None or chw[0] != 3 or (shape is not None and chw != list(shape)):
+            raise ValueError(f'{self.where}: IUV of shape {tuple(chw or iuv.shape)}, uv_shape '
+                             f'says {shape}')
         return iuv
 
-    def prepare(self, points: Optional['_GroupPoints'], gt_masks: Optional[List[PlacedMask]],
-                region: Optional[np.ndarray], img_hw: Tuple[int, int]) -> None:
-        """Read the chart and keep what matching needs.
+    def check_chart(self) -> None:
+        """Check a chart that is not decoded (it cannot change a number):
+        errors name the result as :meth:`load_iuv`'s."""
+        if 'iuv' not in self.res and not chart_header_ok(self.res.get('uv_data'),
+                                                         self.res.get('uv_shape')):
+            self.load_iuv()  # raises the decoder's message (or reads it after all)
+
+    def read(self, iuv: np.ndarray, points: Optional['_GroupPoints'],
+             gt_masks: Optional[List[PlacedMask]], overlap: Sequence[int],
+             region: Optional[np.ndarray], img_hw: Tuple[int, int]) -> None:
+        """Keep from the chart ``iuv`` (h, w, 3) what matching uses.
 
         Args:
+            iuv (np.ndarray): the chart (:meth:`load_iuv`).
             points (_GroupPoints, optional): ground-truth points of the group
-                (GPS modes), else None.
+                (GPS modes), else None; ``self.samples`` must be allocated.
             gt_masks (list[PlacedMask], optional): ground-truth masks of the
                 group (mask modes), else None.
+            overlap (Sequence[int]): the masks the box overlaps (the others
+                have no intersection with it).
             region (np.ndarray, optional): the image's ignore region.
             img_hw (tuple[int, int]): image height and width.
         """
-        # The chart matters for the ignore-region test, for ground-truth
-        # points inside the box and for ground-truth masks the box overlaps
-        # (without an overlap every mask IoU is 0 whatever the chart holds).
-        need_iuv = region is not None
-        if gt_masks is not None:
-            self.inter = np.zeros(len(gt_masks), dtype=np.int64)
-            x0, y0 = max(int(self.bbox[0]), 0), max(int(self.bbox[1]), 0)
-            x1 = min(int(self.bbox[0] + self.bbox[2]), img_hw[1])
-            y1 = min(int(self.bbox[1] + self.bbox[3]), img_hw[0])
-            need_iuv = need_iuv or any(
-                g.area and g.x0 < x1 and x0 < g.x0 + g.mask.shape[1] and g.y0 < y1
-                and y0 < g.y0 + g.mask.shape[0] for g in gt_masks)
+        if region is not None:
+            self.keep = keep_outside_ignore(self.bbox, region, fg=iuv[:, :, 0])
         if points is not None and len(points.x):
             bx, by, bw, bh = self.bbox
             # Same operations as the protocol, so int() truncates alike.
             px = (points.x - bx).astype(np.int64)
             py = (points.y - by).astype(np.int64)
-            inside = (px >= 0) & (py >= 0) & (px < np.int64(bw)) & (py < np.int64(bh))
-            self.samples = np.zeros((3, len(px)), dtype=np.uint8)
-            need_iuv = need_iuv or bool(inside.any())
-        if not need_iuv:
-            return
-        iuv = self.load_iuv()
-        if region is not None:
-            self.keep = keep_outside_ignore(self.bbox, region, fg=iuv[0])
-        if self.samples is not None and inside.any():
-            sel = inside & (px < iuv.shape[2]) & (py < iuv.shape[1])
-            self.samples[:, sel] = iuv[:, py[sel], px[sel]]
+            sel = ((px >= 0) & (py >= 0) & (px < np.int64(bw)) & (py < np.int64(bh))
+                   & (px < iuv.shape[1]) & (py < iuv.shape[0]))
+            self.samples[:, sel] = iuv[py[sel], px[sel]].T
         if gt_masks is not None:
-            placed = place_mask(iuv[0] > 0, self.bbox, *img_hw)
+            placed = place_mask(iuv[:, :, 0], self.bbox, *img_hw)
             self.mask_area = placed.area
-            self.inter = np.array([mask_intersection(placed, g) if placed.area else 0
-                                   for g in gt_masks], dtype=np.int64)
+            if placed.area:
+                for j in overlap:
+                    self.inter[j] = mask_intersection(placed, gt_masks[j])
+
+
+def _mask_counts(mask: PlacedMask) -> np.ndarray:
+    """(h + 1, w + 1) summed-area table of a placed mask (pixels set in
+    any rectangle with four look-ups)."""
+    return cv2.integral(np.ascontiguousarray(mask.mask, dtype=np.uint8))
+
+
+def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
+                   gt_masks: Optional[List[PlacedMask]], gt_crowd: Sequence[bool],
+                   region: Optional[np.ndarray], img_hw: Tuple[int, int],
+                   modes: Optional[Sequence[str]]) -> None:
+    """Read the charts of one (image, category) group that can matter and
+    keep what matching needs (:meth:`_Dt.read`).
+
+    A chart matters for the ignore-region test and for a similarity that
+    may reach the lowest matching threshold (0.5): a similarity below it
+    never matches, whatever its value. So, with ``modes`` given, a chart is
+    not decoded when upper bounds of all its similarities stay below (GPS:
+    the share of a ground truth's valid points inside the box; mask IoU:
+    the share of a non-crowd ground-truth mask inside the box, 1 for an
+    overlapped crowd mask; GPSm: the geometric mean of both); its
+    similarities are then left at 0. Without ``modes`` every chart whose
+    box holds a point or overlaps a mask is read (exact values).
+
+    Args:
+        d_list (list[_Dt]): the group's detections.
+        points (_GroupPoints, optional): ground-truth points (GPS modes).
+        gt_masks (list[PlacedMask], optional): ground-truth masks (mask
+            modes).
+        gt_crowd (Sequence[bool]): crowd flags of the group's ground truth.
+        region (np.ndarray, optional): the image's ignore region.
+        img_hw (tuple[int, int]): image height and width.
+        modes (Sequence[str], optional): the evaluated modes.
+    """
+    num_d, num_g = len(d_list), len(gt_crowd)
+    if not num_d:
+        return
+    boxes = np.array([d.bbox for d in d_list], dtype=np.float64).reshape(num_d, 4)
+    need = np.full(num_d, region is not None)
+    gps_bound = np.zeros((num_d, num_g))
+    iou_bound = np.zeros((num_d, num_g))
+    if points is not None and len(points.x):
+        # Same operations as the protocol, so int() truncates alike.
+        px = (points.x[None, :] - boxes[:, :1]).astype(np.int64)
+        py = (points.y[None, :] - boxes[:, 1:2]).astype(np.int64)
+        inside = ((px >= 0) & (py >= 0) & (px < boxes[:, 2:3].astype(np.int64))
+                  & (py < boxes[:, 3:4].astype(np.int64)))
+        for d in d_list:
+            d.samples = np.zeros((3, len(points.x)), dtype=np.uint8)
+        if points.cols:
+            hits = np.add.reduceat((inside & points.valid).astype(np.int64), points.starts,
+                                   axis=1)
+            gps_bound[:, points.cols] = hits / np.maximum(points.num_valid, 1)
+        if modes is None:
+            need |= inside.any(axis=1)
+    overlaps: List[List[int]] = [[] for _ in range(num_d)]
+    if gt_masks is not None:
+        # the protocol's pasting rule clips the detection to this box
+        x0 = np.maximum(boxes[:, 0].astype(np.int64), 0)
+        y0 = np.maximum(boxes[:, 1].astype(np.int64), 0)
+        x1 = np.minimum((boxes[:, 0] + boxes[:, 2]).astype(np.int64), img_hw[1])
+        y1 = np.minimum((boxes[:, 1] + boxes[:, 3]).astype(np.int64), img_hw[0])
+        for d in d_list:
+            d.inter = np.zeros(num_g, dtype=np.int64)
+        for j, g in enumerate(gt_masks):
+            if not g.area:
+                continue
+            h, w = g.mask.shape
+            hit = (g.x0 < x1) & (x0 < g.x0 + w) & (g.y0 < y1) & (y0 < g.y0 + h)
+            if not hit.any():
+                continue
+            for i in np.flatnonzero(hit):
+                overlaps[i].append(j)
+            if gt_crowd[j]:  # intersection over the detection: no bound
+                iou_bound[hit, j] = 1.0
+                continue
+            table = _mask_counts(g)
+            cx0 = np.minimum(np.maximum(x0 - g.x0, 0), w)
+            cx1 = np.minimum(np.maximum(x1 - g.x0, 0), w)
+            cy0 = np.minimum(np.maximum(y0 - g.y0, 0), h)
+            cy1 = np.minimum(np.maximum(y1 - g.y0, 0), h)
+            inside_mask = (table[cy1, cx1] - table[cy0, cx1] - table[cy1, cx0]
+                           + table[cy0, cx0])
+            iou_bound[:, j] = np.where(hit, inside_mask / g.area, 0.0)
+            if modes is None:
+                need |= hit
+    if modes is not None:
+        reach = IOU_THRS[0] - 1e-9  # margin for the rounding of the sums
+        bounds = {'GPS': gps_bound, 'IOU': iou_bound, 'GPSm': np.sqrt(gps_bound * iou_bound)}
+        for m in modes:
+            need |= (bounds[m] >= reach).any(axis=1)
+    for i, d in enumerate(d_list):
+        if need[i]:
+            d.read(d.load_iuv(), points, gt_masks, overlaps[i], region, img_hw)
+        else:
+            d.check_chart()
 
 
 class _GroupPoints:
@@ -302,8 +404,7 @@ def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
     gts = [_Gt(a, {}, eval_data, gps_kappa, '<anns>') for a in anns]
     _assign_vertices(gts, eval_data)
     points = _GroupPoints(gts)
-    for d in dts:
-        d.prepare(points, None, None, (0, 0))
+    _prepare_group(dts, points, None, [False] * len(gts), None, (0, 0), None)
     return _gps_matrix(dts, len(gts), points, eval_data)
 
 
@@ -397,7 +498,8 @@ def _match_groups(groups: List[tuple], gts: Dict[tuple, List[_Gt]],
         if need_mask:
             if d_list and g_list:
                 miou = mask_iou_from_intersections(
-                    [d.mask_area for d in d_list], [g.mask().area for g in g_list],
+                    [d.mask_area for d in d_list], [g.mask().area if g.mask_area is None
+                                                     else g.mask_area for g in g_list],
                     np.stack([d.inter for d in d_list]), [g.crowd for g in g_list])
             else:
                 miou = np.zeros((len(d_list), len(g_list)))
@@ -429,13 +531,55 @@ def _match_groups(groups: List[tuple], gts: Dict[tuple, List[_Gt]],
                                            gt_ignore=ignores[a], scores=scores))
 
 
+#: State of the running evaluations that forked worker processes read
+#: (inherited at the fork, never sent): token -> (prepare, chunks, dts, gts).
+_FORK_STATE: Dict[int, tuple] = {}
+
+
+def _prepare_chunk_in_child(token: int, n: int) -> list:
+    """Prepare chunk ``n`` of an evaluation in a forked worker process and
+    return what the parent needs: per group, the kept detections (result
+    index, mask area, intersections, samples) in order and the ground-truth
+    mask areas (None where masks are not used)."""
+    prepare, chunks, dts, gts, need_mask = _FORK_STATE[token]
+    prepare(chunks[n])
+    out = []
+    for key in chunks[n]:
+        kept = [(d.index, d.mask_area, d.inter, d.samples) for d in dts[key]]
+        areas = [g.mask_area for g in gts.get(key, [])] if need_mask else None
+        out.append((kept, areas))
+    return out
+
+
+def _apply_child_chunk(chunk: List[tuple], data: list, dts: Dict[tuple, List['_Dt']],
+                       gts: Dict[tuple, List[_Gt]]) -> None:
+    """Store what :func:`_prepare_chunk_in_child` returned in this process's
+    detections and ground truth."""
+    for key, (kept, areas) in zip(chunk, data):
+        by_index = {d.index: d for d in dts[key]}
+        new = []
+        for index, mask_area, inter, samples in kept:
+            d = by_index[index]
+            d.mask_area, d.inter, d.samples = mask_area, inter, samples
+            new.append(d)
+        dts[key] = new
+        if areas is not None:
+            for g, area in zip(gts.get(key, []), areas):
+                g.mask_area = area
+
+
+def fork_available() -> bool:
+    """Whether worker processes can be forked here (Linux)."""
+    return sys.platform.startswith('linux') and 'fork' in mp.get_all_start_methods()
+
+
 def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE_MODES,
              eval_data: Optional[DensePoseEvalData] = None,
              img_ids: Optional[Sequence[int]] = None, gps_kappa: Optional[float] = None,
              max_dets: int = MAX_DETS, show_progress: bool = True, source: str = '<gt>',
              logger: str = 'current', validate: bool = True,
              skip_invalid: bool = False, results_source: str = '<results>',
-             workers: Optional[int] = None) -> Dict[str, float]:
+             workers: Optional[int] = None, processes: bool = False) -> Dict[str, float]:
     """Evaluate DensePose results with the COCO DensePose protocol.
 
     Args:
@@ -471,6 +615,11 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         workers (int, optional): threads that decode charts and resize
             ground-truth masks (default :func:`default_workers`; 1 = none).
             The numbers do not depend on it.
+        processes (bool): with ``workers > 1``, prepare the groups in forked
+            worker processes instead of threads (no shared interpreter lock:
+            faster where the CPUs are free; Linux only, else threads). Use
+            it in a process that runs no other threads (e.g. the offline
+            command), not inside training. The numbers do not depend on it.
 
     Results of images absent from the ground truth, and results of a
     ``category_id`` not in its ``categories``, are skipped, counted and
@@ -484,7 +633,11 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
     if validate:
         gt = dict(gt, images=list(gt.get('images', [])),
                   annotations=list(gt.get('annotations', [])))
-        report = validate_densepose_gt(gt, source, skip_invalid=skip_invalid)
+        # the DensePose fields of all annotations checked in one pass; only
+        # when that fails are they parsed one by one (the error or skip)
+        report = validate_densepose_gt(
+            gt, source, skip_invalid=skip_invalid,
+            check_densepose=not densepose_fields_valid(gt['annotations']))
         if report.total:
             print_log(report.summary(source), logger=logger, level=30)
     modes = _resolve_modes(modes, eval_data)
@@ -527,11 +680,11 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             region = regions.get(key[0])
             # the ignore-region filter reads every chart of the image first
             d_list = dts[key] if region is not None else _best(dts[key], max_dets)
-            masks = [g.mask() for g in gts.get(key, [])] if need_mask else None
+            g_list = gts.get(key, [])
+            masks = [g.mask() for g in g_list] if need_mask else None
             img = imgs[key[0]]
-            for d in d_list:
-                d.prepare(points.get(key), masks, region, (int(img['height']),
-                                                           int(img['width'])))
+            _prepare_group(d_list, points.get(key), masks, [g.crowd for g in g_list], region,
+                           (int(img['height']), int(img['width'])), modes)
             dts[key] = _best([d for d in d_list if d.keep], max_dets)
 
     # Groups are prepared in chunks on worker threads (chart decoding and
@@ -540,9 +693,19 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
     group_keys = [(iid, cat) for cat in cat_ids for iid in img_ids if (iid, cat) in dts]
     chunks = [group_keys[i:i + 32] for i in range(0, len(group_keys), 32)]
     chunk_of = {key: n for n, chunk in enumerate(chunks) for key in chunk}
-    pool = ThreadPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
-    pending = ([pool.submit(prepare_groups, chunk) for chunk in chunks] if pool is not None
-               else [None] * len(chunks))
+    use_pool = workers > 1 and len(chunks) > 1
+    token = None
+    if use_pool and processes and fork_available():
+        # children inherit this state at the fork and send back small arrays
+        token = id(chunks)
+        _FORK_STATE[token] = (prepare_groups, chunks, dts, gts, need_mask)
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context('fork'))
+        pending = [pool.submit(_prepare_chunk_in_child, token, n) for n in range(len(chunks))]
+    elif use_pool:
+        pool = ThreadPoolExecutor(workers)
+        pending = [pool.submit(prepare_groups, chunk) for chunk in chunks]
+    else:
+        pool, pending = None, [None] * len(chunks)
     ready = [False] * len(chunks)
 
     def wait_for(key: tuple) -> None:
@@ -551,6 +714,8 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             return
         if pending[n] is None:
             prepare_groups(chunks[n])
+        elif token is not None:
+            _apply_child_chunk(chunks[n], pending[n].result(), dts, gts)
         else:
             pending[n].result()
         ready[n] = True
@@ -571,6 +736,7 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             for future in pending:
                 future.cancel()
             pool.shutdown(wait=True)
+        _FORK_STATE.pop(token, None)
     if bar is not None:
         print()
 

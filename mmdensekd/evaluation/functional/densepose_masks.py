@@ -129,13 +129,24 @@ def zoom_binary_linear(mask: np.ndarray, factors: Tuple[float, float]) -> np.nda
     in_y, lo_y, hi_y, wy0, wy1 = _zoom_axis(mask.shape[0], float(factors[0]))
     in_x, lo_x, hi_x, wx0, wx1 = _zoom_axis(mask.shape[1], float(factors[1]))
     rows_lo, rows_hi = mask[lo_y], mask[hi_y]
-    corners = (rows_lo[:, lo_x], rows_lo[:, hi_x], rows_hi[:, lo_x], rows_hi[:, hi_x])
-    out = corners[0] & corners[1] & corners[2] & corners[3]
-    ys, xs = np.nonzero((corners[0] | corners[1] | corners[2] | corners[3]) & ~out)
+    both, either = rows_lo & rows_hi, rows_lo | rows_hi
+    # Columns lo and hi are neighbours (hi = lo + 1, or lo - 1 at the last
+    # column): all / any of the 2x2 neighbours is one look-up in the AND / OR
+    # of adjacent column pairs.
+    if mask.shape[1] > 1:
+        pair = np.minimum(lo_x, mask.shape[1] - 2)
+        out = (both[:, :-1] & both[:, 1:])[:, pair]
+        mixed = (either[:, :-1] | either[:, 1:])[:, pair]
+    else:
+        out, mixed = both[:, lo_x], either[:, lo_x]
+    mixed ^= out  # some but not all neighbours set: the outline
+    ys, xs = np.nonzero(mixed)
     if len(ys):
         total = np.zeros(len(ys))
+        lx, hx = lo_x[xs], hi_x[xs]
+        corners = (rows_lo[ys, lx], rows_lo[ys, hx], rows_hi[ys, lx], rows_hi[ys, hx])
         for corner, wy, wx in zip(corners, (wy0, wy0, wy1, wy1), (wx0, wx1, wx0, wx1)):
-            total += np.where(corner[ys, xs], wy[ys] * wx[xs], 0.0)
+            total += np.where(corner, wy[ys] * wx[xs], 0.0)
         out[ys, xs] = total > 0.5
     out &= in_y[:, None]
     out &= in_x[None, :]
