@@ -11,7 +11,16 @@ subdivided vertices, 23.7 M distances; ``--eval-data DIR`` uses real ones).
 Each timed run is what ``tools/analysis/eval_densepose_results.py`` does
 after its imports: read the annotation JSON, the results JSON and the
 geodesic files (never cached between runs), decode the charts, evaluate
-GPS, GPSm and IOU. Runs alternate (baseline, current) ``--repeat`` times.
+GPS, GPSm and IOU, with its default worker processes (``--threads``: worker
+threads). Runs alternate (baseline, current) ``--repeat`` times; each
+prints its wall time and its CPU time (all threads and worker processes),
+the figure that counts on a machine whose cores are busy with other work.
+
+The baseline is release 0.x's code path, kept in this file: charts decoded
+one by one in the main thread (as (3, h, w) copies), every chart of the top
+detections decoded, masks resized with ``scipy.ndimage.zoom``, one matching
+per mode and area range, and the ground truth's 14 RLE strings per
+annotation checked one at a time (:func:`baseline_validate`).
 
 Example::
 

@@ -15,7 +15,8 @@ to IOU. The ground truth is validated first (as the dataset does): a bad
 annotation is an error naming the file and ids, or with ``--skip-invalid`` a
 counted, logged skip. A result that cannot be read (a corrupt ``uv_data``
 PNG, a bad box) is an error naming the file and the result index (exit code
-1, one line).
+1, one line). Charts are decoded in forked worker processes (``--workers``,
+``--threads`` for threads instead); the numbers do not depend on them.
 """
 import argparse
 import json

@@ -10,6 +10,7 @@ view, no copy). Charts that cannot change a number are not decoded; their
 PNG structure is still checked (:func:`chart_header_ok`).
 """
 import base64
+import binascii
 import struct
 
 import cv2
@@ -33,7 +34,8 @@ def decode_chart_hwc(data) -> np.ndarray:
             base64, not a decodable PNG, one channel), with its message.
     """
     try:
-        buf = np.frombuffer(base64.b64decode(data), dtype=np.uint8)
+        # binascii directly: base64.b64decode would first copy a str to bytes
+        buf = np.frombuffer(binascii.a2b_base64(data), dtype=np.uint8)
     except (ValueError, TypeError):
         buf = None
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf is not None and buf.size else None

@@ -32,6 +32,8 @@ distances (ties beyond 4 equidistant vertices may differ); a negative box
 origin is clipped to 0 in the ignore-region test; results for images absent
 from the ground truth are skipped and counted rather than rejected.
 """
+import gc
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -151,7 +153,7 @@ class _Dt:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f'{self.where}: needs a "bbox" of 4 numbers and a numeric '
                              f'"score" ({err!r})') from None
-        if len(self.bbox) != 4 or not np.all(np.isfinite(self.bbox + [self.score])):
+        if len(self.bbox) != 4 or not all(map(math.isfinite, self.bbox + [self.score])):
             raise ValueError(f'{self.where}: bbox {self.bbox} / score {self.score} must be '
                              '4 + 1 finite numbers')
         self.area = self.bbox[2] * self.bbox[3]
@@ -159,6 +161,7 @@ class _Dt:
         self.mask_area = 0
         self.inter: Optional[np.ndarray] = None  # (G,) intersections
         self.samples: Optional[np.ndarray] = None  # (3, P) I, U, V at the points
+        self.dverts: Optional[np.ndarray] = None  # (P,) their mesh vertices
 
     def load_iuv(self) -> np.ndarray:
         """The (h, w, 3) chart, channels I, U, V (decoded from ``uv_data``
@@ -189,15 +192,16 @@ class _Dt:
                                                          self.res.get('uv_shape')):
             self.load_iuv()  # raises the decoder's message (or reads it after all)
 
-    def read(self, iuv: np.ndarray, points: Optional['_GroupPoints'],
+    def read(self, iuv: np.ndarray, pixels: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]],
              gt_masks: Optional[List[PlacedMask]], overlap: Sequence[int],
              region: Optional[np.ndarray], img_hw: Tuple[int, int]) -> None:
         """Keep from the chart ``iuv`` (h, w, 3) what matching uses.
 
         Args:
             iuv (np.ndarray): the chart (:meth:`load_iuv`).
-            points (_GroupPoints, optional): ground-truth points of the group
-                (GPS modes), else None; ``self.samples`` must be allocated.
+            pixels (tuple, optional): (P,) columns and rows of the group's
+                ground-truth points in the box and whether they lie inside
+                it (GPS modes; ``self.samples`` allocated), else None.
             gt_masks (list[PlacedMask], optional): ground-truth masks of the
                 group (mask modes), else None.
             overlap (Sequence[int]): the masks the box overlaps (the others
@@ -207,13 +211,9 @@ class _Dt:
         """
         if region is not None:
             self.keep = keep_outside_ignore(self.bbox, region, fg=iuv[:, :, 0])
-        if points is not None and len(points.x):
-            bx, by, bw, bh = self.bbox
-            # Same operations as the protocol, so int() truncates alike.
-            px = (points.x - bx).astype(np.int64)
-            py = (points.y - by).astype(np.int64)
-            sel = ((px >= 0) & (py >= 0) & (px < np.int64(bw)) & (py < np.int64(bh))
-                   & (px < iuv.shape[1]) & (py < iuv.shape[0]))
+        if pixels is not None:
+            px, py, inside = pixels
+            sel = inside & (px < iuv.shape[1]) & (py < iuv.shape[0])
             self.samples[:, sel] = iuv[py[sel], px[sel]].T
         if gt_masks is not None:
             placed = place_mask(iuv[:, :, 0], self.bbox, *img_hw)
@@ -263,6 +263,7 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
     need = np.full(num_d, region is not None)
     gps_bound = np.zeros((num_d, num_g))
     iou_bound = np.zeros((num_d, num_g))
+    px = py = inside = None
     if points is not None and len(points.x):
         # Same operations as the protocol, so int() truncates alike.
         px = (points.x[None, :] - boxes[:, :1]).astype(np.int64)
@@ -315,7 +316,8 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
             need |= (bounds[m] >= reach).any(axis=1)
     for i, d in enumerate(d_list):
         if need[i]:
-            d.read(d.load_iuv(), points, gt_masks, overlaps[i], region, img_hw)
+            d.read(d.load_iuv(), None if px is None else (px[i], py[i], inside[i]), gt_masks,
+                   overlaps[i], region, img_hw)
         else:
             d.check_chart()
 
@@ -360,15 +362,17 @@ def _gps_matrix(dts: List[_Dt], num_gt: int, points: _GroupPoints,
     out = np.zeros((len(dts), num_gt))
     if not dts or not points.cols:
         return out
-    samples = np.stack([d.samples for d in dts], axis=1).astype(np.int64)  # (3, D, P)
-    parts, u8, v8 = samples
-    dverts = eval_data.closest_vertices_quantized(parts, u8, v8).reshape(parts.shape)
-    score = np.zeros(parts.shape)
+    if all(d.dverts is not None for d in dts):  # looked up by chunk (evaluate)
+        dverts = np.stack([d.dverts for d in dts])  # (D, P)
+    else:
+        parts, u8, v8 = np.stack([d.samples for d in dts], axis=1).astype(np.int64)
+        dverts = eval_data.closest_vertices_quantized(parts, u8, v8).reshape(parts.shape)
+    score = np.zeros(dverts.shape)
     both = (dverts > 0) & points.valid[None, :]
     if both.any():
-        gv = np.broadcast_to(points.verts, parts.shape)[both]
+        gv = np.broadcast_to(points.verts, dverts.shape)[both]
         dist = eval_data.geodesic(gv, dverts[both])
-        k = np.broadcast_to(points.coeff, parts.shape)[both]
+        k = np.broadcast_to(points.coeff, dverts.shape)[both]
         score[both] = np.exp(-dist**2 / (2 * k**2))
     sums = np.add.reduceat(score, points.starts, axis=1)
     num_valid = points.num_valid
@@ -699,8 +703,16 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         # children inherit this state at the fork and send back small arrays
         token = id(chunks)
         _FORK_STATE[token] = (prepare_groups, chunks, dts, gts, need_mask)
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context('fork'))
-        pending = [pool.submit(_prepare_chunk_in_child, token, n) for n in range(len(chunks))]
+        # Objects that exist now are left out of the children's garbage
+        # collections, which would otherwise touch (and so copy) every page
+        # of the parsed JSON.
+        gc.freeze()
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context('fork'))
+            pending = [pool.submit(_prepare_chunk_in_child, token, n)
+                       for n in range(len(chunks))]
+        finally:
+            gc.unfreeze()
     elif use_pool:
         pool = ThreadPoolExecutor(workers)
         pending = [pool.submit(prepare_groups, chunk) for chunk in chunks]
@@ -719,11 +731,14 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         else:
             pending[n].result()
         ready[n] = True
-        if need_gps:  # fill the vertex table of the chunk's charts in one batch
-            samples = [d.samples for key in chunks[n] for d in dts[key]
-                       if d.samples is not None]
-            if samples:
-                eval_data.closest_vertices_quantized(*np.concatenate(samples, axis=1))
+        if need_gps:  # mesh vertices of the chunk's samples in one batch
+            sampled = [d for key in chunks[n] for d in dts[key] if d.samples is not None]
+            if sampled:
+                verts = eval_data.closest_vertices_quantized(
+                    *np.concatenate([d.samples for d in sampled], axis=1))
+                ends = np.cumsum([d.samples.shape[1] for d in sampled])
+                for d, end, size in zip(sampled, ends, [d.samples.shape[1] for d in sampled]):
+                    d.dverts = verts[end - size:end]
 
     # per_image[mode][area] -> list over (cat, img) in protocol order
     per_image = {m: [[[] for _ in cat_ids] for _ in AREA_RNGS] for m in modes}
