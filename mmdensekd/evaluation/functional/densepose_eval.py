@@ -278,6 +278,9 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
             gps_bound[:, points.cols] = hits / np.maximum(points.num_valid, 1)
         if modes is None:
             need |= inside.any(axis=1)
+    reach = IOU_THRS[0] - 1e-9  # margin for the rounding of the sums
+    if modes is not None and 'GPS' in modes:
+        need |= (gps_bound >= reach).any(axis=1)
     overlaps: List[List[int]] = [[] for _ in range(num_d)]
     if gt_masks is not None:
         # the protocol's pasting rule clips the detection to this box
@@ -296,6 +299,11 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
                 continue
             for i in np.flatnonzero(hit):
                 overlaps[i].append(j)
+            if modes is None:
+                need |= hit
+                continue
+            if not (hit & ~need).any():
+                continue  # the charts of these boxes are read anyway
             if gt_crowd[j]:  # intersection over the detection: no bound
                 iou_bound[hit, j] = 1.0
                 continue
@@ -307,13 +315,12 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
             inside_mask = (table[cy1, cx1] - table[cy0, cx1] - table[cy1, cx0]
                            + table[cy0, cx0])
             iou_bound[:, j] = np.where(hit, inside_mask / g.area, 0.0)
-            if modes is None:
-                need |= hit
     if modes is not None:
-        reach = IOU_THRS[0] - 1e-9  # margin for the rounding of the sums
-        bounds = {'GPS': gps_bound, 'IOU': iou_bound, 'GPSm': np.sqrt(gps_bound * iou_bound)}
+        # mask bounds were left at 0 only for charts that are read anyway
+        bounds = {'IOU': iou_bound, 'GPSm': np.sqrt(gps_bound * iou_bound)}
         for m in modes:
-            need |= (bounds[m] >= reach).any(axis=1)
+            if m in bounds:
+                need |= (bounds[m] >= reach).any(axis=1)
     for i, d in enumerate(d_list):
         if need[i]:
             d.read(d.load_iuv(), None if px is None else (px[i], py[i], inside[i]), gt_masks,

@@ -129,18 +129,16 @@ def zoom_binary_linear(mask: np.ndarray, factors: Tuple[float, float]) -> np.nda
     in_y, lo_y, hi_y, wy0, wy1 = _zoom_axis(mask.shape[0], float(factors[0]))
     in_x, lo_x, hi_x, wx0, wx1 = _zoom_axis(mask.shape[1], float(factors[1]))
     rows_lo, rows_hi = mask[lo_y], mask[hi_y]
-    both, either = rows_lo & rows_hi, rows_lo | rows_hi
-    # Columns lo and hi are neighbours (hi = lo + 1, or lo - 1 at the last
-    # column): all / any of the 2x2 neighbours is one look-up in the AND / OR
-    # of adjacent column pairs.
+    # Number of set pixels among the 2x2 neighbours of every output pixel:
+    # columns lo and hi are neighbours (hi = lo + 1, or lo - 1 at the last
+    # column), so it is one look-up in the sums of adjacent column pairs.
+    rows = rows_lo.view(np.uint8) + rows_hi.view(np.uint8)
     if mask.shape[1] > 1:
-        pair = np.minimum(lo_x, mask.shape[1] - 2)
-        out = (both[:, :-1] & both[:, 1:])[:, pair]
-        mixed = (either[:, :-1] | either[:, 1:])[:, pair]
+        count = (rows[:, :-1] + rows[:, 1:])[:, np.minimum(lo_x, mask.shape[1] - 2)]
     else:
-        out, mixed = both[:, lo_x], either[:, lo_x]
-    mixed ^= out  # some but not all neighbours set: the outline
-    ys, xs = np.nonzero(mixed)
+        count = rows[:, lo_x] * np.uint8(2)
+    out = count == 4
+    ys, xs = np.nonzero((count != 0) & ~out)  # some but not all set: the outline
     if len(ys):
         total = np.zeros(len(ys))
         lx, hx = lo_x[xs], hi_x[xs]
