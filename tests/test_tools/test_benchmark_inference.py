@@ -10,31 +10,86 @@ from mmengine.config import Config
 
 def test_variants_stages_and_csi(load_tool, tiny_config, capsys):
     tool = load_tool('analysis/benchmark_inference.py')
-    result = tool.main([tiny_config, '--shape', '96', '128', '--num-images', '1', '--warmup',
+    result = tool.main([tiny_config, '--shape', '96', '128', '--num-images', '2', '--warmup',
                         '0', '--device', 'cpu', '--num-dets', '3', '--dtype', 'fp32', 'bf16',
                         '--baseline', '--check-agreement', '--csi', 'mmfi'])
     out = capsys.readouterr().out
-    names = ['baseline fp32', 'fp32', 'bf16']
+    names = ['today fp32', 'fp32', 'today bf16', 'bf16']
     assert list(result['variants']) == names
-    assert result['variants']['baseline fp32']['ratio'] == 1.0
-    assert result['median_ms'] == result['variants']['baseline fp32']['median_ms']
+    assert result['variants']['today fp32']['ratio'] == 1.0
+    # the header shows this release's first variant
+    assert result['median_ms'] == result['variants']['fp32']['median_ms']
+    # each variant against today's path at its dtype, image by image
+    for name in ('fp32', 'bf16'):
+        stats = result['variants'][name]
+        assert stats['baseline'] == f'today {name}' and stats['vs_baseline'] > 0
+    assert 'vs_baseline' not in result['variants']['today bf16']
     # exactly the forced number of detections in every variant
     assert result['num_dets'] == {n: 3 for n in names}
     for name in names:
         stages = result['stages'][name]
         for stage in ('backbone', 'neck', 'rpn_head', 'rpn_proposals', 'box_roi_extractor',
-                      'box_head', 'densepose_head', 'predictor', 'chart_decoding'):
+                      'box_head', 'densepose_head', 'predictor', 'chart_decoding',
+                      'roi_align'):
             assert stages[stage] > 0, (name, stage)
         assert stages['forward (profiled)'] >= stages['backbone'] + stages['neck']
-    # bf16 pays for casts between stages, fp32 has next to none
+    # bf16 pays for casts between stages
     assert result['stages']['bf16']['casts + layout copies'] > 0
-    agg = result['agreement']['fp32']  # BN folding + fast RoIAlign change nothing
-    assert agg['matched'] == 3 and agg['max_box_dev'] < 1e-2
+    # bf16 against this release's fp32, today's bf16 against today's fp32
+    agg = result['agreement']['bf16']
+    assert agg['reference'] == 'fp32' and agg['matched'] >= 2 and agg['max_box_dev'] <= 1.0
+    assert result['agreement']['today bf16']['reference'] == 'today fp32'
     assert set(result['csi_mmfi']) == set(names)
+    assert result['csi_mmfi']['bf16']['baseline'] == 'today bf16'
     for row in ('median latency (ms/img)', 'images/s (median)', 'synthetic 96x128',
-                'random init', 'forced 3', 'ratio to baseline fp32', 'chart_decoding',
-                'CSI mmfi 3x114x10 -> 480x640', 'agreement with baseline fp32'):
+                'random init', 'forced 3', 'ratio to today fp32', 'ratio to today (paired)',
+                'chart_decoding (per-box IUV)', 'roi_align (all RoIAlign calls)',
+                'CSI mmfi 3x114x10 -> 480x640', 'bf16 / fp32', 'today bf16 / today fp32',
+                'release a3c982d'):
         assert row in out, row
+
+
+def test_today_path_variant(load_tool, repo_root):
+    """Today's path (release a3c982d): float32 weights, no folding, NCHW,
+    the fast chart decoding, the RoI head's convolutions in bf16 and the
+    predictor's outputs back in float32, and this release's models left as
+    they are; in fp32 it gives this release's boxes."""
+    from mmdensekd.apis import init_model
+    tool = load_tool('analysis/benchmark_inference.py')
+    torch.manual_seed(0)
+    model = init_model(osp.join(repo_root, 'configs', 'densepose_rcnn',
+                                'densepose-rcnn_tiny_cpu_densepose-coco-tiny.py'))
+    model.init_weights()
+    tool.force_num_dets(model, 2)
+    today = tool.build_today_variant(model, 'bf16')
+    m = today['model']
+    assert today['dtype'] is torch.bfloat16 and today['flush_denormal'] is False
+    assert m.roi_head.densepose_predictor.decoding == 'fast'
+    assert model.roi_head.densepose_predictor.decoding == 'detectron2'
+    assert any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
+    assert not m.stage_autocast.handles and m.autocast_dtype is None
+    from mmdet.structures import DetDataSample
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 96), ori_shape=(64, 96),
+                                         scale_factor=(1.0, 1.0), batch_input_shape=(64, 96)))
+    x = torch.randn(1, 3, 64, 96)
+    seen = {}
+    conv = next(c for c in m.roi_head.densepose_head.modules() if isinstance(c, torch.nn.Conv2d))
+    hooks = [conv.register_forward_hook(lambda mod, a, o: seen.update(conv=o.dtype)),
+             m.roi_head.densepose_predictor.register_forward_hook(
+                 lambda mod, a, o: seen.update(predictor=o.fine_segm.dtype))]
+    with torch.no_grad():
+        out = tool.today_predict(m, x, [sample.clone()], torch.bfloat16)
+    for h in hooks:
+        h.remove()
+    assert seen == dict(conv=torch.bfloat16, predictor=torch.float32)
+    assert len(out[0].pred_instances) == 2
+    assert out[0].pred_instances.densepose.uv[0].max() <= 1.0  # the fast decoding clamps
+    assert all(p.dtype == torch.float32 for p in m.parameters())
+    fp32 = tool.build_today_variant(model, 'fp32')
+    with torch.no_grad():
+        ref = tool.today_predict(fp32['model'], x, [sample.clone()], None)
+        new = model.predict(x, [sample.clone()])
+    torch.testing.assert_close(ref[0].pred_instances.bboxes, new[0].pred_instances.bboxes)
 
 
 def test_force_num_dets_on_built_models(load_tool, repo_root):

@@ -3,7 +3,8 @@
 
     python tools/analysis/benchmark_inference.py CONFIG [CKPT] [--num-images 50]
         [--warmup 5] [--device cpu|cuda] [--shape H W] [--num-dets N]
-        [--dtype fp32 bf16 auto ...] [--baseline] [--channels-last] [--no-fuse-bn]
+        [--dtype fp32 bf16 auto ...] [--baseline] [--plain-baseline]
+        [--[no-]channels-last] [--no-fuse-bn]
         [--autocast-stages ...] [--threads T] [--csi mmfi piw] [--check-agreement]
         [--no-profile]
         [--cfg-options k=v ...]
@@ -19,21 +20,36 @@ Only the model's forward in ``predict`` mode is timed (under
 reading, the test pipeline and the data preprocessor run before the timer
 starts. Batch size is 1.
 
-* Variants: one per ``--dtype`` (inference transforms applied: BatchNorm
-  folded unless ``--no-fuse-bn``, the fast CPU RoIAlign, channels-last with
-  ``--channels-last``), plus with ``--baseline`` the project's plain float32
-  model (mmcv RoIAlign, no folding, NCHW). All variants share the weights
-  and the input, and run alternately image by image, so that a ratio
-  compares runs that saw the same machine load. Median and min over the
-  timed images are reported, and ratios to the first variant.
+* Variants: one per ``--dtype`` (:func:`optimize_for_inference` with its
+  defaults: BatchNorm folded unless ``--no-fuse-bn``, the fast CPU
+  RoIAlign, channels-last on the CPU unless ``--no-channels-last``, bf16
+  weights stored once, denormals flushed). All variants share the weights
+  and the input and run alternately image by image, in an order rotated at
+  every image, so that a ratio compares runs that saw the same machine load.
+  Median and min over the timed images are reported, and ratios to the
+  first variant.
+* ``--baseline``: today's path, the inference of release a3c982d (the one
+  issue 23 measures against), at each ``--dtype`` before this release's
+  variant (:func:`build_today_variant`, :func:`today_predict`): the model as
+  configured (no BatchNorm folding, NCHW, no denormal flushing), that
+  release's predict (backbone, neck and RPN head each in its own autocast
+  context, every FPN level cast to float32 before the RoI head, the RoI head
+  in one autocast context with its box head, DensePose predictor
+  convolutions and keypoint deconvolution cast back to float32) and its
+  chart decoding (labels and U/V at the predictor resolution, resized to the
+  box: ``decoding='fast'``). Each variant's time is also given as the
+  median over images of its ratio to today's path at its dtype (the two ran
+  back to back on the same image). ``--plain-baseline``: the plain float32
+  model (mmcv RoIAlign, no folding) as first variant.
 * ``--num-dets N`` forces N detections per image through the second-stage
   heads (box score threshold 0, no box NMS suppression, at most N per image,
   at least N RPN proposals), which makes random weights and real weights
   cost the same.
 * A per-stage breakdown (backbone, neck, RPN head, proposals (decoding +
   NMS), box RoI extractor and head, DensePose RoI extractor (with the
-  DensePose decoder when the config has one) and head, predictor, chart
-  decoding, keypoint extractor and head) comes from one extra profiled
+  DensePose decoder when the config has one, also in a row of its own) and
+  head, predictor, chart decoding, keypoint extractor and head, and all
+  RoIAlign calls together) comes from one extra profiled
   forward per variant (``torch.profiler`` ranges this script puts around
   the stage modules), plus the self time of dtype casts and memory-format
   copies (``aten::_to_copy``, ``aten::clone``, ``aten::copy_``). Stage
@@ -62,6 +78,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmcv.ops import RoIAlign
 from mmdet.structures import DetDataSample
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
@@ -71,6 +88,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from mmdensekd.apis import init_model, student_config
 from mmdensekd.models.layers import optimize_for_inference
 from mmdensekd.models.layers.fast_inference import (
+    cast_floats,
     enable_stage_autocast,
     find_two_stage_detectors,
     inference_autocast,
@@ -78,6 +96,7 @@ from mmdensekd.models.layers.fast_inference import (
     prediction_agreement,
     resolve_inference_dtype,
     restore_roi_align,
+    swap_roi_align,
 )
 from mmdensekd.models.layers.roi_align import FastRoIAlign
 from mmdensekd.registry import DATASETS, MODELS
@@ -89,8 +108,18 @@ CSI_PRESETS = {
 }
 #: Stage rows of the breakdown, in forward order.
 STAGES = ('backbone', 'neck', 'rpn_head', 'rpn_proposals', 'box_roi_extractor', 'box_head',
-          'densepose_roi_extractor', 'densepose_head', 'predictor', 'chart_decoding',
-          'keypoint_roi_extractor', 'keypoint_head', 'casts + layout copies')
+          'densepose_roi_extractor', 'densepose_decoder', 'densepose_head', 'predictor',
+          'chart_decoding', 'keypoint_roi_extractor', 'keypoint_head', 'roi_align',
+          'casts + layout copies')
+#: Row titles of the breakdown (the stages named by issue 23).
+STAGE_TITLES = {
+    'neck': 'neck (FPN)', 'rpn_proposals': 'rpn_proposals (decoding + NMS)',
+    'box_roi_extractor': 'box_roi_extractor (RoIAlign)',
+    'densepose_roi_extractor': 'densepose_roi_extractor (decoder + RoIAlign)',
+    'densepose_head': 'densepose_head (convs)', 'predictor': 'predictor (+ upsampling)',
+    'chart_decoding': 'chart_decoding (per-box IUV)',
+    'roi_align': 'roi_align (all RoIAlign calls)',
+    'casts + layout copies': 'casts + layout copies (self)'}
 #: Profiler ops counted (self time) as dtype casts and memory-format copies.
 COPY_OPS = ('aten::_to_copy', 'aten::clone', 'aten::copy_', 'aten::contiguous')
 
@@ -113,9 +142,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='inference dtype of each variant (default: fp32); auto: the '
                         'faster of fp32 and bf16, measured')
     parser.add_argument('--baseline', action='store_true',
+                        help="also time today's path (release a3c982d's inference, see "
+                        'build_today_variant) at each --dtype, run alternately with this '
+                        "release's, and give each variant's ratio to it")
+    parser.add_argument('--plain-baseline', action='store_true',
                         help='also time the plain fp32 model (mmcv RoIAlign, no BN folding)')
-    parser.add_argument('--channels-last', action='store_true',
-                        help='channels-last parameters and inputs in the variants')
+    parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction,
+                        default=None, help='channels-last parameters and inputs in the '
+                        "variants (default: optimize_for_inference's, on for the CPU)")
     parser.add_argument('--no-fuse-bn', action='store_true',
                         help='do not fold BatchNorm into convolutions in the variants')
     parser.add_argument('--autocast-stages', nargs='+', default=None,
@@ -158,27 +192,126 @@ def force_num_dets(model: torch.nn.Module, num: int) -> int:
 
 
 def build_variants(model: torch.nn.Module, args: argparse.Namespace) -> Dict[str, dict]:
-    """Name -> dict(model, dtype) of the variants, first one the reference."""
+    """Name -> dict(model, dtype) of the variants, first one the reference;
+    with ``--baseline`` today's path (:func:`build_today_variant`) at each
+    dtype before this release's, and ``today`` naming the baseline of each
+    variant."""
     variants = {}
-    if args.baseline:
+    if args.plain_baseline:
         base = copy.deepcopy(model).eval()
         restore_roi_align(base)
-        variants['baseline fp32'] = dict(model=base, dtype=None, summary='mmcv RoIAlign')
+        variants['plain fp32'] = dict(model=base, dtype=None, summary='mmcv RoIAlign')
     for name in dict.fromkeys(args.dtype):
+        if args.baseline:
+            variants[f'today {name}'] = build_today_variant(model, name)
         m = copy.deepcopy(model)
         # the dtype asked for, measured as is (no automatic refusal)
         summary = optimize_for_inference(m, inference_dtype=name, fuse_bn=not args.no_fuse_bn,
                                          channels_last=args.channels_last, calibrate=False)
-        label = name + (' channels-last' if args.channels_last else '')
+        label = name + {True: ' channels-last', False: ' NCHW', None: ''}[args.channels_last]
         if args.autocast_stages and name != 'fp32':
             for det in find_two_stage_detectors(m):
                 enable_stage_autocast(det, name, args.autocast_stages, calibrate=False)
             label += ' (' + ','.join(args.autocast_stages) + ')'
         fast = sum(isinstance(x, FastRoIAlign) for x in m.modules())
         variants[label] = dict(model=m, dtype=resolve_inference_dtype(name),
+                               baseline=f'today {name}' if args.baseline else None,
                                summary=f'{summary["fused_bn"]} BN folded, '
-                               f'{fast} fast RoIAlign')
+                               f'{fast} fast RoIAlign'
+                               + (', channels-last' if summary['channels_last'] else '')
+                               + (', weights stored in ' + name if name != 'fp32' else ''))
     return variants
+
+
+# ------------------------------------------------------ today's path (baseline)
+#: The release the issue-23 work started from: its inference is the baseline.
+TODAY_RELEASE = 'a3c982d'
+
+
+def _today_float_output_modules(det: torch.nn.Module) -> List[torch.nn.Module]:
+    """RoI-head modules whose outputs release a3c982d cast back to float32:
+    the box head, the DensePose predictor's convolutions (its upsampling ran
+    in float32) and the keypoint head's deconvolution."""
+    head = det.roi_head
+    modules = [getattr(head, 'bbox_head', None)]
+    predictor = getattr(head, 'densepose_predictor', None)
+    if predictor is not None:
+        convs = [m for m in predictor.modules()
+                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))]
+        modules += convs or [predictor]
+    keypoint_head = getattr(head, 'keypoint_head', None)
+    if keypoint_head is not None:
+        modules.append(getattr(keypoint_head, 'deconv', keypoint_head))
+    return [m for m in modules if m is not None]
+
+
+def _to_float32_hook(module: torch.nn.Module, args: tuple, output):
+    return cast_floats(output, torch.float32)
+
+
+def today_predict(det: torch.nn.Module, batch_inputs: torch.Tensor,
+                  batch_data_samples: List[DetDataSample], dtype: Optional[torch.dtype],
+                  rescale: bool = True) -> List[DetDataSample]:
+    """``DensePoseRCNN.predict`` of release a3c982d (the inference the
+    issue-23 work is measured against), on the modules of ``det``.
+
+    Each of backbone, neck and RPN head ran in its own
+    ``torch.autocast(dtype)`` context (weights cast at every call), the RPN
+    outputs were cast to float32 for proposal decoding and NMS, every FPN
+    level was cast to float32 before the RoI head, and the whole RoI head ran
+    in one autocast context with forward hooks casting the box head's, the
+    DensePose predictor convolutions' and the keypoint deconvolution's
+    outputs to float32. ``dtype=None`` is the plain float32 predict.
+    """
+    device = batch_inputs.device.type
+    with inference_autocast(device, dtype):
+        x = det.backbone(batch_inputs)
+    if det.with_neck:
+        with inference_autocast(device, dtype):
+            x = det.neck(x)
+    if batch_data_samples[0].get('proposals', None) is None:
+        with inference_autocast(device, dtype):
+            rpn_outs = det.rpn_head(x)
+        rpn_results_list = det.rpn_head.predict_by_feat(
+            *cast_floats(rpn_outs), batch_img_metas=[s.metainfo for s in batch_data_samples],
+            rescale=False)
+    else:
+        rpn_results_list = [s.proposals for s in batch_data_samples]
+    x = cast_floats(x)
+    handles = [] if dtype is None else [
+        m.register_forward_hook(_to_float32_hook) for m in _today_float_output_modules(det)]
+    try:
+        with inference_autocast(device, dtype):
+            results_list = det.roi_head.predict(x, rpn_results_list, batch_data_samples,
+                                                rescale=rescale)
+    finally:
+        for h in handles:
+            h.remove()
+    return det.add_pred_to_datasample(batch_data_samples, results_list)
+
+
+def build_today_variant(model: torch.nn.Module, name: str) -> dict:
+    """``model`` as release a3c982d ran it at ``name`` (``tools/test.py
+    --inference-dtype name``, the model as configured): no BatchNorm folding,
+    the fast CPU RoIAlign (that release's constructor default), NCHW, no
+    denormal flushing, the DensePose charts decoded at the predictor
+    resolution and resized to the boxes (``decoding='fast'``, that
+    release's only decoding) and :func:`today_predict` instead of the stage
+    hooks."""
+    m = copy.deepcopy(model).eval()
+    dets = find_two_stage_detectors(m)
+    for det in dets:
+        hooks = getattr(det, 'stage_autocast', None)
+        if hooks is not None:
+            hooks.remove()
+        det.autocast_dtype = None
+        swap_roi_align(det.roi_head)
+        predictor = getattr(det.roi_head, 'densepose_predictor', None)
+        if predictor is not None and hasattr(predictor, 'decoding'):
+            predictor.decoding = 'fast'
+    return dict(model=m, dtype=resolve_inference_dtype(name), today=dets,
+                flush_denormal=False, summary=f'release {TODAY_RELEASE}: no BN folding, '
+                'fast RoIAlign, fast chart decoding, autocast per stage')
 
 
 # --------------------------------------------------------------------- inputs
@@ -242,6 +375,12 @@ def benchmark(model: torch.nn.Module, get_sample: Callable[[int], dict], num_ima
     return benchmark_variants(variants, get_sample, num_images, warmup, device)['model']
 
 
+def _set_flush_denormal(variant: dict) -> None:
+    """Denormal flushing is process wide: on for this release's variants
+    (:func:`optimize_for_inference`), off for today's path."""
+    torch.set_flush_denormal(variant.get('flush_denormal', True))
+
+
 def _sync(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
@@ -249,6 +388,8 @@ def _sync(device: torch.device) -> None:
 
 def _run_image(variant: dict, batch: dict) -> List[DetDataSample]:
     data_samples = [copy.deepcopy(s) for s in batch['data_samples']]
+    if variant.get('today'):
+        return today_predict(variant['model'], batch['inputs'], data_samples, variant['dtype'])
     return variant['model'](batch['inputs'], data_samples, mode='predict')
 
 
@@ -258,6 +399,8 @@ def _run_csi(variant: dict, batch: dict) -> List[DetDataSample]:
     with inference_autocast(device.type, variant['dtype']):
         img = mtn(batch['amp'], batch['phase'])
     img = F.pad(img.float(), batch['pad'])
+    if variant.get('today'):
+        return today_predict(model, img, [copy.deepcopy(batch['sample'])], variant['dtype'])
     return model.predict(img, [copy.deepcopy(batch['sample'])], rescale=True)
 
 
@@ -281,13 +424,18 @@ def benchmark_variants(variants: Dict[str, dict], get_batch: Callable[[int], dic
     """
     times: Dict[str, List[float]] = {name: [] for name in variants}
     first = next(iter(variants.values()))['model']
+    names = list(variants)
     with torch.no_grad():
         for i in range(warmup + num_images):
             if run is None:
                 batch = first.data_preprocessor(pseudo_collate([get_batch(i)]), False)
             else:
                 batch = get_batch(i)
-            for name, variant in variants.items():
+            # rotated order: no variant always runs first (or after another)
+            shift = i % len(names)
+            for name in names[shift:] + names[:shift]:
+                variant = variants[name]
+                _set_flush_denormal(variant)
                 _sync(device)
                 start = time.perf_counter()
                 (run or _run_image)(variant, batch)
@@ -334,6 +482,12 @@ def profile_stages(model: torch.nn.Module, run: Callable[[], object]) -> Dict[st
                             ('keypoint_head', 'keypoint_head')):
             if getattr(roi, attr, None) is not None:
                 _add_range(getattr(roi, attr), label, handles)
+        extractor = getattr(roi, 'densepose_roi_extractor', None)
+        if getattr(extractor, 'decoder', None) is not None:
+            _add_range(extractor.decoder, 'densepose_decoder', handles)
+        for m in roi.modules():
+            if isinstance(m, RoIAlign):  # FastRoIAlign is one too
+                _add_range(m, 'roi_align', handles)
         for owner, method, label in ((det.rpn_head, 'predict_by_feat', 'rpn_proposals'),
                                      (roi, 'predict_densepose', 'chart_decoding')):
             if hasattr(owner, method):
@@ -381,8 +535,12 @@ def format_table(rows: List[tuple]) -> str:
     return '\n'.join([line, *body, line])
 
 
-def summarize(times: Dict[str, List[float]]) -> Dict[str, dict]:
-    """Median, mean, min, max (ms) per variant and median ratio to the first."""
+def summarize(times: Dict[str, List[float]],
+              baselines: Optional[Dict[str, Optional[str]]] = None) -> Dict[str, dict]:
+    """Median, mean, min, max (ms) per variant and median ratio to the
+    first; with ``baselines`` (variant -> its baseline variant) also
+    ``vs_baseline``, the median over images of the ratio of the two times of
+    one image (the two ran back to back on the same input)."""
     out = {}
     ref = None
     for name, ts in times.items():
@@ -391,16 +549,24 @@ def summarize(times: Dict[str, List[float]]) -> Dict[str, dict]:
         ref = med if ref is None else ref
         out[name] = dict(median_ms=med, mean_ms=statistics.fmean(ms), min_ms=min(ms),
                          max_ms=max(ms), images_per_s=1000.0 / med, ratio=med / ref)
+        base = (baselines or {}).get(name)
+        if base in times:
+            out[name]['vs_baseline'] = statistics.median(
+                t / b for t, b in zip(ts, times[base]))
+            out[name]['baseline'] = base
     return out
 
 
 def _variant_table(title: str, stats: Dict[str, dict], variants: Dict[str, dict]) -> str:
     ref = next(iter(stats))
-    rows = [(title, 'median ms', 'min ms', 'images/s', f'ratio to {ref}', 'setup')]
+    paired = any('vs_baseline' in s for s in stats.values())
+    rows = [(title, 'median ms', 'min ms', 'images/s', f'ratio to {ref}',
+             *(('ratio to today (paired)', ) if paired else ()), 'setup')]
     for name, s in stats.items():
+        vs = (f'{s["vs_baseline"]:.3f} vs {s["baseline"]}' if 'vs_baseline' in s else '', )
         rows.append((name, f'{s["median_ms"]:.1f}', f'{s["min_ms"]:.1f}',
                      f'{s["images_per_s"]:.2f}', f'{s["ratio"]:.3f}',
-                     variants[name].get('summary', '')))
+                     *(vs if paired else ()), variants[name].get('summary', '')))
     return format_table(rows)
 
 
@@ -410,7 +576,7 @@ def _stage_table(stages: Dict[str, Dict[str, float]]) -> str:
     for label in (*STAGES, 'forward (profiled)'):
         vals = [stages[n].get(label, 0.0) for n in names]
         if any(vals):
-            rows.append((label, *[f'{v:.1f}' for v in vals]))
+            rows.append((STAGE_TITLES.get(label, label), *[f'{v:.1f}' for v in vals]))
     return format_table(rows)
 
 
@@ -461,7 +627,11 @@ def student_csi_batch(model: torch.nn.Module, seed: int, pad_divisor: int = 32) 
 
 def _run_student(variant: dict, batch: dict) -> List[DetDataSample]:
     data_samples = [copy.deepcopy(s) for s in batch['data_samples']]
-    return variant['model'].predict(batch['inputs'], data_samples)
+    model = variant['model']
+    if variant.get('today'):
+        img = model.csi_to_image(batch['inputs'], data_samples)
+        return today_predict(model.detector, img, data_samples, variant['dtype'])
+    return model.predict(batch['inputs'], data_samples)
 
 
 def main(argv=None) -> Optional[dict]:
@@ -511,8 +681,10 @@ def main(argv=None) -> Optional[dict]:
         times = benchmark_variants(variants, get_batch, args.num_images, args.warmup, device,
                                    run=run)
 
-    stats = summarize(times)
-    main_name = next(iter(stats))
+    baselines = {name: v.get('baseline') for name, v in variants.items()}
+    stats = summarize(times, baselines)
+    # the header shows this release's first variant
+    main_name = next((n for n, v in variants.items() if not v.get('today')), next(iter(stats)))
     result = dict(stats[main_name], variants=stats, auto=auto)
     rows = [
         ('config', osp.basename(args.config)),
@@ -532,19 +704,30 @@ def main(argv=None) -> Optional[dict]:
     print(_variant_table('image variant' if not is_student else 'CSI student variant', stats,
                          variants))
 
+    outputs = {}
     with torch.no_grad():
-        outputs = {name: run(v, batch0) for name, v in variants.items()}
+        for name, v in variants.items():
+            _set_flush_denormal(v)
+            outputs[name] = run(v, batch0)
+    torch.set_flush_denormal(True)
     result['num_dets'] = {name: _num_dets(out) for name, out in outputs.items()}
     if args.check_agreement and len(variants) > 1:
+        # each variant against the first of its kind (today's path / this
+        # release's), which decode charts differently
         result['agreement'] = {}
-        ref_name = main_name
-        rows = [('agreement with ' + ref_name, 'matched', 'within 1 px', 'max box dev px',
+        firsts = {}
+        for name, v in variants.items():
+            firsts.setdefault(bool(v.get('today')), name)
+        rows = [('agreement (variant / reference)', 'matched', 'within 1 px', 'max box dev px',
                  'label agree', 'U/V mad (fg)', 'U/V mad (all)')]
-        for name in list(variants)[1:]:
+        for name, v in variants.items():
+            ref_name = firsts[bool(v.get('today'))]
+            if name == ref_name:
+                continue
             agg = prediction_agreement(outputs[ref_name][0].pred_instances,
                                        outputs[name][0].pred_instances)
-            result['agreement'][name] = agg
-            rows.append((name, f'{int(agg["matched"])}/{int(agg["num_ref"])}',
+            result['agreement'][name] = dict(agg, reference=ref_name)
+            rows.append((f'{name} / {ref_name}', f'{int(agg["matched"])}/{int(agg["num_ref"])}',
                          f'{int(agg["within_1px"])}', f'{agg["max_box_dev"]:.3f}',
                          f'{agg.get("label_agreement", 1):.4f}',
                          f'{agg.get("uv_mad", 0):.4f}', f'{agg.get("uv_mad_all", 0):.4f}'))
@@ -553,7 +736,9 @@ def main(argv=None) -> Optional[dict]:
     if not args.no_profile:
         stages = {}
         for name, v in variants.items():
+            _set_flush_denormal(v)
             stages[name] = profile_stages(v['model'], lambda v=v: run(v, batch0))
+        torch.set_flush_denormal(True)
         result['stages'] = stages
         print(_stage_table(stages))
 
@@ -565,7 +750,7 @@ def main(argv=None) -> Optional[dict]:
         csi.update(amp=csi['amp'].to(device), phase=csi['phase'].to(device))
         csi_times = benchmark_variants(variants, lambda i: csi, args.num_images, args.warmup,
                                        device, run=_run_csi)
-        csi_stats = summarize(csi_times)
+        csi_stats = summarize(csi_times, baselines)
         result[f'csi_{preset}'] = csi_stats
         spec = CSI_PRESETS[preset]
         print(_variant_table(

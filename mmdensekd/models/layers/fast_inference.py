@@ -135,7 +135,16 @@ class StageAutocast:
       precision.
 
     A stage left out of ``autocast_stages`` gets float32 inputs. Modules in
-    training mode are left alone. The hooks are bound methods of this
+    training mode are left alone.
+
+    With ``cast_weights`` (set by :func:`optimize_for_inference`) the
+    weights and biases of the convolutions and linear layers that the first
+    reduced-precision image ran under autocast (after the calibration) are
+    stored in the reduced dtype from the second image on, so autocast no
+    longer casts them at every call (same results); layers that run outside
+    autocast keep float32 weights. The float32 tensors are kept and put back
+    when the dtype changes (:func:`enable_stage_autocast`), a refusal by the
+    calibration or a module in training mode. The hooks are bound methods of this
     object and its tables are keyed by module, so a deep copy of the
     detector carries hooks of its own.
 
@@ -150,6 +159,13 @@ class StageAutocast:
         #: first CPU image and keep float32 when it is faster.
         self.calibrate = True
         self.calibration: Optional[Dict[str, float]] = None
+        #: Store conv / linear weights in the reduced dtype (see class doc).
+        self.cast_weights = False
+        self.weights_dtype: Optional[torch.dtype] = None
+        self.fp32_weights: Dict[Tuple[nn.Module, str], torch.Tensor] = {}
+        # (dtype, layers seen under autocast, hook handles) of the image
+        # that finds the layers whose weights may be stored
+        self._probe: Optional[tuple] = None
         self.contexts: Dict[nn.Module, list] = {}
         self.fp32_cache: Dict[int, torch.Tensor] = {}
         # RoI-head modules whose output feeds another autocast module (found
@@ -191,11 +207,85 @@ class StageAutocast:
             return None
         return getattr(det, 'autocast_dtype', None)
 
+    def _weight_layers(self) -> List[nn.Module]:
+        stages = getattr(self.detector, 'autocast_stages', AUTOCAST_STAGES)
+        layers = []
+        for module, (stage, _) in self.roles.items():
+            if stage in stages:
+                layers += [m for m in module.modules()
+                           if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
+        return list(dict.fromkeys(layers))
+
+    def store_weights(self, dtype: torch.dtype,
+                      layers: Optional[Sequence[nn.Module]] = None) -> int:
+        """Store the weights and biases of ``layers`` (default: every conv /
+        linear layer of the autocast stages) in ``dtype`` (float32 originals
+        kept); returns how many tensors."""
+        self.restore_weights()
+        count = 0
+        for layer in (self._weight_layers() if layers is None else layers):
+            for name in ('weight', 'bias'):
+                param = getattr(layer, name, None)
+                if isinstance(param, nn.Parameter) and param.dtype == torch.float32:
+                    self.fp32_weights[(layer, name)] = param.data
+                    param.data = param.data.to(dtype)  # memory format kept
+                    count += 1
+        self.weights_dtype = dtype
+        return count
+
+    def restore_weights(self) -> None:
+        """Put back the float32 weights of :meth:`store_weights` (and stop
+        a pending search for the layers to store)."""
+        self._end_probe()
+        for (layer, name), data in self.fp32_weights.items():
+            getattr(layer, name).data = data
+        self.fp32_weights.clear()
+        self.weights_dtype = None
+
+    def _start_probe(self, dtype: torch.dtype) -> None:
+        # a bound method: a deep copy's layers report to the copy
+        handles = [layer.register_forward_pre_hook(self._under_autocast)
+                   for layer in self._weight_layers()]
+        self._probe = (dtype, set(), handles)
+
+    def _under_autocast(self, layer: nn.Module, args: tuple) -> None:
+        t = _first_tensor(args)
+        if self._probe is not None and t is not None \
+                and torch.is_autocast_enabled(t.device.type):
+            self._probe[1].add(layer)
+
+    def _end_probe(self) -> Optional[tuple]:
+        probe, self._probe = self._probe, None
+        for h in (probe[2] if probe else ()):
+            h.remove()
+        return probe
+
+    def _update_weights(self) -> None:
+        """At the start of an image in eval mode: store the weights found by
+        the previous image's probe, or start a probe."""
+        dtype = getattr(self.detector, 'autocast_dtype', None)
+        if not self.cast_weights or dtype is None or self.weights_dtype == dtype:
+            return
+        probe = self._end_probe()
+        if probe is not None and probe[0] == dtype:
+            layers = [m for m in self._weight_layers() if m in probe[1]]
+            self.store_weights(dtype, layers)
+            self.weights_dtype = dtype
+        else:
+            self._start_probe(dtype)
+
     def _enter(self, module: nn.Module, args: tuple):
         stage, _ = self.roles.get(module, ('', False))
+        target = getattr(self.detector, 'autocast_dtype', None)
+        if (self.weights_dtype is not None or self._probe is not None) and (
+                module.training or target is None
+                or self.weights_dtype not in (None, target)):
+            self.restore_weights()  # training and float32 need the float32 weights
         if stage == 'backbone':
             self.fp32_cache.clear()  # a new image batch
             self.cast_outputs.clear()
+            if not module.training and (not self.calibrate or self.calibration is not None):
+                self._update_weights()
             if getattr(self.detector, 'channels_last', False) and not module.training:
                 args = tuple(a.contiguous(memory_format=torch.channels_last)
                              if isinstance(a, torch.Tensor) and a.dim() == 4 else a
@@ -237,6 +327,7 @@ class StageAutocast:
         if reduced <= full:
             return dtype
         self.detector.autocast_dtype = None
+        self.restore_weights()
         name = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(dtype, str(dtype))
         print_log(f'{type(self.detector).__name__}: {name} inference refused on this machine: '
                   f'the backbone takes {reduced:.1f} ms in {name} against {full:.1f} ms in '
@@ -316,6 +407,10 @@ def enable_stage_autocast(detector: nn.Module, inference_dtype: Union[None, str,
         detector.autocast_stages = AUTOCAST_STAGES
     if not isinstance(getattr(detector, 'stage_autocast', None), StageAutocast):
         detector.stage_autocast = StageAutocast(detector)
+    hooks = detector.stage_autocast
+    if hooks.weights_dtype is not None and (hooks.weights_dtype != detector.autocast_dtype
+                                            or stages is not None):
+        hooks.restore_weights()  # stored again at the next forward
     if calibrate is not None:
         detector.stage_autocast.calibrate = bool(calibrate)
     detector.stage_autocast.calibration = None  # measure again for the new setting
@@ -406,10 +501,11 @@ def restore_roi_align(module: nn.Module) -> int:
 def optimize_for_inference(model: nn.Module,
                            inference_dtype: Union[None, str, torch.dtype] = None,
                            fuse_bn: bool = True,
-                           channels_last: bool = False,
+                           channels_last: Optional[bool] = None,
                            fast_roi_align: bool = True,
                            flush_denormal: bool = True,
-                           calibrate: bool = True) -> Dict[str, object]:
+                           calibrate: bool = True,
+                           cast_weights: bool = True) -> Dict[str, object]:
     """Apply the inference transforms to a model in eval mode.
 
     Args:
@@ -418,19 +514,29 @@ def optimize_for_inference(model: nn.Module,
             stages of every two-stage detector in ``model``
             (:func:`enable_stage_autocast`); None keeps the model's setting.
         fuse_bn (bool): Fold BatchNorm into convolutions. Defaults to True.
-        channels_last (bool): Channels-last parameters and inputs.
+        channels_last (bool, optional): Channels-last parameters and inputs
+            (oneDNN's convolutions, the fast RoIAlign and the chart decoding
+            then read the features without layout copies). None (default):
+            on for a model on the CPU.
         fast_roi_align (bool): Swap in :class:`FastRoIAlign`.
         flush_denormal (bool): ``torch.set_flush_denormal(True)`` (process
             wide; denormal float32 arithmetic is many times slower on CPUs).
         calibrate (bool): Refuse a reduced ``inference_dtype`` that is
             slower than float32 on this CPU, measured on the first image
             (see :func:`enable_stage_autocast`).
+        cast_weights (bool): With a reduced ``inference_dtype``, store the
+            conv / linear weights of the autocast stages in that dtype once
+            (on the first image, see :class:`StageAutocast`) instead of
+            casting them under autocast at every call. Defaults to True.
 
     Returns:
         dict: What was done: ``fused_bn``, ``swapped_roi_align`` (counts),
         ``channels_last`` and ``inference_dtype``.
     """
     model.eval()
+    if channels_last is None:
+        param = next(model.parameters(), None)
+        channels_last = param is not None and param.device.type == 'cpu'
     summary: Dict[str, object] = dict(fused_bn=0, swapped_roi_align=0,
                                       channels_last=channels_last, inference_dtype=None)
     if flush_denormal:
@@ -445,6 +551,7 @@ def optimize_for_inference(model: nn.Module,
                             f'{inference_dtype}')
         for det in detectors:
             enable_stage_autocast(det, inference_dtype, calibrate=calibrate)
+            det.stage_autocast.cast_weights = bool(cast_weights)
         summary['inference_dtype'] = str(inference_dtype)
     if fuse_bn:
         summary['fused_bn'] = fuse_batch_norms(model)

@@ -144,6 +144,55 @@ def test_optimized_fp32_and_bf16(tiny):
     assert agg['label_agreement'] >= 0.999, agg
 
 
+def test_bf16_weights_stored_once(tiny):
+    """optimize_for_inference stores the weights of the conv / linear
+    layers that ran under autocast in bf16 from the second image on (the
+    predictions of autocast casting them at every call, exactly),
+    channels-last on the CPU by default; float32 and training get the
+    float32 weights back."""
+    model, batch = tiny
+    ref = _predict(model, batch)
+    cast = copy.deepcopy(model)
+    summary = optimize_for_inference(cast, inference_dtype='bf16', calibrate=False)
+    assert summary['channels_last'] is True and cast.channels_last
+    plain = copy.deepcopy(model)
+    optimize_for_inference(plain, inference_dtype='bf16', calibrate=False, cast_weights=False)
+    conv = next(m for m in cast.roi_head.densepose_head.modules()
+                if isinstance(m, torch.nn.Conv2d))
+    fp32_weight = conv.weight.detach().clone()
+    first = _predict(cast, batch)
+    assert conv.weight.dtype == torch.float32  # the first image finds the layers
+    out = _predict(cast, batch)
+    assert conv.weight.dtype == torch.bfloat16
+    torch.testing.assert_close(out.bboxes, first.bboxes, rtol=0, atol=0)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert cast.backbone.conv1.weight.dtype == torch.bfloat16
+    assert cast.roi_head.bbox_head.fc_cls.weight.dtype == torch.bfloat16
+    same = _predict(plain, batch)
+    assert all(p.dtype == torch.float32 for p in plain.parameters())
+    torch.testing.assert_close(out.bboxes, same.bboxes, rtol=0, atol=0)
+    torch.testing.assert_close(out.densepose.uv[0], same.densepose.uv[0], rtol=0, atol=0)
+    agg = prediction_agreement(ref, out)  # as test_optimized_fp32_and_bf16
+    assert agg['matched'] >= NUM_DETS // 2 and agg['max_box_dev'] <= 1.0, agg
+    assert agg['label_agreement'] >= 0.98 and agg['uv_mad'] <= 0.02, agg
+    # float32 again: the original weights, the float32 predictions
+    cast.set_inference_dtype('fp32')
+    assert torch.equal(conv.weight, fp32_weight)
+    folded = copy.deepcopy(model)
+    optimize_for_inference(folded)
+    torch.testing.assert_close(_predict(cast, batch).bboxes, _predict(folded, batch).bboxes,
+                               rtol=0, atol=0)
+    # training mode: the float32 weights, whatever the dtype
+    cast.set_inference_dtype('bf16')
+    _predict(cast, batch)
+    _predict(cast, batch)
+    assert conv.weight.dtype == torch.bfloat16
+    cast.train()
+    with torch.no_grad():
+        cast.backbone(batch['inputs'])
+    assert conv.weight.dtype == torch.float32 and torch.equal(conv.weight, fp32_weight)
+
+
 def test_fast_roi_align_swapped_by_default(tiny):
     model, batch = tiny
     layers = list(model.roi_head.densepose_roi_extractor.roi_layers)

@@ -110,15 +110,19 @@ def _reference(out, boxes):
     return labels, uvs
 
 
-@pytest.mark.parametrize('max_elements', [dec.MAX_CHUNK_ELEMENTS, 5000])
-def test_matches_per_box_interpolation(monkeypatch, max_elements):
-    """Random maps, boxes of many sizes (one chunk, or one chunk per box):
-    the labels of detectron2's per-box resize, U/V to float rounding."""
-    monkeypatch.setattr(dec, 'MAX_CHUNK_ELEMENTS', max_elements)
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_matches_per_box_interpolation(channels_last):
+    """Random maps (NCHW, or channels-last as a channels-last model's
+    predictor gives them), boxes of many sizes: the labels of detectron2's
+    per-box resize, U/V to float rounding, 0 off the parts."""
     g = torch.Generator().manual_seed(0)
     n = 6
     out = DensePoseChartPredictorOutput(*(torch.randn(n, c, 16, 16, generator=g)
                                           for c in (2, 25, 25, 25)))
+    if channels_last:
+        out = DensePoseChartPredictorOutput(
+            *(m.contiguous(memory_format=torch.channels_last)
+              for m in (out.coarse_segm, out.fine_segm, out.u, out.v)))
     xy = torch.rand(n, 2, generator=g) * 50
     boxes = torch.cat([xy, xy + torch.tensor([[7.5, 40.], [33., 5.2], [16., 16.], [0.3, 9.],
                                               [60., 45.], [12.9, 70.]])], 1)
@@ -131,6 +135,33 @@ def test_matches_per_box_interpolation(monkeypatch, max_elements):
         assert a.shape == b.shape
         agree = la.long() == lb
         torch.testing.assert_close(a * agree, b * agree, atol=1e-4, rtol=0)
+        assert a[:, la == 0].abs().sum() == 0
+
+
+def test_linear_source_is_pytorch_bilinear():
+    """Source rows and weights reproduce F.interpolate's 1-D resize
+    (up and down, border clamping)."""
+    g = torch.Generator().manual_seed(1)
+    src = torch.randn(9, generator=g)
+    for out_size in (1, 4, 9, 23):
+        i0, i1, l1 = dec.linear_source(9, out_size, src.device)
+        mine = src[i0] * (1 - l1) + src[i1] * l1
+        ref = F.interpolate(src[None, None, None], (1, out_size), mode='bilinear',
+                            align_corners=False)[0, 0, 0]
+        torch.testing.assert_close(mine, ref, atol=1e-6, rtol=0)
+
+
+def test_per_part_confidences_and_no_part_box():
+    """A box without any part pixel: labels, U/V and per-part confidences
+    all 0; the one-channel confidence still resized."""
+    out = _constructed(True)
+    out.coarse_segm = torch.zeros_like(out.coarse_segm)
+    out.coarse_segm[:, 0] = 1.0  # background everywhere
+    labels, uv, confs = decode_charts_to_boxes(out, torch.tensor([[0., 0., 3., 5.]]))
+    assert labels[0].shape == (5, 3) and labels[0].sum() == 0
+    assert uv[0].shape == (2, 5, 3) and uv[0].abs().sum() == 0
+    assert confs['sigma_2'][0].abs().sum() == 0
+    assert confs['fine_segm_confidence'][0].min() >= 1.0
 
 
 def test_empty_and_mismatched_inputs():
