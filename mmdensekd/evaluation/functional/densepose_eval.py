@@ -25,6 +25,11 @@ Protocol (COCO DensePose, as in detectron2's ``densepose_coco_evaluation``):
 * images may carry ``ignore_regions_x/y`` polygons that drop ground truth and
   detections lying in them.
 
+A chart is decoded only where it can change a number: a similarity below the
+lowest threshold (0.5) never matches, so a detection whose upper bounds
+(share of a ground truth's points or mask inside its box) all stay below is
+not decoded, only checked (same numbers, see ``_prepare_group``).
+
 Deviations: U, V of predictions are the uint8 values of the results format
 (our charts are rounded to uint8, detectron2's in-memory results truncate);
 nearest vertices are found with a k-d tree over 4 candidates and exact
@@ -136,11 +141,12 @@ class _Gt:
 class _Dt:
     """One detection of the results list.
 
-    Its chart is read once (:meth:`prepare`, possibly in a worker thread)
-    and reduced to what the protocol uses: the IUV values at the ground-truth
-    points of its image and category, the foreground's intersection with each
-    ground-truth mask, and the ignore-region test; the chart itself is not
-    kept.
+    Its chart is read at most once (:func:`_prepare_group`, possibly in a
+    worker thread or process) and reduced to what the protocol uses: the IUV
+    values at the ground-truth points of its image and category, the
+    foreground's intersection with each ground-truth mask, and the
+    ignore-region test; the chart itself is not kept. A chart that cannot
+    change a number is only checked (:meth:`check_chart`).
     """
 
     def __init__(self, res: dict, index: int, results_source: str = '<results>') -> None:
@@ -543,7 +549,8 @@ def _match_groups(groups: List[tuple], gts: Dict[tuple, List[_Gt]],
 
 
 #: State of the running evaluations that forked worker processes read
-#: (inherited at the fork, never sent): token -> (prepare, chunks, dts, gts).
+#: (inherited at the fork, never sent): token -> (prepare, chunks, dts, gts,
+#: need_mask).
 _FORK_STATE: Dict[int, tuple] = {}
 
 
