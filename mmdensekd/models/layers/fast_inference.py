@@ -101,6 +101,10 @@ def cast_floats(obj: Any, dtype: torch.dtype = torch.float32) -> Any:
 
 #: Stages of a two-stage detector that may run under autocast.
 AUTOCAST_STAGES = ('backbone', 'neck', 'rpn_head', 'roi_head')
+# layers whose weights run under autocast (the public conv classes; mmcv's
+# convolutions subclass them)
+WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                 nn.ConvTranspose3d, nn.Linear)
 
 
 def _first_tensor(obj: Any) -> Optional[torch.Tensor]:
@@ -212,8 +216,7 @@ class StageAutocast:
         layers = []
         for module, (stage, _) in self.roles.items():
             if stage in stages:
-                layers += [m for m in module.modules()
-                           if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
+                layers += [m for m in module.modules() if isinstance(m, WEIGHT_LAYERS)]
         return list(dict.fromkeys(layers))
 
     def store_weights(self, dtype: torch.dtype,
