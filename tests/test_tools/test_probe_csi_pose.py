@@ -85,3 +85,37 @@ def test_probe_reads_a_generated_world_and_keeps_the_last_windows(probe_tool, tm
         assert json.load(f)['windows_kept'] == 4
     with pytest.raises(ValueError, match='windows'):
         probe_tool.featurizer(metas[1], 2)
+
+
+def test_keypoint_ap_bound_is_one_for_the_truth_and_falls_with_the_box(probe_tool):
+    rng = np.random.default_rng(0)
+    val = _split(rng, 50)
+    assert probe_tool.kpt_ap_bound(val['pose'], val['box'], val) == pytest.approx(1.0)
+    shifted = val['box'] + [0.2 * 60, 0, 0, 0]  # a fifth of the width off
+    assert probe_tool.kpt_ap_bound(val['pose'], shifted, val) < 0.2
+    np.testing.assert_allclose(probe_tool.box_decode(probe_tool.box_code(val['box'])),
+                               val['box'])
+
+
+def test_probe_box_from_an_informative_input(probe_tool):
+    """Boxes that follow the input code are regressed exactly; the
+    shuffled control misplaces them, so its keypoint AP* is low even with
+    the true pose."""
+
+    def split(rng, n):
+        data = _split(rng, n)
+        idx = data['x'][:, :30].reshape(n, -1)[:, ::8].argmax(1)  # the code's pose id
+        # less input noise than _split: a linear model's box error scales with it
+        data['x'] = np.eye(4)[idx].repeat(8, 1)[:, :30] + rng.normal(0, 0.05, (n, 30))
+        data['box'] = np.array([[20.0, 10, 60, 120], [120, 10, 60, 120], [20, 60, 40, 80],
+                                [120, 60, 40, 80]])[idx] + rng.normal(0, 0.5, (n, 4))
+        data['keypoints'] = data['pose'] * data['box'][:, None, 2:] + data['box'][:, None, :2]
+        data['area'] = 0.5 * data['box'][:, 2] * data['box'][:, 3]
+        return data
+
+    rng = np.random.default_rng(2)
+    rows = probe_tool.probe(split(rng, 240), split(rng, 80), models=['ridge'], seed=0)
+    good, shuffled = rows['ridge on CSI'], rows['ridge on shuffled CSI']
+    assert good['iou75'] > 0.95 and good['kpt_ap_true_pose'] > 0.8 and good['kpt_ap'] > 0.7
+    assert shuffled['iou50'] < 0.5 and shuffled['kpt_ap_true_pose'] < 0.3
+    assert good['kpt_ap_mean_pose'] < good['kpt_ap']

@@ -27,6 +27,19 @@ Printed per model, on the val split (the pose placed in the true box):
 
 The mean training pose / part map (no CSI) is the baseline row.
 
+Where and how: the same models also regress the person's box (centre and
+log size), so each row also gives the box and keypoints from the CSI alone,
+as a student's: ``IoU>0.5`` / ``IoU>0.75`` of the CSI box with the true one
+and ``kpt AP*``, the mean over OKS thresholds 0.50:0.95 of the share of val
+frames above the threshold with the pose placed in the CSI box (COCO
+keypoint AP of one detection per one-person image when the scores rank the
+hits first: an upper bound of the AP of those detections). Beside it, two
+decompositions of keypoint AP with the CSI box: ``true pose`` (the exact
+box-relative pose of the frame: what perfect pose knowledge would give at
+the box precision the CSI holds) and ``mean pose`` (the template). When
+``true pose`` is far below the teacher's keypoint AP, box precision, not
+pose, bounds what any student can reach.
+
 Usage::
 
     python tools/analysis/probe_csi_pose.py DATA_DIR [--train-split train]
@@ -164,10 +177,53 @@ def part_iou(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(ious)) if ious else 0.0
 
 
-def scores(pose: np.ndarray, parts: np.ndarray, val: Dict[str, np.ndarray]) -> dict:
-    """``oks50``, ``pck02``, ``part_iou`` of predictions on ``val``."""
-    return dict(oks50=float((oks(pose, val) > 0.5).mean()), pck02=pck(pose, val),
-                part_iou=part_iou(parts.argmax(-1), val['parts'].argmax(-1)))
+#: OKS thresholds of COCO keypoint AP.
+OKS_THRS = np.linspace(0.5, 0.95, 10)
+
+
+def box_code(box: np.ndarray) -> np.ndarray:
+    """(N, 4) xywh boxes -> centre and log size (the regression target)."""
+    return np.concatenate([box[:, :2] + box[:, 2:] / 2, np.log(box[:, 2:])], 1)
+
+
+def box_decode(code: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`box_code`."""
+    wh = np.exp(code[:, 2:])
+    return np.concatenate([code[:, :2] - wh / 2, wh], 1)
+
+
+def pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of xywh boxes ``a[i]`` and ``b[i]``."""
+    lt = np.maximum(a[:, :2], b[:, :2])
+    rb = np.minimum(a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), 1)
+    return inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
+
+
+def kpt_ap_bound(pose: np.ndarray, box: np.ndarray, val: Dict[str, np.ndarray]) -> float:
+    """Mean over :data:`OKS_THRS` of the share of frames whose box-relative
+    ``pose`` placed in ``box`` has OKS above the threshold."""
+    o = oks(pose, dict(val, box=box))
+    return float(np.mean([(o > t).mean() for t in OKS_THRS]))
+
+
+def scores(pose: np.ndarray, parts: np.ndarray, val: Dict[str, np.ndarray],
+           box: Optional[np.ndarray] = None, mean_pose: Optional[np.ndarray] = None) -> dict:
+    """``oks50``, ``pck02``, ``part_iou`` of predictions on ``val`` (pose in
+    the true box); with a predicted ``box`` also ``iou50``, ``iou75``,
+    ``kpt_ap`` (pose in that box), ``kpt_ap_true_pose`` and, given the
+    ``mean_pose`` (K, 2), ``kpt_ap_mean_pose`` (see the module docstring)."""
+    out = dict(oks50=float((oks(pose, val) > 0.5).mean()), pck02=pck(pose, val),
+               part_iou=part_iou(parts.argmax(-1), val['parts'].argmax(-1)))
+    if box is not None:
+        iou = pair_iou(box, val['box'])
+        out.update(iou50=float((iou > 0.5).mean()), iou75=float((iou > 0.75).mean()),
+                   kpt_ap=kpt_ap_bound(pose, box, val),
+                   kpt_ap_true_pose=kpt_ap_bound(val['pose'], box, val))
+        if mean_pose is not None:
+            out['kpt_ap_mean_pose'] = kpt_ap_bound(
+                np.repeat(mean_pose[None], len(box), 0), box, val)
+    return out
 
 
 # ---------------------------------------------------------------- models
@@ -271,7 +327,9 @@ def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
     tx, vx = (train['x'] - mean) / std, (val['x'] - mean) / std
     n, k = len(tx), train['pose'].shape[1]
     g = train['parts'].shape[1:]
-    y = np.hstack([train['pose'].reshape(n, -1), train['parts'].reshape(n, -1)])
+    y = np.hstack([train['pose'].reshape(n, -1), train['parts'].reshape(n, -1),
+                   box_code(train['box'])])
+    mean_pose = train['pose'].mean(0)
     rows = {}
     for name in models:
         for label, inputs in (('CSI', tx), ('shuffled CSI', tx[np.random.default_rng(
@@ -279,11 +337,13 @@ def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
             predict = MODELS[name](inputs, y, np.random.default_rng([seed, 2]))
             out = predict(vx)
             rows[f'{name} on {label}'] = scores(out[:, :2 * k].reshape(-1, k, 2),
-                                                out[:, 2 * k:].reshape((-1, ) + g), val)
+                                                out[:, 2 * k:-4].reshape((-1, ) + g), val,
+                                                box_decode(out[:, -4:]), mean_pose)
     m = len(vx)
+    mean_box = np.repeat(box_decode(box_code(train['box']).mean(0, keepdims=True)), m, 0)
     rows['mean training pose (no CSI)'] = scores(
-        np.repeat(train['pose'].mean(0, keepdims=True), m, 0),
-        np.repeat(train['parts'].mean(0, keepdims=True), m, 0), val)
+        np.repeat(mean_pose[None], m, 0),
+        np.repeat(train['parts'].mean(0, keepdims=True), m, 0), val, mean_box, mean_pose)
     return rows
 
 
@@ -347,9 +407,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
           f"one-person frames: train {len(train['x'])} (left out {t_skip}), val "
           f"{len(val['x'])} (left out {v_skip}); loaded in {time.time() - start:.0f}s")
     rows = probe(train, val, args.models, args.seed)
-    print(f"{'model':32s} {'OKS>0.5':>8s} {'PCK@0.2':>8s} {'part IoU':>9s}")
+    print('pose in the true box | box from the CSI | keypoint AP* with the CSI box: '
+          'predicted / true / mean pose')
+    print(f"{'model':32s} {'OKS>0.5':>8s} {'PCK@0.2':>8s} {'part IoU':>9s} {'IoU>0.5':>8s} "
+          f"{'IoU>0.75':>8s} {'kptAP*':>7s} {'true':>6s} {'mean':>6s}")
     for name, row in rows.items():
-        print(f"{name:32s} {row['oks50']:8.3f} {row['pck02']:8.3f} {row['part_iou']:9.3f}")
+        print(f"{name:32s} {row['oks50']:8.3f} {row['pck02']:8.3f} {row['part_iou']:9.3f} "
+              f"{row['iou50']:8.3f} {row['iou75']:8.3f} {row['kpt_ap']:7.3f} "
+              f"{row['kpt_ap_true_pose']:6.3f} {row['kpt_ap_mean_pose']:6.3f}")
     print(f'({time.time() - start:.0f}s)')
     if args.out:
         with open(args.out, 'w') as f:
