@@ -62,7 +62,7 @@ def test_each_sensing_builds_and_takes_one_training_step(recipe, sensing, tmp_pa
                      sensing=sensing, sequence_frames=2)
     cfg = Config.fromfile(str(REPO / recipe.STUDENT_CFG))
     cfg.merge_from_dict(_options(recipe.sensing_options(cfg, sensing)
-                                 + recipe.data_options(data_root, True)))
+                                 + recipe.qs.data_options(data_root, True)))
     cfg.model.update(teacher_ckpt=None, allow_uninitialized_teacher=True)
     cfg.model.student.detector.init_cfg = None  # no teacher checkpoint in tests
     torch.manual_seed(0)

@@ -67,3 +67,22 @@ def test_world_flags_reach_the_generator(quickstart, load_tool):
     args = generator.parse_args(quickstart.generator_flags(
         quickstart.parse_args(['--heading-jitter', '-1', '--seed', '3'])))
     assert args.heading_jitter is None and args.seed == 3
+
+
+def test_another_work_dir_keeps_its_own_data(quickstart, tmp_path):
+    """``--work-dir X`` writes and reads ``X/data`` (the configs name the
+    default work dir's data): every data path of the trained configs moves."""
+    from mmengine.config import Config
+    root = str(tmp_path / 'seed1' / 'data')
+    flags = quickstart.generator_flags(quickstart.parse_args([]), root)
+    assert flags[flags.index('--out-dir') + 1] == root
+    cfg = Config.fromfile(f'{quickstart.ROOT}/{quickstart.STUDENT_CFG}')
+    opts = quickstart.data_options(root, True) + quickstart.split_options(root, 'heldout')
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in opts))
+    assert cfg.train_dataloader.dataset.data_root == cfg.test_dataloader.dataset.data_root \
+        == root + '/'
+    assert cfg.test_dataloader.dataset.ann_file == 'annotations/densepose_heldout.json'
+    assert [e.ann_file for e in cfg.test_evaluator] == [
+        f'{root}/annotations/densepose_heldout.json'] * 3
+    assert cfg.test_evaluator[2].eval_data_dir == root + '/eval_data'
+    assert cfg.model.student.data_preprocessor.csi_stats_file == root + '/meta.json'

@@ -102,27 +102,6 @@ def sensing_options(cfg, sensing: str) -> List[str]:
     return [o.replace(' ', '') for o in opts]
 
 
-def data_options(data_root: str, student: bool) -> List[str]:
-    """``--cfg-options`` that point a config at ``data_root`` (train, val
-    and test data, evaluators, the student's CSI statistics)."""
-    root = data_root.rstrip('/') + '/'
-    opts = [f'{d}.dataset.data_root={root}'
-            for d in ('train_dataloader', 'test_dataloader')]
-    opts += [f'test_evaluator.{i}.ann_file={root}annotations/densepose_val.json'
-             for i in range(3)] + [f'test_evaluator.2.eval_data_dir={root}eval_data']
-    if student:
-        opts.append(f'model.student.data_preprocessor.csi_stats_file={root}meta.json')
-    return opts
-
-
-def split_options(data_root: str, split: str) -> List[str]:
-    """``--cfg-options`` of ``tools/test.py`` for one split of ``data_root``."""
-    ann = f'annotations/densepose_{split}.json'
-    full = f"{data_root.rstrip('/')}/{ann}"
-    return [f'test_dataloader.dataset.ann_file={ann}'] + [
-        f'test_evaluator.{i}.ann_file={full}' for i in range(3)]
-
-
 def generator_flags(args: argparse.Namespace, data_root: str) -> List[str]:
     """Flags of ``make_synthetic_wifi_densepose.py`` for the recipe's world."""
     return ['--out-dir', data_root, '--sensing', args.sensing, '--sequence-frames',
@@ -166,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     common = [f'randomness.seed={args.seed}']
     t_dir = osp.join(wd, 'teacher')
-    t_opts = qs.schedule_options(args.teacher_iters) + data_options(data, False) + common
+    t_opts = qs.schedule_options(args.teacher_iters) + qs.data_options(data, False) + common
     k_teacher = qs.digest('teacher', k_data, TEACHER_CFG, t_opts)
     stages.run('teacher', k_teacher, lambda: qs.run_cmd(
         [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options'] + t_opts,
@@ -192,7 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = Config.fromfile(osp.join(ROOT, STUDENT_CFG))
     s_opts = ([f'model.teacher_ckpt={t_ckpt}',
                f'model.student.detector.init_cfg.checkpoint={t_ckpt}']
-              + qs.schedule_options(args.student_iters) + data_options(data, True)
+              + qs.schedule_options(args.student_iters) + qs.data_options(data, True)
               + sensing_options(cfg, args.sensing) + common)
     threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1)) if args.jobs > 1 else None
     runs = []
@@ -219,7 +198,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                          TEACHER_CFG if run == 'teacher' else STUDENT_CFG)
             e_dir = osp.join(wd, 'eval', f'{run}_{split}')
             return qs.evaluate([py, 'tools/test.py', cfg_file, ckpts[run], '--work-dir', e_dir,
-                                '--cfg-options'] + split_options(data, split), e_dir, threads)
+                                '--cfg-options'] + qs.split_options(data, split), e_dir, threads)
 
         summary: Dict[str, Dict[str, dict]] = {s: {} for s in splits}
         with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:

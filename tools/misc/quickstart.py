@@ -174,12 +174,26 @@ def schedule_options(iters: int) -> List[str]:
             f'default_hooks.checkpoint.interval={iters}']
 
 
-def split_options(split: str) -> List[str]:
+def data_options(data_root: str, student: bool) -> List[str]:
+    """``--cfg-options`` that point a config at ``data_root`` (train and
+    test data, evaluators, the student's CSI statistics): the configs name
+    :data:`DATA_ROOT`, the data of another ``--work-dir`` lives in it."""
+    root = data_root.rstrip('/') + '/'
+    opts = [f'{d}.dataset.data_root={root}'
+            for d in ('train_dataloader', 'test_dataloader')]
+    opts += [f'test_evaluator.{i}.ann_file={root}annotations/densepose_val.json'
+             for i in range(3)] + [f'test_evaluator.2.eval_data_dir={root}eval_data']
+    if student:
+        opts.append(f'model.student.data_preprocessor.csi_stats_file={root}meta.json')
+    return opts
+
+
+def split_options(data_root: str, split: str) -> List[str]:
+    """``--cfg-options`` of ``tools/test.py`` for one split of ``data_root``."""
     ann = f'annotations/densepose_{split}.json'
-    full = f'{DATA_ROOT}/{ann}'
-    return [f'test_dataloader.dataset.ann_file={ann}',
-            f'test_evaluator.0.ann_file={full}', f'test_evaluator.1.ann_file={full}',
-            f'test_evaluator.2.ann_file={full}']
+    full = f"{data_root.rstrip('/')}/{ann}"
+    return [f'test_dataloader.dataset.ann_file={ann}'] + [
+        f'test_evaluator.{i}.ann_file={full}' for i in range(3)]
 
 
 def check_bars(summary: dict) -> List[str]:
@@ -276,10 +290,10 @@ def draw_pictures(work_dir: str, ckpts: Dict[str, str], num: int,
     return files
 
 
-def generator_flags(args: argparse.Namespace) -> List[str]:
+def generator_flags(args: argparse.Namespace, data_root: str = DATA_ROOT) -> List[str]:
     """Flags of ``make_synthetic_wifi_densepose.py`` for the quickstart's world."""
     heading = ['--heading-jitter', str(args.heading_jitter)] if args.heading_jitter >= 0 else []
-    return ['--out-dir', DATA_ROOT, '--num-train', str(args.num_train), '--num-val',
+    return ['--out-dir', data_root, '--num-train', str(args.num_train), '--num-val',
             str(args.num_val), '--num-test-layout', str(args.num_heldout), '--max-people',
             str(args.max_people), '--stations', str(args.stations), '--img-size', '256', '192',
             '--csi-layout', 'person-in-wifi', '--seed', str(args.seed), '--workers', '2'
@@ -314,11 +328,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     py = args.python
     wd = osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
-    data = osp.join(ROOT, DATA_ROOT)
+    data = osp.join(wd, 'data')  # DATA_ROOT for the default --work-dir
     os.makedirs(wd, exist_ok=True)
     stages = StageRunner(wd, args.force, name='quickstart')
 
-    gen_flags = generator_flags(args)
+    gen_flags = generator_flags(args, data)
     k_data = digest('data', gen_flags, 'tools/dataset_converters/make_synthetic_wifi_densepose.py')
     stages.run('data', k_data, partial(
         run_cmd, [py, 'tools/dataset_converters/make_synthetic_wifi_densepose.py'] + gen_flags))
@@ -327,14 +341,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     k_stats = digest('stats', k_data, STUDENT_CFG)
     stats = stages.run('stats', k_stats, partial(csi_statistics, STUDENT_CFG, data))
     print(f"  CSI statistics (train split, after sanitisation): mean {stats['csi_mean']}, "
-          f"std {stats['csi_std']} (in {osp.join(DATA_ROOT, 'meta.json')})", flush=True)
+          f"std {stats['csi_std']} (in {osp.join(data, 'meta.json')})", flush=True)
 
     common = [f'randomness.seed={args.seed}']
     t_dir = osp.join(wd, 'teacher')
     k_teacher = digest('teacher', k_data, TEACHER_CFG, args.teacher_iters, args.seed)
     stages.run('teacher', k_teacher, partial(
         run_cmd, [py, 'tools/train.py', TEACHER_CFG, '--work-dir', t_dir, '--cfg-options']
-        + schedule_options(args.teacher_iters) + common, log=osp.join(t_dir, 'train.log')))
+        + schedule_options(args.teacher_iters) + data_options(data, False) + common,
+        log=osp.join(t_dir, 'train.log')))
     t_ckpt = last_checkpoint(t_dir)
 
     pseudo = osp.join(data, 'annotations', 'pseudo_train.json')
@@ -354,7 +369,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # already read; the control is the same run on CSI of other frames
     student_opts = [f'model.teacher_ckpt={t_ckpt}',
                     f'model.student.detector.init_cfg.checkpoint={t_ckpt}'
-                    ] + schedule_options(args.student_iters) + common
+                    ] + schedule_options(args.student_iters) + data_options(data, True) + common
     threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1)) if args.jobs > 1 else None
     runs = []
     for run, ann in (('student', 'annotations/pseudo_train.json'),
@@ -376,7 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  TEACHER_CFG if run == 'teacher' else STUDENT_CFG)
             e_dir = osp.join(wd, 'eval', f'{run}_{split}')
             cmd = [py, 'tools/test.py', cfg, ckpts[run], '--work-dir', e_dir,
-                   '--cfg-options'] + split_options(split)
+                   '--cfg-options'] + split_options(data, split)
             evals.append((f'eval_{run}_{split}', digest('eval', split, ckpts[run], cfg),
                           partial(evaluate, cmd, e_dir, threads)))
     rows = stages.run_parallel(evals, args.jobs)
