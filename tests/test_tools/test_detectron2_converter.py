@@ -259,8 +259,8 @@ def load_key_list(name):
     with open(osp.join(KEYS_DIR, name)) as f:
         for line in f:
             if line.strip() and not line.startswith('#'):
-                key, shape = line.split()
-                keys[key] = tuple(int(x) for x in shape.split(','))
+                key, shape = line.split()  # '()': a scalar (num_batches_tracked)
+                keys[key] = tuple(int(x) for x in shape.strip('()').split(',') if x)
     return keys
 
 
@@ -290,6 +290,8 @@ def _fake_model_zoo(name, seed):
             state[key] = np.ones(shape, np.float32)
         elif 'cell_anchors' in key:
             state[key] = cell_anchors(int(key.rsplit('.', 1)[1]))
+        elif key.endswith('num_batches_tracked'):  # nn.BatchNorm2d's int64 counter
+            state[key] = np.array(rng.integers(1, 10**6), np.int64).reshape(shape)
         else:
             array = rng.standard_normal(shape, dtype=np.float32)
             state[key] = np.abs(array) + 0.5 if key.endswith('running_var') else array
@@ -316,7 +318,9 @@ def assert_round_trip(d2_state, result):
     assert len(result['mapping']) + len(result['consumed']) == len(d2_state)
     for src, dst in result['mapping'].items():
         converted = result['state_dict'][dst]
-        assert converted.dtype == torch.float32, src
+        assert converted.dtype == (torch.int64 if src.endswith('num_batches_tracked')
+                                   else torch.float32), src
+        assert tuple(converted.shape) == np.shape(d2_state[src]), src
         assert np.array_equal(converted.numpy(), d2_state[src]), src
 
 
@@ -619,7 +623,8 @@ def test_config_is_required(fake_d2, tmp_path, capsys):
 
 def test_detectron2_config_names_map_to_existing_configs():
     names = [n for n in tool.DETECTRON2_CONFIGS if n.startswith('densepose_rcnn_')]
-    assert len(names) == 22  # R_50 / R_101 x (legacy, FPN / DL x 5 confidence variants)
+    # R_50 / R_101 x (legacy, FPN / DL x 5 confidence variants) + HRNet w32 / w40 / w48
+    assert len(names) == 25
     for name, path in tool.DETECTRON2_CONFIGS.items():
         assert osp.isfile(osp.join(ROOT, path)), (name, path)
     # a name with directories and .yaml resolves too
@@ -636,10 +641,10 @@ def test_key_lists_are_the_generators():
                                          'detectron2_key_lists.py'))
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    assert sorted(gen.VARIANTS) == sorted(n for n in tool.DETECTRON2_CONFIGS
-                                          if n.startswith('densepose_rcnn_'))
-    for name, variant in gen.VARIANTS.items():
-        assert list(load_key_list(f'{name}.txt').items()) == gen.detectron2_keys(*variant), name
+    assert sorted([*gen.VARIANTS, *gen.HRNET_VARIANTS]) == sorted(
+        n for n in tool.DETECTRON2_CONFIGS if n.startswith('densepose_rcnn_'))
+    for name in [*gen.VARIANTS, *gen.HRNET_VARIANTS]:
+        assert list(load_key_list(f'{name}.txt').items()) == gen.variant_keys(name), name
     r101 = load_key_list('densepose_rcnn_R_101_FPN_DL_WC2M_s1x.txt')
     assert max(int(k.split('.')[3]) for k in r101 if '.res4.' in k) == 22  # 23 blocks
     assert r101['roi_heads.densepose_head.ASPP.project.0.weight'] == (256, 1280, 1, 1)
@@ -666,6 +671,67 @@ def test_every_model_zoo_variant_converts_completely(name, model_states):
         # GroupNorms get no BatchNorm statistics
         assert not any(k.startswith('roi_head.densepose_head.') and 'running' in k
                        for k in result['state_dict'])
+    if '_HRNet_' in name:
+        mapping = result['mapping']
+        assert result['consumed'] == []  # no pixel / anchor buffers in these checkpoints
+        assert mapping['backbone.bottom_up.stage4.2.fuse_layers.3.0.2.0.weight'] == \
+            'backbone.stage4.2.fuse_layers.3.0.2.0.weight'
+        assert mapping['backbone.bottom_up.transition3.3.0.1.num_batches_tracked'] == \
+            'backbone.transition3.3.0.1.num_batches_tracked'
+        assert mapping['backbone.interp_conv.3.0.weight'] == 'neck.interp_conv.3.0.weight'
+        assert mapping['backbone.reduction_pooling_conv.4.1.running_var'] == \
+            'neck.reduction_pooling_conv.4.1.running_var'
+        # the decoder over p1..p5 (p1 = stride 4 -> scale head 0): 1/1/2/3/4 convs
+        decoder = 'roi_head.densepose_roi_extractor.decoder'
+        assert mapping['roi_heads.decoder.p1.0.bias'] == f'{decoder}.scale_heads.0.0.conv.bias'
+        assert mapping['roi_heads.decoder.p5.6.weight'] == \
+            f'{decoder}.scale_heads.4.6.conv.weight'
+        assert sum(k.startswith('roi_heads.decoder.') for k in mapping) == 2 * (11 + 1)
+        assert sum(k.startswith('backbone.bottom_up.') for k in mapping) == 1830
+        assert sum(k.startswith('neck.') for k in mapping.values()) == 69
+
+
+def test_hrnet_checkpoint_round_trip(tmp_path, capsys, model_states, monkeypatch):
+    """A detectron2-trained HRNet-W32 ``model_final.pth`` (torch tensors,
+    BatchNorm counters, no pixel / anchor buffers) converts by its detectron2
+    name into the w32 config with nothing left over, values unchanged; so
+    does one without ``num_batches_tracked`` (counters set to 0)."""
+    monkeypatch.setattr(tool, 'build_model_state', model_states)
+    name = 'densepose_rcnn_HRFPN_HRNet_w32_s1x'
+    d2_state = {k: torch.from_numpy(np.array(v))
+                for k, v in fake_model_zoo(f'{name}.txt', seed=5).items()}
+    src = tmp_path / 'model_final.pth'
+    torch.save({'model': d2_state, 'iteration': 129999}, src)
+    dst = tmp_path / 'hrnet_w32.pth'
+    result = tool.main([str(src), str(dst), '--config', name])
+    assert result['unconverted'] == [] and result['consumed'] == []
+    assert result['check'] == dict(missing=[], unexpected=[], mismatched=[])
+    out = capsys.readouterr().out
+    assert 'converted 1961 of 1961 detectron2 tensors' in out
+    assert 'pad_size_divisor=1' in out and "style='caffe'" not in out
+    assert 'config note' not in out
+    saved = torch.load(dst, map_location='cpu', weights_only=True)
+    assert saved['meta']['config'].endswith(
+        'densepose-rcnn_hrnetv2p-w32_hrfpn_s1x_densepose-coco-d2.py')
+    for src_key, dst_key in result['mapping'].items():
+        assert torch.equal(saved['state_dict'][dst_key], d2_state[src_key]), src_key
+    counter = saved['state_dict']['neck.interp_conv.2.1.num_batches_tracked']
+    assert counter.dtype == torch.int64 and counter.shape == ()
+    del saved
+
+    # without BN counters, and with the buffers detectron2 saved before 2021-05
+    no_counters = {k: v for k, v in d2_state.items() if not k.endswith('num_batches_tracked')}
+    no_counters['pixel_mean'] = torch.tensor([103.53, 116.28, 123.675]).view(3, 1, 1)
+    no_counters['pixel_std'] = torch.ones(3, 1, 1)
+    no_counters.update({f'proposal_generator.anchor_generator.cell_anchors.{i}':
+                        torch.from_numpy(cell_anchors(i)) for i in range(5)})
+    result = tool.convert_state_dict(no_counters)
+    assert result['unconverted'] == [] and len(result['consumed']) == 7
+    state, _ = model_states(tool.resolve_config(name))
+    assert tool.compare_with_model(result['state_dict'], state) == dict(
+        missing=[], unexpected=[], mismatched=[])
+    assert int(result['state_dict']['backbone.stage3.3.fuse_layers.2.0.1.1.'
+                                    'num_batches_tracked']) == 0
 
 
 def test_joint_teacher_from_densepose_and_keypoint_checkpoints(tmp_path, capsys, model_states,

@@ -10,7 +10,8 @@ Usage::
 ``--config`` is required: our config file, or a detectron2 model-zoo config
 name that :data:`DETECTRON2_CONFIGS` maps to our config in detectron2's
 layout (every chart-based R_50 / R_101 DensePose R-CNN: FPN / DL, plain /
-WC1 / WC2 / WC1M / WC2M, legacy; and keypoint_rcnn_R_50_FPN_1x). A joint
+WC1 / WC2 / WC1M / WC2M, legacy; the HRNet ones
+densepose_rcnn_HRFPN_HRNet_w{32,40,48}_s1x; and keypoint_rcnn_R_50_FPN_1x). A joint
 DensePose + keypoint teacher: ``SRC`` the DensePose checkpoint,
 ``--keypoint-src`` the Keypoint R-CNN one (its keypoint head only) and a
 joint config, e.g.
@@ -57,10 +58,24 @@ Parameter names (detectron2 -> mmdensekd; ``[.norm]`` -> the BN):
 - ``roi_heads.decoder.predictor`` ->
   ``roi_head.densepose_roi_extractor.decoder.predictor``
 
+HRNet models (``build_hrfpn_backbone``, configs
+``densepose-rcnn_hrnetv2p-w*_hrfpn_s1x_densepose-coco-d2.py``):
+
+- ``backbone.bottom_up.{conv1, bn1, conv2, bn2, layer1, transition{1,2,3},
+  stage{2,3,4}}.*`` -> ``backbone.*`` (``D2HRNet``: mmdet's ``HRNet``
+  names, unchanged)
+- ``backbone.{interp_conv, reduction_pooling_conv, fpn_conv}.*`` ->
+  ``neck.*`` (``D2HRFPN``, detectron2's names)
+- their levels are named ``p1..p5`` (stride 4 = ``p1``), so the decoder's
+  ``roi_heads.decoder.p{s}`` -> ``scale_heads.{s-1}``
+- their norms are ``nn.BatchNorm2d``: ``num_batches_tracked`` is converted
+  when present (else set to 0)
+
 ``i`` of the FPN is the stage minus the lowest converted stage (``res2`` ->
-0 for mmdet's ``FPN(start_level=0)``). detectron2's FrozenBN keeps
+0 for mmdet's ``FPN(start_level=0)``; ``p1`` -> 0 for HRFPN). detectron2's FrozenBN keeps
 ``weight, bias, running_mean, running_var``; old checkpoints without running
-statistics get mean 0 / var 1, and every BN gets ``num_batches_tracked = 0``.
+statistics get mean 0 / var 1, and every BN without ``num_batches_tracked``
+gets 0.
 ``pixel_mean`` / ``pixel_std`` buffers are read into the printed
 preprocessor settings; ``proposal_generator.anchor_generator.cell_anchors.{i}``
 buffers (older checkpoints) are checked against the anchor layout below.
@@ -94,6 +109,12 @@ Layout facts that make the tensors usable unchanged:
   each first bottleneck in its 1x1 conv (``STRIDE_IN_1X1``), i.e. mmdet
   ``style='caffe'``. The DensePose s1x recipe pools boxes and DensePose RoIs
   with ``ROIAlign`` (``aligned=False``), sampling ratio 2.
+* HRNet models: the same input (detectron2's default ``PIXEL_MEAN`` /
+  ``PIXEL_STD``, BGR; the HRNet yamls keep them) but no padding to a
+  multiple of 32 (``HRFPN`` has ``size_divisibility`` 0): their configs use
+  ``pad_size_divisor=1`` and ``D2HRNet``, which crops like detectron2.
+  Boxes are pooled from p1..p5 (strides 4 to 64; mmdet's level rule with
+  ``finest_scale=56`` is detectron2's with canonical box 224 at level 4).
 """
 import argparse
 import copy
@@ -188,6 +209,14 @@ def _rules(fpn_base: int,
              lambda m: f'{dph}.convs.{2 * (int(m[1]) - 1)}.{m[2]}'),
         ]
     return head_rules + [
+        # HRNet (detectron2's PoseHigherResolutionNet = mmdet HRNet names)
+        (re.compile(r'^backbone\.bottom_up\.((?:conv[12]|bn[12])\.\w+|'
+                    r'(?:layer1|transition[123]|stage[234])\.[\w.]+)$'),
+         lambda m: f'backbone.{m[1]}'),
+        # detectron2's HRFPN, kept as it is in D2HRFPN
+        (re.compile(r'^backbone\.((?:interp_conv|reduction_pooling_conv|fpn_conv)\.\d+\.'
+                    r'[\w.]+)$'),
+         lambda m: f'neck.{m[1]}'),
         (re.compile(r'^backbone\.bottom_up\.stem\.conv1\.weight$'),
          lambda m: 'backbone.conv1.weight'),
         (re.compile(rf'^backbone\.bottom_up\.stem\.conv1\.norm\.{norm}$'),
@@ -236,10 +265,19 @@ def _rules(fpn_base: int,
 
 
 def fpn_base_stage(keys) -> int:
-    """Lowest FPN stage of the checkpoint (2 for P2..P5), or 2 if none."""
+    """Lowest FPN stage of the checkpoint (2 for P2..P5), 1 for detectron2's
+    HRFPN (levels p1..p5, ``p1`` at stride 4), or 2 if none."""
+    if is_hrfpn(keys):
+        return 1
     stages = [int(m[1]) for k in keys for m in [re.match(r'^backbone\.fpn_lateral(\d)\.', k)]
               if m]
     return min(stages) if stages else 2
+
+
+def is_hrfpn(keys) -> bool:
+    """Whether the checkpoint's backbone is detectron2's HRNet + HRFPN."""
+    return any(k.startswith(('backbone.interp_conv.', 'backbone.reduction_pooling_conv.'))
+               for k in keys)
 
 
 def decoder_norm_name(keys) -> str:
@@ -269,7 +307,8 @@ def _to_tensor(value: Any, key: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value).copy())
+        # np.array, not np.ascontiguousarray (which turns a 0-d array into 1-d)
+        return torch.from_numpy(np.array(value, order='C', copy=True))
     raise TypeError(f'parameter {key}: expected an array or tensor, got {type(value).__name__}')
 
 
@@ -347,12 +386,14 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
         state[target] = _to_tensor(value, key)
         mapping[key] = target
     # BN layers: fill running statistics missing in old FrozenBN checkpoints
-    # and add num_batches_tracked so the dict loads strictly into nn.BatchNorm.
+    # and add num_batches_tracked so the dict loads strictly into nn.BatchNorm
+    # (HRNet's nn.BatchNorm2d checkpoints carry their own).
     bn_prefixes = OrderedDict()
     for key, target in mapping.items():
         # the DeepLab head's norms are GroupNorms (no running statistics)
-        if ('.norm.' in key and not target.rsplit('.', 1)[0].endswith('.gn')
-                and not key.startswith('roi_heads.densepose_head.')):
+        if (('.norm.' in key and not target.rsplit('.', 1)[0].endswith('.gn')
+             and not key.startswith('roi_heads.densepose_head.'))
+                or target.endswith(('.running_mean', '.num_batches_tracked'))):
             bn_prefixes[target.rsplit('.', 1)[0]] = None
     for prefix in bn_prefixes:
         weight = state.get(f'{prefix}.weight')
@@ -360,9 +401,9 @@ def convert_state_dict(d2_state: Mapping[str, Any]) -> Dict[str, Any]:
             raise ValueError(f'normalisation layer {prefix} has no weight in the checkpoint')
         state.setdefault(f'{prefix}.running_mean', torch.zeros_like(weight))
         state.setdefault(f'{prefix}.running_var', torch.ones_like(weight))
-        state[f'{prefix}.num_batches_tracked'] = torch.tensor(0, dtype=torch.long)
+        state.setdefault(f'{prefix}.num_batches_tracked', torch.tensor(0, dtype=torch.long))
     return dict(state_dict=state, mapping=mapping, unconverted=unconverted, reasons=reasons,
-                consumed=consumed, **pixel)
+                consumed=consumed, hrnet=is_hrfpn(d2_state.keys()), **pixel)
 
 
 def compare_with_model(state_dict: Mapping[str, torch.Tensor],
@@ -430,6 +471,9 @@ DETECTRON2_CONFIGS: Dict[str, str] = {
     'configs/densepose_rcnn/densepose-rcnn_r50-caffe_fpn_s1x_densepose-coco-d2.py',
     'keypoint_rcnn_R_50_FPN_1x': 'configs/keypoint_rcnn/keypoint-rcnn_r50_fpn_1x_coco.py',
 }
+for _width in (32, 40, 48):
+    DETECTRON2_CONFIGS[f'densepose_rcnn_HRFPN_HRNet_w{_width}_s1x'] = (
+        f'configs/densepose_rcnn/densepose-rcnn_hrnetv2p-w{_width}_hrfpn_s1x_densepose-coco-d2.py')
 for _depth in (50, 101):
     DETECTRON2_CONFIGS[f'densepose_rcnn_R_{_depth}_FPN_s1x_legacy'] = (
         f'configs/densepose_rcnn/densepose-rcnn_r{_depth}-caffe_fpn_s1x-legacy_densepose-coco-d2.py')
@@ -570,10 +614,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
     mean = result['pixel_mean'] or DETECTRON2_PIXEL_MEAN
     std = result['pixel_std'] or DETECTRON2_PIXEL_STD
-    print('detectron2 input settings for the config:\n'
-          f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
-          'bgr_to_rgb=False, pad_size_divisor=32)\n'
-          "  backbone=dict(style='caffe')  # STRIDE_IN_1X1=True (MSRA-initialised models)")
+    if result['hrnet']:  # HRFPN: size_divisibility 0, any input size
+        print('detectron2 input settings for the config:\n'
+              f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
+              'bgr_to_rgb=False, pad_size_divisor=1)\n'
+              "  backbone=dict(type='D2HRNet'), neck=dict(type='D2HRFPN')")
+    else:
+        print('detectron2 input settings for the config:\n'
+              f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
+              'bgr_to_rgb=False, pad_size_divisor=32)\n'
+              "  backbone=dict(style='caffe')  # STRIDE_IN_1X1=True (MSRA-initialised models)")
     out_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(out_dir, exist_ok=True)
     meta = dict(converted_from=sources, source='detectron2', config=args.config,
