@@ -5,6 +5,7 @@ once), the chart reader, charts left undecoded when they cannot change a
 number, and worker processes."""
 import copy
 import importlib.util
+import multiprocessing as mp
 import os.path as osp
 from unittest import mock
 
@@ -169,7 +170,7 @@ def test_charts_that_cannot_match_are_checked_not_decoded(far_case):
     gt, results, mesh = far_case
     tool = _load_benchmark()
     reference = tool.baseline_evaluate(gt, results, mesh)  # decodes every chart
-    with mock.patch.object(dpe, 'decode_chart_hwc', wraps=dpe.decode_chart_hwc) as decode:
+    with mock.patch.object(dpe, 'read_chart', wraps=dpe.read_chart) as decode:
         stats = evaluate(gt, results, eval_data=mesh, show_progress=False, workers=1)
     assert stats == reference
     assert decode.call_count == 2  # not the far detection's chart
@@ -199,7 +200,7 @@ def test_worker_processes_give_identical_numbers_and_errors(case):
     procs = evaluate(gt, results, eval_data=mesh, show_progress=False, workers=2,
                      processes=True)
     assert procs == one and one['GPSm_AP'] > 0
-    assert not dpe._FORK_STATE  # nothing left behind
+    assert not mp.active_children()  # nothing left behind
     bad = [dict(r) for r in results]
     index = len(bad) - 5
     bad[index]['uv_data'] = bad[index]['uv_data'][:40] + 'AAAA' * 10

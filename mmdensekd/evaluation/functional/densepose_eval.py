@@ -37,14 +37,13 @@ distances (ties beyond 4 equidistant vertices may differ); a negative box
 origin is clipped to 0 in the ignore-region test; results for images absent
 from the ground truth are skipped and counted rather than rejected.
 """
-import gc
 import math
 import multiprocessing as mp
 import os
 import sys
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -56,7 +55,7 @@ from pycocotools import mask as mask_utils
 from mmdensekd.datasets.densepose_parsing import densepose_fields_valid
 from mmdensekd.datasets.densepose_validation import validate_densepose_gt
 
-from .densepose_charts import chart_header_ok, decode_chart_hwc
+from .densepose_charts import Chart, chart_header_ok, read_chart
 from .densepose_eval_data import DensePoseEvalData, gps_normalisation
 from .densepose_masks import (
     PlacedMask,
@@ -79,6 +78,7 @@ from .densepose_matching import (
     match_images,
     summarize,
 )
+from .densepose_workers import SharedChunks
 
 DENSEPOSE_MODES = ('GPS', 'GPSm', 'IOU')
 _GEODESIC_MODES = ('GPS', 'GPSm')
@@ -169,42 +169,46 @@ class _Dt:
         self.samples: Optional[np.ndarray] = None  # (3, P) I, U, V at the points
         self.dverts: Optional[np.ndarray] = None  # (P,) their mesh vertices
 
-    def load_iuv(self) -> np.ndarray:
-        """The (h, w, 3) chart, channels I, U, V (decoded from ``uv_data``
-        if needed; a view, not a copy); errors name the result index and
-        image."""
+    def load_chart(self) -> Chart:
+        """The chart (:func:`read_chart` of ``uv_data``, or the in-memory
+        ``iuv``); errors name the result index and image."""
         if 'iuv' in self.res:
             iuv = np.asarray(self.res['iuv'])
             if iuv.ndim == 3:
                 iuv = iuv.transpose(1, 2, 0)
+            chart = Chart(iuv) if iuv.ndim == 3 else None
         elif 'uv_data' in self.res:
             try:
-                iuv = decode_chart_hwc(self.res['uv_data'])
+                chart = read_chart(self.res['uv_data'])
             except ValueError as err:
                 raise ValueError(f'{self.where}: {err}') from None
         else:
             raise KeyError(f'{self.where} has neither "uv_data" nor "iuv"')
         shape = self.res.get('uv_shape')
-        chw = [iuv.shape[2], iuv.shape[0], iuv.shape[1]] if iuv.ndim == 3 else None
+        chw = None if chart is None else [chart.num_channels, chart.height, chart.width]
         if chw is None or chw[0] != 3 or (shape is not None and chw != list(shape)):
             raise ValueError(f'{self.where}: IUV of shape {tuple(chw or iuv.shape)}, uv_shape '
                              f'says {shape}')
-        return iuv
+        return chart
+
+    def load_iuv(self) -> np.ndarray:
+        """The (h, w, 3) chart, channels I, U, V (:meth:`load_chart`)."""
+        return self.load_chart().hwc()
 
     def check_chart(self) -> None:
         """Check a chart that is not decoded (it cannot change a number):
-        errors name the result as :meth:`load_iuv`'s."""
+        errors name the result as :meth:`load_chart`'s."""
         if 'iuv' not in self.res and not chart_header_ok(self.res.get('uv_data'),
                                                          self.res.get('uv_shape')):
-            self.load_iuv()  # raises the decoder's message (or reads it after all)
+            self.load_chart()  # raises the decoder's message (or reads it after all)
 
-    def read(self, iuv: np.ndarray, pixels: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+    def read(self, chart: Chart, pixels: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]],
              gt_masks: Optional[List[PlacedMask]], overlap: Sequence[int],
              region: Optional[np.ndarray], img_hw: Tuple[int, int]) -> None:
-        """Keep from the chart ``iuv`` (h, w, 3) what matching uses.
+        """Keep from the chart what matching uses.
 
         Args:
-            iuv (np.ndarray): the chart (:meth:`load_iuv`).
+            chart (Chart): the chart (:meth:`load_chart`).
             pixels (tuple, optional): (P,) columns and rows of the group's
                 ground-truth points in the box and whether they lie inside
                 it (GPS modes; ``self.samples`` allocated), else None.
@@ -215,14 +219,15 @@ class _Dt:
             region (np.ndarray, optional): the image's ignore region.
             img_hw (tuple[int, int]): image height and width.
         """
-        if region is not None:
-            self.keep = keep_outside_ignore(self.bbox, region, fg=iuv[:, :, 0])
-        if pixels is not None:
+        if pixels is not None:  # first: the samples' table also gives the labels
             px, py, inside = pixels
-            sel = inside & (px < iuv.shape[1]) & (py < iuv.shape[0])
-            self.samples[:, sel] = iuv[py[sel], px[sel]].T
+            sel = np.flatnonzero(inside & (px < chart.width) & (py < chart.height))
+            if len(sel):
+                self.samples[:, sel] = chart.sample(py[sel], px[sel])
+        if region is not None:
+            self.keep = keep_outside_ignore(self.bbox, region, fg=chart.labels())
         if gt_masks is not None:
-            placed = place_mask(iuv[:, :, 0], self.bbox, *img_hw)
+            placed = place_mask(chart.labels(), self.bbox, *img_hw)
             self.mask_area = placed.area
             if placed.area:
                 for j in overlap:
@@ -329,7 +334,7 @@ def _prepare_group(d_list: List[_Dt], points: Optional['_GroupPoints'],
                 need |= (bounds[m] >= reach).any(axis=1)
     for i, d in enumerate(d_list):
         if need[i]:
-            d.read(d.load_iuv(), None if px is None else (px[i], py[i], inside[i]), gt_masks,
+            d.read(d.load_chart(), None if px is None else (px[i], py[i], inside[i]), gt_masks,
                    overlaps[i], region, img_hw)
         else:
             d.check_chart()
@@ -548,21 +553,14 @@ def _match_groups(groups: List[tuple], gts: Dict[tuple, List[_Gt]],
                                            gt_ignore=ignores[a], scores=scores))
 
 
-#: State of the running evaluations that forked worker processes read
-#: (inherited at the fork, never sent): token -> (prepare, chunks, dts, gts,
-#: need_mask).
-_FORK_STATE: Dict[int, tuple] = {}
-
-
-def _prepare_chunk_in_child(token: int, n: int) -> list:
-    """Prepare chunk ``n`` of an evaluation in a forked worker process and
-    return what the parent needs: per group, the kept detections (result
-    index, mask area, intersections, samples) in order and the ground-truth
-    mask areas (None where masks are not used)."""
-    prepare, chunks, dts, gts, need_mask = _FORK_STATE[token]
-    prepare(chunks[n])
+def _export_chunk(chunk: List[tuple], dts: Dict[tuple, List['_Dt']],
+                  gts: Dict[tuple, List[_Gt]], need_mask: bool) -> list:
+    """What a worker process sends back for a prepared chunk: per group,
+    the kept detections (result index, mask area, intersections, samples)
+    in order and the ground-truth mask areas (None where masks are not
+    used)."""
     out = []
-    for key in chunks[n]:
+    for key in chunk:
         kept = [(d.index, d.mask_area, d.inter, d.samples) for d in dts[key]]
         areas = [g.mask_area for g in gts.get(key, [])] if need_mask else None
         out.append((kept, areas))
@@ -571,8 +569,8 @@ def _prepare_chunk_in_child(token: int, n: int) -> list:
 
 def _apply_child_chunk(chunk: List[tuple], data: list, dts: Dict[tuple, List['_Dt']],
                        gts: Dict[tuple, List[_Gt]]) -> None:
-    """Store what :func:`_prepare_chunk_in_child` returned in this process's
-    detections and ground truth."""
+    """Store what :func:`_export_chunk` returned (in a worker process) in
+    this process's detections and ground truth."""
     for key, (kept, areas) in zip(chunk, data):
         by_index = {d.index: d for d in dts[key]}
         new = []
@@ -712,36 +710,29 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
     chunks = [group_keys[i:i + 32] for i in range(0, len(group_keys), 32)]
     chunk_of = {key: n for n, chunk in enumerate(chunks) for key in chunk}
     use_pool = workers > 1 and len(chunks) > 1
-    token = None
+    shared = pool = None
     if use_pool and processes and fork_available():
-        # children inherit this state at the fork and send back small arrays
-        token = id(chunks)
-        _FORK_STATE[token] = (prepare_groups, chunks, dts, gts, need_mask)
-        # Objects that exist now are left out of the children's garbage
-        # collections, which would otherwise touch (and so copy) every page
-        # of the parsed JSON.
-        gc.freeze()
-        try:
-            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context('fork'))
-            pending = [pool.submit(_prepare_chunk_in_child, token, n)
-                       for n in range(len(chunks))]
-        finally:
-            gc.unfreeze()
+        # this process and workers - 1 forked ones share the chunks
+        shared = SharedChunks(
+            len(chunks), lambda n: prepare_groups(chunks[n]),
+            lambda n: _export_chunk(chunks[n], dts, gts, need_mask),
+            lambda n, data: _apply_child_chunk(chunks[n], data, dts, gts), workers - 1)
+        pending = [None] * len(chunks)
     elif use_pool:
         pool = ThreadPoolExecutor(workers)
         pending = [pool.submit(prepare_groups, chunk) for chunk in chunks]
     else:
-        pool, pending = None, [None] * len(chunks)
+        pending = [None] * len(chunks)
     ready = [False] * len(chunks)
 
     def wait_for(key: tuple) -> None:
         n = chunk_of.get(key)
         if n is None or ready[n]:
             return
-        if pending[n] is None:
+        if shared is not None:
+            shared.wait(n)
+        elif pending[n] is None:
             prepare_groups(chunks[n])
-        elif token is not None:
-            _apply_child_chunk(chunks[n], pending[n].result(), dts, gts)
         else:
             pending[n].result()
         ready[n] = True
@@ -765,7 +756,8 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
             for future in pending:
                 future.cancel()
             pool.shutdown(wait=True)
-        _FORK_STATE.pop(token, None)
+        if shared is not None:
+            shared.close()
     if bar is not None:
         print()
 

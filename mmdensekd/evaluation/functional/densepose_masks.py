@@ -125,30 +125,73 @@ def zoom_binary_linear(mask: np.ndarray, factors: Tuple[float, float]) -> np.nda
     Returns:
         np.ndarray: (round(H * fy), round(W * fx)) bool.
     """
-    mask = np.ascontiguousarray(np.asarray(mask) != 0)
-    in_y, lo_y, hi_y, wy0, wy1 = _zoom_axis(mask.shape[0], float(factors[0]))
-    in_x, lo_x, hi_x, wx0, wx1 = _zoom_axis(mask.shape[1], float(factors[1]))
-    rows_lo, rows_hi = mask[lo_y], mask[hi_y]
-    # Number of set pixels among the 2x2 neighbours of every output pixel:
-    # columns lo and hi are neighbours (hi = lo + 1, or lo - 1 at the last
-    # column), so it is one look-up in the sums of adjacent column pairs.
-    rows = rows_lo.view(np.uint8) + rows_hi.view(np.uint8)
-    if mask.shape[1] > 1:
-        count = (rows[:, :-1] + rows[:, 1:])[:, np.minimum(lo_x, mask.shape[1] - 2)]
+    mask = np.asarray(mask)
+    axes_y = _zoom_axis(mask.shape[0], float(factors[0]))
+    axes_x = _zoom_axis(mask.shape[1], float(factors[1]))
+    if mask.ndim == 2 and mask.flags.f_contiguous and not mask.flags.c_contiguous:
+        # pycocotools' masks are column-major: zoom the transpose (a
+        # contiguous view) and return the transpose of its result
+        out = _zoom_binary_rows(_binary_uint8(mask.T), axes_x, axes_y, transposed=True).T
     else:
-        count = rows[:, lo_x] * np.uint8(2)
-    out = count == 4
-    ys, xs = np.nonzero((count != 0) & ~out)  # some but not all set: the outline
-    if len(ys):
-        total = np.zeros(len(ys))
-        lx, hx = lo_x[xs], hi_x[xs]
-        corners = (rows_lo[ys, lx], rows_lo[ys, hx], rows_hi[ys, lx], rows_hi[ys, hx])
-        for corner, wy, wx in zip(corners, (wy0, wy0, wy1, wy1), (wx0, wx1, wx0, wx1)):
-            total += np.where(corner, wy[ys] * wx[xs], 0.0)
-        out[ys, xs] = total > 0.5
-    out &= in_y[:, None]
-    out &= in_x[None, :]
+        out = _zoom_binary_rows(_binary_uint8(mask), axes_y, axes_x, transposed=False)
+    if not axes_y[0].all():
+        out &= axes_y[0][:, None]
+    if not axes_x[0].all():
+        out &= axes_x[0][None, :]
     return out
+
+
+def _zoom_binary_rows(mask: np.ndarray, axes_0: tuple, axes_1: tuple,
+                      transposed: bool) -> np.ndarray:
+    """:func:`zoom_binary_linear` of a C-contiguous uint8 0/1 mask, axis 0
+    gathered first (contiguous rows), the outline summed in scipy's order:
+    row-major in the image, i.e. axis 1 first when ``transposed`` (axis 0
+    then being the image's x). The ``inside`` masks are left to the caller.
+    """
+    _, lo_0, hi_0, w0_lo, w0_hi = axes_0
+    _, lo_1, hi_1, w1_lo, w1_hi = axes_1
+    lines_lo, lines_hi = mask[lo_0], mask[hi_0]
+    # Number of set pixels among the 2x2 neighbours of every output pixel:
+    # positions lo and hi along axis 1 are neighbours (hi = lo + 1, or
+    # lo - 1 at the last one), so it is one look-up in the sums of adjacent
+    # pairs.
+    lines = lines_lo + lines_hi
+    if mask.shape[1] > 1:
+        count = np.take(lines[:, :-1] + lines[:, 1:], np.minimum(lo_1, mask.shape[1] - 2),
+                        axis=1)
+    else:
+        count = np.take(lines, lo_1, axis=1) * np.uint8(2)
+    out = count == 4
+    # some but not all set (1, 2 or 3): the outline, in scipy's arithmetic
+    flat = np.flatnonzero((count & np.uint8(3)) != 0)  # (bool: the fast nonzero)
+    if len(flat):
+        i0, i1 = np.divmod(flat, count.shape[1])
+        b_lo, b_hi = lo_1[i1], hi_1[i1]
+        # neighbour values and weights, image rows (y) first
+        corners = [(lines_lo[i0, b_lo], w0_lo[i0], w1_lo[i1]),
+                   (lines_lo[i0, b_hi], w0_lo[i0], w1_hi[i1]),
+                   (lines_hi[i0, b_lo], w0_hi[i0], w1_lo[i1]),
+                   (lines_hi[i0, b_hi], w0_hi[i0], w1_hi[i1])]
+        if transposed:  # axis 0 is x: y-major order is (lo, lo), (hi, lo), ...
+            corners = [corners[0], corners[2], corners[1], corners[3]]
+        total = np.zeros(len(flat))
+        for value, w0, w1 in corners:
+            # w_y * w_x in scipy's order (products commute exactly)
+            total += np.where(value != 0, w1 * w0 if transposed else w0 * w1, 0.0)
+        out[i0, i1] = total > 0.5
+    return out
+
+
+def _binary_uint8(mask: np.ndarray) -> np.ndarray:
+    """A C-contiguous uint8 0/1 copy (or view) of a mask, nonzero = 1."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool:
+        return np.ascontiguousarray(mask).view(np.uint8)
+    if mask.dtype == np.uint8:
+        mask = np.ascontiguousarray(mask)
+        if not mask.size or mask.max() <= 1:
+            return mask
+    return np.ascontiguousarray(mask != 0).view(np.uint8)
 
 
 def segmentation_to_placed_mask(segm, img_h: int, img_w: int) -> PlacedMask:
