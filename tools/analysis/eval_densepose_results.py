@@ -15,8 +15,9 @@ to IOU. The ground truth is validated first (as the dataset does): a bad
 annotation is an error naming the file and ids, or with ``--skip-invalid`` a
 counted, logged skip. A result that cannot be read (a corrupt ``uv_data``
 PNG, a bad box) is an error naming the file and the result index (exit code
-1, one line). Charts are decoded in forked worker processes (``--workers``,
-``--threads`` for threads instead); the numbers do not depend on them.
+1, one line). Charts are read by this process and forked worker processes
+sharing the work (``--workers``, by default the CPUs that the load leaves
+free; ``--threads`` for threads instead); the numbers do not depend on them.
 """
 import argparse
 import json
@@ -50,8 +51,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='drop (count, log) invalid ground-truth annotations instead of '
                         'failing on the first one')
     parser.add_argument('--workers', type=int, default=None,
-                        help='worker processes (Linux; elsewhere threads) decoding charts and '
-                        'resizing masks (default: the CPUs available, at most 8; 1 = none)')
+                        help='processes (this one included; Linux; elsewhere threads) decoding '
+                        'charts and resizing masks (default: the CPUs that the load average '
+                        'leaves free, at least 1, at most 8; 1 = this process only)')
     parser.add_argument('--threads', action='store_true',
                         help='use worker threads instead of forked processes')
     parser.add_argument('--out', default=None, help='write the numbers to this JSON file')

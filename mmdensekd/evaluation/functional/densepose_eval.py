@@ -399,13 +399,23 @@ def _gps_matrix(dts: List[_Dt], num_gt: int, points: _GroupPoints,
 
 
 def default_workers() -> int:
-    """Threads of the evaluation: the CPUs this process may use, at most 8
-    (chart decoding and mask resizing release the GIL)."""
+    """Workers of the evaluation: the CPUs this process may use that other
+    work leaves free (by the 1-minute load average, this process counted
+    once), at least 1, at most 8.
+
+    Where the other cores are busy a second worker only shares this
+    process's CPU time (and costs its own), so none is started; an explicit
+    ``workers`` is used as given.
+    """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(8, cpus))
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1.0)
+    except (AttributeError, OSError):  # no load average here
+        others = 0.0
+    return max(1, min(8, cpus, int(round(cpus - others))))
 
 
 def pairwise_gps(results: Sequence[dict], anns: Sequence[dict],
@@ -631,9 +641,10 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         workers (int, optional): threads that decode charts and resize
             ground-truth masks (default :func:`default_workers`; 1 = none).
             The numbers do not depend on it.
-        processes (bool): with ``workers > 1``, prepare the groups in forked
-            worker processes instead of threads (no shared interpreter lock:
-            faster where the CPUs are free; Linux only, else threads). Use
+        processes (bool): with ``workers > 1``, prepare the groups in this
+            process and ``workers - 1`` forked worker processes instead of
+            threads (no shared interpreter lock: faster where the CPUs are
+            free; see :class:`SharedChunks`; Linux only, else threads). Use
             it in a process that runs no other threads (e.g. the offline
             command), not inside training. The numbers do not depend on it.
 
