@@ -61,8 +61,10 @@ def _same_as_reference(data: str, points: int = 40, seed: int = 0) -> None:
     # samples first (the table they build also gives the labels), then a
     # fresh chart with the labels first
     np.testing.assert_array_equal(chart.sample(rows, cols), ref[rows, cols].T)
+    np.testing.assert_array_equal(chart.foreground(), ref[:, :, 0] > 0)
     np.testing.assert_array_equal(chart.labels(), ref[:, :, 0])
     again = read_chart(data)
+    np.testing.assert_array_equal(again.foreground(), ref[:, :, 0] > 0)
     np.testing.assert_array_equal(again.labels(), ref[:, :, 0])
     np.testing.assert_array_equal(again.sample(rows, cols), ref[rows, cols].T)
     np.testing.assert_array_equal(again.hwc(), ref)

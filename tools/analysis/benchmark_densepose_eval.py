@@ -11,10 +11,12 @@ subdivided vertices, 23.7 M distances; ``--eval-data DIR`` uses real ones).
 Each timed run is what ``tools/analysis/eval_densepose_results.py`` does
 after its imports: read the annotation JSON, the results JSON and the
 geodesic files (never cached between runs), decode the charts, evaluate
-GPS, GPSm and IOU, with its default worker processes (``--threads``: worker
-threads). Runs alternate (baseline, current) ``--repeat`` times; each
-prints its wall time and its CPU time (all threads and worker processes),
-the figure that counts on a machine whose cores are busy with other work.
+GPS, GPSm and IOU, with its default workers (forked processes sharing the
+chunks with the main one, as many as the CPUs the load average leaves free;
+``--workers N`` to force, ``--threads``: worker threads). Runs alternate
+(baseline, current) ``--repeat`` times; each prints its wall time and its
+CPU time (all threads and worker processes), the figure that counts on a
+machine whose cores are busy with other work.
 
 The baseline is release 0.x's code path, kept in this file: charts decoded
 one by one in the main thread (as (3, h, w) copies), every chart of the top
@@ -283,8 +285,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'files of the official sizes)')
     parser.add_argument('--repeat', type=int, default=1, help='alternating runs of each path')
     parser.add_argument('--workers', type=int, default=None,
-                        help='worker processes of the current path, as the offline command '
-                        '(default: CPUs, at most 8)')
+                        help='processes of the current path (the main one included), as the '
+                        'offline command (default: the CPUs the load average leaves free, '
+                        'at most 8)')
     parser.add_argument('--threads', action='store_true',
                         help='worker threads instead of processes (the offline command\'s '
                         '--threads)')

@@ -24,6 +24,7 @@ their PNG structure is still checked (:func:`chart_header_ok`).
 import base64
 import binascii
 import struct
+import sys
 import zlib
 from typing import Optional
 
@@ -39,6 +40,8 @@ _IEND_CHUNK = b'\x00\x00\x00\x00IEND\xaeB`\x82'
 _PLAIN_RGB8 = bytes((8, 2, 0, 0, 0))
 #: Largest h * w whose int32 summed-area table of uint8 rows cannot overflow.
 _INT32_PIXELS = (2**31 - 1) // 255
+#: Position of an int32's low byte in memory.
+_LOW_BYTE = 0 if sys.byteorder == 'little' else 3
 
 
 class Chart:
@@ -60,6 +63,10 @@ class Chart:
     def labels(self) -> np.ndarray:
         """(h, w) uint8 part labels I (a view or a cached array)."""
         return self._hwc[:, :, 0]
+
+    def foreground(self) -> np.ndarray:
+        """(h, w) bool: I > 0."""
+        return self.labels() != 0
 
     def sample(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(3, P) uint8 I, U, V at pixels (``rows``, ``cols``), inside the
@@ -127,6 +134,16 @@ class ScanlineChart(Chart):
                           if table is not None else np.cumsum(stored, axis=1, dtype=np.uint8))
                 self._labels = self._unfilter_rows(labels, stored)
         return self._labels
+
+    def foreground(self) -> np.ndarray:
+        if self._labels is not None or self._table is None:
+            return self.labels() != 0
+        # I > 0 where the low bytes of the row's sums up to x and x - 1 differ
+        low = self._table.view(np.uint8)[:, :, _LOW_BYTE]  # channel 0's low byte
+        fg = low[1:, 1:] != low[:-1, 1:]
+        if not self._all_sub:
+            fg[~self._sub] = self._rows[~self._sub, 1::3] != 0
+        return fg
 
     def sample(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)

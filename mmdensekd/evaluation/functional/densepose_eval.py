@@ -225,9 +225,9 @@ class _Dt:
             if len(sel):
                 self.samples[:, sel] = chart.sample(py[sel], px[sel])
         if region is not None:
-            self.keep = keep_outside_ignore(self.bbox, region, fg=chart.labels())
+            self.keep = keep_outside_ignore(self.bbox, region, fg=chart.foreground())
         if gt_masks is not None:
-            placed = place_mask(chart.labels(), self.bbox, *img_hw)
+            placed = place_mask(chart.foreground(), self.bbox, *img_hw)
             self.mask_area = placed.area
             if placed.area:
                 for j in overlap:
