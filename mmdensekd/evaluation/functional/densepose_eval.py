@@ -227,7 +227,7 @@ class _Dt:
         if region is not None:
             self.keep = keep_outside_ignore(self.bbox, region, fg=chart.foreground())
         if gt_masks is not None:
-            placed = place_mask(chart.foreground(), self.bbox, *img_hw)
+            placed = place_mask(chart.foreground(), self.bbox, *img_hw, view=True)
             self.mask_area = placed.area
             if placed.area:
                 for j in overlap:

@@ -30,7 +30,7 @@ class PlacedMask(NamedTuple):
 
 
 def place_mask(mask: Optional[np.ndarray], bbox_xywh: Sequence[float], img_h: int,
-               img_w: int) -> PlacedMask:
+               img_w: int, view: bool = False) -> PlacedMask:
     """Paste a box-sized mask at ``(int(x), int(y))``, clipped to the image
     and to ``int(x + w)``, ``int(y + h)`` (the protocol's pasting rule).
 
@@ -39,6 +39,8 @@ def place_mask(mask: Optional[np.ndarray], bbox_xywh: Sequence[float], img_h: in
         bbox_xywh (Sequence[float]): box (x, y, w, h) in the image.
         img_h (int): image height.
         img_w (int): image width.
+        view (bool): a bool ``mask`` is kept as a view of its crop (not
+            copied; the caller does not change it).
 
     Returns:
         PlacedMask: the clipped mask.
@@ -52,7 +54,9 @@ def place_mask(mask: Optional[np.ndarray], bbox_xywh: Sequence[float], img_h: in
     y1 = min(int(y + h), img_h, yi + mask.shape[0])
     if x1 <= x0 or y1 <= y0:
         return PlacedMask(0, 0, np.zeros((0, 0), dtype=bool), 0)
-    crop = np.asarray(mask[y0 - yi:y1 - yi, x0 - xi:x1 - xi]) > 0
+    crop = np.asarray(mask[y0 - yi:y1 - yi, x0 - xi:x1 - xi])
+    if not (view and crop.dtype == bool):
+        crop = crop > 0
     return PlacedMask(x0, y0, crop, int(np.count_nonzero(crop)))
 
 
