@@ -121,6 +121,23 @@ def test_other_pngs_go_through_the_reference_decoder():
         assert str(ours.value) == str(ref.value)
 
 
+def test_empty_charts_and_odd_results_are_clear_errors(tmp_path):
+    from mmdensekd.evaluation.functional.densepose_results import load_densepose_results
+    for data in ('', b'', memoryview(b''), '!!'):  # base64 of no bytes at all
+        with pytest.raises(ValueError, match='empty'):
+            read_chart(data)
+    for text, match in ((b'[1]', 'result 0 is a int'), (b'[\xff]', 'not valid JSON')):
+        path = tmp_path / 'res.json'
+        path.write_bytes(text)
+        for views in (False, True):
+            with pytest.raises(ValueError, match=match):
+                load_densepose_results(str(path), chart_views=views)
+    iuv = synthetic_chart(np.random.default_rng(5), 9, 7)
+    res = dict(image_id=1, bbox=[0, 0, 9, 7], score=1.0, uv_data=encode_iuv_png(iuv), uv_shape=5)
+    with pytest.raises(ValueError, match='result 0 .*uv_shape says 5'):
+        dpe._Dt(res, 0).load_chart()
+
+
 def test_result_charts_as_views_of_the_file():
     rng = np.random.default_rng(4)
     charts_ = [encode_iuv_png(synthetic_chart(rng, 9, 7)) for _ in range(3)]

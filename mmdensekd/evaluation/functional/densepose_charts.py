@@ -66,7 +66,7 @@ class Chart:
 
     def foreground(self) -> np.ndarray:
         """(h, w) bool: I > 0."""
-        return self.labels() != 0
+        return self.labels() > 0
 
     def sample(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(3, P) uint8 I, U, V at pixels (``rows``, ``cols``), inside the
@@ -212,8 +212,10 @@ def _plain_scanlines(png: bytes) -> Optional[ScanlineChart]:
         pos = end
     stride = 3 * width + 1
     try:
+        # the first buffer at most 64 MiB: a header's size is not allocated
+        # before the stream proves it
         raw = zlib.decompress(parts[0] if len(parts) == 1 else b''.join(parts), 15,
-                              height * stride)
+                              min(height * stride, 1 << 26))
     except zlib.error:
         return None
     if len(raw) != height * stride:
@@ -236,7 +238,8 @@ def read_chart(data) -> Chart:
 
     Raises:
         ValueError: As :func:`~mmdensekd.structures.decode_iuv_png` (not
-            base64, not a decodable PNG, one channel), with its message.
+            base64, not a decodable PNG, one channel), with its message;
+            also for base64 text of no bytes at all.
     """
     png = _b64_bytes(data)
     chart = _plain_scanlines(png) if png else None
@@ -255,9 +258,12 @@ def decode_chart_hwc(data) -> np.ndarray:
 
     Raises:
         ValueError: As :func:`~mmdensekd.structures.decode_iuv_png` (not
-            base64, not a decodable PNG, one channel), with its message.
+            base64, not a decodable PNG, one channel), with its message;
+            also for base64 text of no bytes at all.
     """
     png = _b64_bytes(data)
+    if png == b'':  # the reference decoder's cv2.imdecode would fail an assertion
+        raise ValueError('uv_data is empty (no PNG image)')
     buf = np.frombuffer(png, dtype=np.uint8) if png else None
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf is not None else None
     if img is None or img.ndim != 3:

@@ -186,14 +186,14 @@ class _Dt:
             raise KeyError(f'{self.where} has neither "uv_data" nor "iuv"')
         shape = self.res.get('uv_shape')
         chw = None if chart is None else [chart.num_channels, chart.height, chart.width]
-        if chw is None or chw[0] != 3 or (shape is not None and chw != list(shape)):
+        try:
+            other_shape = shape is not None and chw != list(shape)
+        except TypeError:  # not a sequence (e.g. a number)
+            other_shape = True
+        if chw is None or chw[0] != 3 or other_shape:
             raise ValueError(f'{self.where}: IUV of shape {tuple(chw or iuv.shape)}, uv_shape '
                              f'says {shape}')
         return chart
-
-    def load_iuv(self) -> np.ndarray:
-        """The (h, w, 3) chart, channels I, U, V (:meth:`load_chart`)."""
-        return self.load_chart().hwc()
 
     def check_chart(self) -> None:
         """Check a chart that is not decoded (it cannot change a number):
@@ -638,8 +638,9 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
         results_source (str): name of the results in messages (a chart that
             cannot be decoded is an error naming it, the result index and
             the image).
-        workers (int, optional): threads that decode charts and resize
-            ground-truth masks (default :func:`default_workers`; 1 = none).
+        workers (int, optional): threads (with ``processes``: processes,
+            this one included) that decode charts and resize ground-truth
+            masks (default :func:`default_workers`; 1 = this thread only).
             The numbers do not depend on it.
         processes (bool): with ``workers > 1``, prepare the groups in this
             process and ``workers - 1`` forked worker processes instead of
@@ -714,9 +715,10 @@ def evaluate(gt: dict, results: Sequence[dict], modes: Sequence[str] = DENSEPOSE
                            (int(img['height']), int(img['width'])), modes)
             dts[key] = _best([d for d in d_list if d.keep], max_dets)
 
-    # Groups are prepared in chunks on worker threads (chart decoding and
-    # mask resizing release the GIL) while this thread matches the groups
-    # already prepared, in protocol order.
+    # Groups are prepared in chunks, on worker threads (chart decoding and
+    # mask resizing release the GIL) or shared with forked worker processes
+    # (``processes``), while this thread matches the groups already
+    # prepared, in protocol order.
     group_keys = [(iid, cat) for cat in cat_ids for iid in img_ids if (iid, cat) in dts]
     chunks = [group_keys[i:i + 32] for i in range(0, len(group_keys), 32)]
     chunk_of = {key: n for n, chunk in enumerate(chunks) for key in chunk}

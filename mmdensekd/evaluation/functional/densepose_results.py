@@ -73,11 +73,13 @@ def load_densepose_results(path: str, decode: bool = False,
         with open(local, 'rb') as f:
             try:
                 results = loads_results_json(f.read(), chart_views=chart_views)
-            except json.JSONDecodeError as err:
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise ValueError(f'{path}: not valid JSON ({err})') from None
     if not isinstance(results, list):
         raise ValueError(f'{path}: expected a JSON list of results, got {type(results).__name__}')
     for i, res in enumerate(results):
+        if not isinstance(res, dict):
+            raise ValueError(f'{path}: result {i} is a {type(res).__name__}, not an object')
         missing = [k for k in RESULT_KEYS + ('uv_shape', 'uv_data') if k not in res]
         if missing:
             raise KeyError(f'{path}: result {i} lacks {missing}')
