@@ -238,6 +238,22 @@ def test_shared_chunks_give_every_result_in_order(processes, slow):
 
 
 @pytest.mark.skipif(not dpe.fork_available(), reason='worker processes need fork (Linux)')
+def test_shared_chunks_without_a_fork_left_do_the_work_here():
+    import multiprocessing.context as mp_context
+    real_start, started = mp_context.ForkProcess.start, []
+
+    def start_once(self):  # the second fork fails (e.g. EAGAIN)
+        if started:
+            raise OSError(11, 'Resource temporarily unavailable')
+        started.append(self)
+        real_start(self)
+
+    with mock.patch.object(mp_context.ForkProcess, 'start', start_once):
+        assert _run_shared(6, 3) == [n * n for n in range(6)]
+    assert len(started) == 1
+
+
+@pytest.mark.skipif(not dpe.fork_available(), reason='worker processes need fork (Linux)')
 @pytest.mark.parametrize('processes', [0, 1, 2])
 def test_shared_chunks_raise_the_first_error_in_chunk_order(processes):
     with pytest.raises(ValueError, match='chunk 3 is bad'):

@@ -29,7 +29,8 @@ class SharedChunks:
             is for the caller (picklable).
         apply (Callable[[int, Any], None]): in the caller, store a worker's
             export of chunk n.
-        processes (int): forked workers (besides the caller).
+        processes (int): forked workers (besides the caller; fewer where
+            the system forks no more).
     """
 
     def __init__(self, num_chunks: int, prepare: Callable[[int], None],
@@ -56,7 +57,10 @@ class SharedChunks:
         try:
             for _ in range(max(0, processes)):
                 worker = ctx.Process(target=self._work, daemon=True)
-                worker.start()
+                try:
+                    worker.start()
+                except OSError:  # no more processes here: the caller does their share
+                    break
                 self._workers.append(worker)
         finally:
             gc.unfreeze()
