@@ -8,11 +8,10 @@ branch upsampled by nearest neighbours in a fusion layer is cropped to the
 size of the branch it is added to. mmdet's ``HRModule`` adds the maps as
 they are, so it needs inputs padded to a multiple of 32.
 """
-from typing import List, Sequence, Tuple
+from typing import List
 
 from mmdet.models.backbones import HRNet
 from mmdet.models.backbones.hrnet import HRModule
-from mmengine.model import Sequential
 from torch import Tensor
 
 from mmdensekd.registry import MODELS
@@ -67,30 +66,22 @@ class D2HRNet(HRNet):
     Args: as mmdet's ``HRNet``.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The stages' HRModules become CroppingHRModules: the same modules
+        # and parameters (the subclass only changes forward), built by
+        # mmdet's public constructor rather than by overriding its private
+        # stage builder.
+        for name in ('stage2', 'stage3', 'stage4'):
+            for module in getattr(self, name):
+                if type(module) is not HRModule:
+                    raise TypeError(f'D2HRNet: {name} holds a {type(module).__name__}, '
+                                    'expected mmdet HRModules')
+                module.__class__ = CroppingHRModule
+
     def train(self, mode: bool = True) -> 'D2HRNet':
         """As mmdet's ``HRNet.train`` (``norm_eval`` honoured), but returns
         ``self`` like ``nn.Module.train`` (mmdet's returns None, so
         ``HRNet(...).eval()`` is None)."""
         super().train(mode)
         return self
-
-    def _make_stage(self, layer_config: dict, in_channels: Sequence[int],
-                    multiscale_output: bool = True) -> Tuple[Sequential, List[int]]:
-        """Build one stage of :class:`CroppingHRModule`."""
-        num_modules = layer_config['num_modules']
-        block = self.blocks_dict[layer_config['block']]
-        modules = []
-        for index in range(num_modules):
-            module = CroppingHRModule(
-                layer_config['num_branches'],
-                block,
-                layer_config['num_blocks'],
-                in_channels,
-                layer_config['num_channels'],
-                multiscale_output or index < num_modules - 1,
-                with_cp=self.with_cp,
-                norm_cfg=self.norm_cfg,
-                conv_cfg=self.conv_cfg)
-            modules.append(module)
-            in_channels = module.in_channels
-        return Sequential(*modules), in_channels
