@@ -615,15 +615,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     mean = result['pixel_mean'] or DETECTRON2_PIXEL_MEAN
     std = result['pixel_std'] or DETECTRON2_PIXEL_STD
     if result['hrnet']:  # HRFPN: size_divisibility 0, any input size
-        print('detectron2 input settings for the config:\n'
-              f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
-              'bgr_to_rgb=False, pad_size_divisor=1)\n'
-              "  backbone=dict(type='D2HRNet'), neck=dict(type='D2HRFPN')")
+        pad, model = 1, "backbone=dict(type='D2HRNet'), neck=dict(type='D2HRFPN')"
     else:
-        print('detectron2 input settings for the config:\n'
-              f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
-              'bgr_to_rgb=False, pad_size_divisor=32)\n'
-              "  backbone=dict(style='caffe')  # STRIDE_IN_1X1=True (MSRA-initialised models)")
+        pad, model = 32, ("backbone=dict(style='caffe')  # STRIDE_IN_1X1=True "
+                          '(MSRA-initialised models)')
+    print('detectron2 input settings for the config:\n'
+          f"  data_preprocessor=dict(type='DetDataPreprocessor', mean={mean}, std={std}, "
+          f'bgr_to_rgb=False, pad_size_divisor={pad})\n  {model}')
     out_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(out_dir, exist_ok=True)
     meta = dict(converted_from=sources, source='detectron2', config=args.config,
