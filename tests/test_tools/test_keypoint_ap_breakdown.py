@@ -60,3 +60,14 @@ def test_breakdown_names_a_bad_results_file(tool, tmp_path):
         tool.main([str(gt_file), str(bad)])
     with pytest.raises(FileNotFoundError, match='missing.json'):
         tool.main([str(gt_file), str(tmp_path / 'missing.json')])
+    # an image the ground truth lacks (xtcocotools would fail an assertion)
+    bad.write_text(json.dumps([dict(image_id=99, category_id=1, score=1.0, bbox=[0, 0, 9, 9],
+                                    keypoints=[0.0] * 51)]))
+    with pytest.raises(ValueError, match=r'res\.json: result 0 is of image 99'):
+        tool.main([str(gt_file), str(bad)])
+    no_anns = tmp_path / 'tmpl.json'
+    no_anns.write_text(json.dumps(dict(images=[])))
+    for argv in ([str(no_anns), str(bad)], [str(gt_file), str(bad), '--template-ann',
+                                             str(no_anns)]):
+        with pytest.raises(ValueError, match='tmpl.json.* no "annotations"'):
+            tool.main(argv)

@@ -104,9 +104,11 @@ def place(rel: np.ndarray, box: Sequence[float], scores: np.ndarray) -> List[flo
     return np.concatenate([xy, scores[:, None]], 1).reshape(-1).tolist()
 
 
-def variants(gt: dict, results: List[dict], template: np.ndarray,
-             min_iou: float) -> Dict[str, List[dict]]:
-    """The four result lists of the module docstring, by name."""
+def variants(gt: dict, results: List[dict], template: np.ndarray, min_iou: float,
+             source: str = 'results') -> Dict[str, List[dict]]:
+    """The four result lists of the module docstring, by name (``source``:
+    the results file named in errors)."""
+    image_ids = {img['id'] for img in gt['images']}
     people: Dict[int, List[dict]] = {}
     for ann in gt['annotations']:
         if ann.get('num_keypoints', 0) and not ann.get('iscrowd'):
@@ -114,9 +116,14 @@ def variants(gt: dict, results: List[dict], template: np.ndarray,
     out = {k: [] for k in ('as predicted', 'true pose in its box', 'its pose in the true box',
                            'template in the true box')}
     for i, res in enumerate(results):
-        if 'bbox' not in res or 'keypoints' not in res:
-            raise ValueError(f'result {i} (image {res.get("image_id")}) has no "bbox" or '
-                             '"keypoints"')
+        keys = ('image_id', 'score', 'bbox', 'keypoints')
+        if not isinstance(res, dict) or any(k not in res for k in keys):
+            where = f'(image {res.get("image_id")}) ' if isinstance(res, dict) else ''
+            raise ValueError(f'{source}: result {i} {where}needs "image_id", "score", "bbox" '
+                             'and "keypoints"')
+        if res['image_id'] not in image_ids:
+            raise ValueError(f'{source}: result {i} is of image {res["image_id"]}, which the '
+                             'ground truth does not have')
         out['as predicted'].append(res)
         cands = people.get(res['image_id'], [])
         match = None
@@ -164,9 +171,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     results = _load(args.results, 'results')
     if not isinstance(results, list):
         raise ValueError(f'results {args.results}: expected a list of detections')
-    tmpl_anns = (_load(args.template_ann, 'template annotations')['annotations']
-                 if args.template_ann else gt['annotations'])
-    lists = variants(gt, results, template_pose(tmpl_anns), args.min_iou)
+    for key in ('images', 'annotations'):
+        if not isinstance(gt, dict) or key not in gt:
+            raise ValueError(f'ground truth {args.gt} has no "{key}"')
+    tmpl_anns = gt['annotations']
+    if args.template_ann:
+        tmpl = _load(args.template_ann, 'template annotations')
+        if not isinstance(tmpl, dict) or 'annotations' not in tmpl:
+            raise ValueError(f'template annotations {args.template_ann} have no "annotations"')
+        tmpl_anns = tmpl['annotations']
+    lists = variants(gt, results, template_pose(tmpl_anns), args.min_iou,
+                     f'results {args.results}')
     table = {name: keypoint_ap(gt, res) for name, res in lists.items()}
     print(f'{args.results} ({len(results)} detections) on {args.gt}')
     print(f"{'variant':28s} {'kpt AP':>7s} {'AP50':>7s} {'AP75':>7s}")
