@@ -85,6 +85,16 @@ def test_probe_reads_a_generated_world_and_keeps_the_last_windows(probe_tool, tm
         assert json.load(f)['windows_kept'] == 4
     with pytest.raises(ValueError, match='windows'):
         probe_tool.featurizer(metas[1], 2)
+    # a box without size: a clear error (its pose and log size would be inf)
+    ann_file = osp.join(one, 'annotations', 'densepose_train.json')
+    with open(ann_file) as f:
+        coco = json.load(f)
+    ann = next(a for a in coco['annotations'] if a.get('dp_masks'))
+    ann['bbox'][2] = 0.0
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+    with pytest.raises(ValueError, match=f"annotation {ann['id']} has bbox"):
+        probe_tool.load_split(one, 'train', 8, single)
 
 
 def test_keypoint_ap_bound_is_one_for_the_truth_and_falls_with_the_box(probe_tool):

@@ -141,6 +141,10 @@ def load_split(data_dir: str, split: str, grid: int,
         rows['visible'].append(kpt[:, 2] > 0)
         if not ann.get('area', 0) > 0:
             raise ValueError(f"{ann_file}: annotation {ann['id']} has no positive area")
+        if not (len(ann['bbox']) == 4 and ann['bbox'][2] > 0 and ann['bbox'][3] > 0):
+            # the pose is relative to the box and its size is regressed as a log
+            raise ValueError(f"{ann_file}: annotation {ann['id']} has bbox {ann['bbox']}, "
+                             'not x, y and a positive width and height')
         rows['area'].append(float(ann['area']))
         rows['parts'].append(part_grid(ann['dp_masks'], grid))
     if not rows['x']:
