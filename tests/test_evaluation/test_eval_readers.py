@@ -237,6 +237,33 @@ def test_shared_chunks_give_every_result_in_order(processes, slow):
     assert _run_shared(12, processes, slow_child=slow) == [n * n for n in range(12)]
 
 
+class _TwoArgError(Exception):
+    """Pickles but does not unpickle (``Exception`` pickles ``args`` only)."""
+
+    def __init__(self, what, why):
+        super().__init__(f'{what}: {why}')
+
+
+@pytest.mark.skipif(not dpe.fork_available(), reason='worker processes need fork (Linux)')
+def test_shared_chunks_redo_a_chunk_whose_message_cannot_be_read():
+    parent = os.getpid()
+
+    def prepare(n):
+        if os.getpid() == parent:
+            time.sleep(0.1)  # the worker gets the last chunk
+        if n == 3:
+            raise _TwoArgError(f'chunk {n}', 'bad')
+
+    shared = SharedChunks(4, prepare, lambda n: n, lambda n, v: None, 1)
+    try:
+        for n in range(3):
+            shared.wait(n)
+        with pytest.raises(_TwoArgError, match='chunk 3: bad'):
+            shared.wait(3)
+    finally:
+        shared.close()
+
+
 @pytest.mark.skipif(not dpe.fork_available(), reason='worker processes need fork (Linux)')
 def test_shared_chunks_without_a_fork_left_do_the_work_here():
     import multiprocessing.context as mp_context

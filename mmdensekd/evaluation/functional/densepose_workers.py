@@ -101,7 +101,10 @@ class SharedChunks:
     def _receive(self) -> None:
         """Store every result the workers have sent so far."""
         while not self._queue.empty():
-            n, ok, data = self._queue.get()
+            try:
+                n, ok, data = self._queue.get()
+            except Exception:  # noqa: BLE001 - e.g. an error type that does not unpickle
+                continue  # its chunk stays undone: done here when it is needed
             if self._done[n]:
                 continue  # done here meanwhile
             if ok:
