@@ -17,7 +17,7 @@ returns a :class:`Chart` that gives just these:
   same array or the same error.
 
 Both give exactly the values of the reference decoder
-(``tests/test_evaluation/test_eval_fast_paths.py`` checks them on charts of
+(``tests/test_evaluation/test_eval_readers.py`` checks them on charts of
 every filter mix). Charts that cannot change a number are not decoded;
 their PNG structure is still checked (:func:`chart_header_ok`).
 """
