@@ -168,17 +168,34 @@ def test_snapshot_comparison_catches_a_changed_weight():
 
 
 # ---------------------------------------------------------------------------
-# The GPU full-size pair of the quickstart's recipe (not run on a GPU yet):
-# the recipe as configured, and one CPU training step of each model on a
-# tiny generated set (about 30 s on the 2-core development CPU).
+# The GPU full-size pairs of the quickstart's recipe and of the full recipe
+# (its sequence world and sensing; neither run on a GPU yet): the recipe as
+# configured, and one CPU training step of each model on a tiny generated set
+# (about 30 s a pair on the 2-core development CPU).
 GPU_SYNTHETIC_TEACHER = 'distill/teachers/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi.py'
 GPU_SYNTHETIC_STUDENT = (
     'distill/kd_densepose-kprcnn_img-to-wifi_mtn-r50_fpn_8xb2-48k_synthetic-wifi.py')
+GPU_SEQ_TEACHER = 'distill/teachers/densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi-seq.py'
+GPU_SEQ_STUDENT = (
+    'distill/kd_densepose-kprcnn_img-to-wifi_mtn-r50_fpn_8xb2-48k_synthetic-wifi-seq.py')
+#: (teacher, student, data_root, sensing of the world: the student's CSI shape
+#: and layout, the generator's arguments for a tiny copy of the world)
+GPU_SYNTHETIC_PAIRS = [
+    pytest.param(GPU_SYNTHETIC_TEACHER, GPU_SYNTHETIC_STUDENT, 'data/synthetic_wifi/',
+                 dict(csi_shape=(150, 3, 3), csi_layout=None, generator=dict(max_people=1)),
+                 id='synthetic-wifi'),
+    pytest.param(GPU_SEQ_TEACHER, GPU_SEQ_STUDENT, 'data/synthetic_wifi_seq/',
+                 dict(csi_shape=(3, 600, 3), csi_layout='person-in-wifi-3d-4w',
+                      generator=dict(max_people=1, sensing='person-in-wifi-3d-4w',
+                                     sequence_frames=2)),
+                 id='synthetic-wifi-seq'),
+]
 
 
-def test_gpu_synthetic_wifi_pair_recipe():
-    teacher_path = CONFIG_ROOT / GPU_SYNTHETIC_TEACHER
-    student_path = CONFIG_ROOT / GPU_SYNTHETIC_STUDENT
+@pytest.mark.parametrize('teacher_rel,student_rel,data_root,world', GPU_SYNTHETIC_PAIRS)
+def test_gpu_synthetic_wifi_pair_recipe(teacher_rel, student_rel, data_root, world):
+    teacher_path = CONFIG_ROOT / teacher_rel
+    student_path = CONFIG_ROOT / student_rel
     teacher, student = Config.fromfile(str(teacher_path)), Config.fromfile(str(student_path))
     # both share the full-size dataset base; the student names its teacher
     # (and its detector) by config path
@@ -195,28 +212,32 @@ def test_gpu_synthetic_wifi_pair_recipe():
     assert teacher.model.backbone.init_cfg.type == 'Pretrained'
     assert not teacher.model.backbone.init_cfg.checkpoint.startswith(('http', 'torchvision'))
     assert teacher.model.roi_head.keypoint_head.num_keypoints == 17
-    # full-size frames of data/synthetic_wifi; val = training rooms, test = unseen room
+    # full-size frames of the world's data_root; val = training rooms, test = unseen room
     assert teacher.img_scale == (640, 480)
     for cfg in (teacher, student):
+        assert cfg.data_root == data_root
         for split, ann in (('train', None), ('val', 'densepose_val'),
                            ('test', 'densepose_heldout')):
             ds = cfg[f'{split}_dataloader'].dataset
-            assert ds.data_root == 'data/synthetic_wifi/'
+            assert ds.data_root == data_root
             if ann:
                 assert ds.ann_file == f'annotations/{ann}.json'
-                assert all(m.ann_file == f'data/synthetic_wifi/annotations/{ann}.json'
+                assert all(m.ann_file == f'{data_root}annotations/{ann}.json'
                            for m in cfg[f'{split}_evaluator'])
-    # the student: MTN on 150x3x3 CSI up to the frame size, the paper's losses,
-    # the teacher's pseudo labels, initialised from the teacher's checkpoint
+                assert [m.eval_data_dir for m in cfg[f'{split}_evaluator']
+                        if 'eval_data_dir' in m] == [f'{data_root}eval_data']
+    # the student: MTN on the world's CSI up to the frame size, the paper's
+    # losses, the teacher's pseudo labels, initialised from the teacher's checkpoint
     m = student.model
     assert m.type == 'TeacherStudentDistiller' and m.supervision == 'gt'
-    assert m.teacher_cfg == f'configs/{GPU_SYNTHETIC_TEACHER}'
+    assert m.teacher_cfg == f'configs/{teacher_rel}'
     assert m.teacher_ckpt.endswith(
         f'{teacher_path.stem}/iter_{teacher.train_cfg.max_iters}.pth')
     assert m.student.type == 'CSIDetector'
-    assert m.student.mtn.amp_shape == (150, 3, 3)
+    assert m.student.mtn.amp_shape == world['csi_shape']
+    assert m.student.mtn.get('csi_layout') == world['csi_layout']
     assert m.student.mtn.out_size == (480, 640) == m.student.data_preprocessor.csi_image_shape
-    assert m.student.data_preprocessor.csi_stats_file == 'data/synthetic_wifi/meta.json'
+    assert m.student.data_preprocessor.csi_stats_file == f'{data_root}meta.json'
     det = m.student.detector
     assert det.cfg_path == m.teacher_cfg
     assert det.roi_head.densepose_predictor.loss_densepose.loss_weight == 0.6
@@ -240,9 +261,49 @@ def test_gpu_synthetic_wifi_pair_recipe():
                                        'img_shape', 'scale_factor')
     assert det.init_cfg == dict(type='Pretrained', checkpoint=m.teacher_ckpt)
     assert det.backbone.init_cfg is None  # all of it comes from the teacher
+    # the sensing: every CSI loader reads the world's shape (a named layout
+    # also checks the dataset's meta.json)
+    for split in ('train', 'val', 'test'):
+        ds = student[f'{split}_dataloader'].dataset
+        assert ds.get('csi_layout') == world['csi_layout']
+        load = [t for t in ds.pipeline if t.type == 'LoadCSIFromFile']
+        assert len(load) == 1
+        assert load[0].get('expected_shape', world['csi_shape']) == world['csi_shape']
 
 
-def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
+#: The keys where the full recipe's GPU pair may differ from the quickstart's
+#: (the sensing), beside the renamed world (data root, teacher).
+SEQ_SENSING_KEYS = {'csi_layout', 'csi_shape', 'csi_sanitize', 'layout', 'expected_shape',
+                    'view_shape', 'subcarrier_axis', 'packet_axis', 'amp_shape', 'data_root'}
+
+
+@pytest.mark.parametrize('plain,seq', [(GPU_SYNTHETIC_TEACHER, GPU_SEQ_TEACHER),
+                                       (GPU_SYNTHETIC_STUDENT, GPU_SEQ_STUDENT)],
+                         ids=['teacher', 'student'])
+def test_gpu_synthetic_wifi_seq_pair_is_the_quickstart_pair(plain, seq):
+    # the sequence world's pair repeats the quickstart world's GPU pair (it
+    # cannot inherit it: two levels of _base_ at most): everything else equal
+    import re
+
+    from mmdensekd.testing.config_snapshot import dict_differences, resolved_config
+
+    def renamed(old, new):
+        return isinstance(old, str) and new == (
+            old.replace('synthetic_wifi/', 'synthetic_wifi_seq/')
+            .replace('synthetic-wifi/', 'synthetic-wifi-seq/')
+            .replace('synthetic-wifi.py', 'synthetic-wifi-seq.py'))
+
+    diffs = dict_differences(resolved_config(CONFIG_ROOT / plain),
+                             resolved_config(CONFIG_ROOT / seq))
+    assert diffs
+    sensing = 'teachers/' not in seq  # the teacher sees frames only
+    assert [d for d in diffs if not renamed(d[1], d[2]) and not (
+        sensing and SEQ_SENSING_KEYS & set(re.sub(r'\[\d+\]', '', d[0]).split('.')))] == []
+
+
+@pytest.mark.parametrize('teacher_rel,student_rel,data_root,world', GPU_SYNTHETIC_PAIRS)
+def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(teacher_rel, student_rel, data_root,
+                                                        world, tmp_path, monkeypatch):
     """The teacher on a generated frame with its ground truth, then the
     student (without the teacher checkpoint) on the paired CSI: one
     optimiser step each, finite losses, the teacher untouched."""
@@ -259,7 +320,7 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
     register_all_modules()
     data_root = str(tmp_path / 'synthetic_wifi')
     generate_dataset(data_root, num_train=2, num_val=0, num_test_layout=0, img_size=(160, 120),
-                     max_people=1, layouts=1, workers=1, progress=False, seed=0)
+                     layouts=1, workers=1, progress=False, seed=0, **world['generator'])
     torch.manual_seed(0)
 
     def one_step(cfg, ann_file):
@@ -277,14 +338,14 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
         return data, log, changed
 
     with DefaultScope.overwrite_default_scope('mmdet'):
-        teacher = Config.fromfile(str(CONFIG_ROOT / GPU_SYNTHETIC_TEACHER))
+        teacher = Config.fromfile(str(CONFIG_ROOT / teacher_rel))
         teacher.model.backbone.init_cfg = None  # no ImageNet file in tests
         data, log, changed = one_step(teacher, 'annotations/densepose_train.json')
         assert data['inputs'][0].shape[-2:] == (480, 640)  # frames resized to full size
         assert {'loss_keypoint', 'loss_densepose_I', 'loss_cls'} <= set(log)
         assert any(n.startswith('roi_head.keypoint_head.') for n in changed)
 
-        student = Config.fromfile(str(CONFIG_ROOT / GPU_SYNTHETIC_STUDENT))
+        student = Config.fromfile(str(CONFIG_ROOT / student_rel))
         student.model.update(teacher_ckpt=None, allow_uninitialized_teacher=True)
         student.model.student.detector.init_cfg = None  # no teacher checkpoint in tests
         stats = tmp_path / 'meta.json'  # CSI statistics as the generator stores them
@@ -292,7 +353,7 @@ def test_gpu_synthetic_wifi_pair_trains_one_step_on_cpu(tmp_path, monkeypatch):
         student.model.student.data_preprocessor.csi_stats_file = str(stats)
         # the generator's ground truth stands in for the pseudo labels (same format)
         data, log, changed = one_step(student, 'annotations/densepose_train.json')
-        assert data['inputs']['csi'][0].shape == (2, 150, 3, 3)
+        assert data['inputs']['csi'][0].shape == (2, *world['csi_shape'])
         assert {'distill.loss_transfer', 'student.loss_keypoint',
                 'student.loss_densepose_I'} <= set(log)
         assert log['distill.loss_transfer'] > 0
