@@ -280,3 +280,25 @@ def test_bf16_refused_where_slower(tiny, bf16_ms, expected):
         log.assert_not_called()
     _predict(net, batch)  # measured once
     assert net.stage_autocast.calibration == dict(fp32=20.0, reduced=bf16_ms)
+
+
+def test_backbone_timing_is_the_fastest_of_three_after_a_warm_up():
+    """One slow forward (another process on the core) must not decide the
+    dtype: the calibration keeps the fastest of three timed forwards."""
+    from unittest import mock
+
+    from mmdensekd.models.layers import fast_inference
+    calls = []
+
+    class Counting(torch.nn.Module):
+
+        def forward(self, x):
+            calls.append(torch.is_autocast_enabled('cpu'))
+            return x
+
+    clock = iter([0.0, 0.030, 1.0, 1.010, 2.0, 2.020])  # 30, 10, 20 ms
+    with mock.patch.object(fast_inference.time, 'perf_counter', lambda: next(clock)):
+        ms = fast_inference.StageAutocast._time_backbone(None, Counting(), (torch.ones(1), ),
+                                                         torch.bfloat16)
+    assert ms == pytest.approx(10.0)
+    assert calls == [True] * 4  # warm-up + 3, all under autocast
