@@ -81,11 +81,9 @@ val_evaluator = [
                for k in ('ann_file', 'eval_data_dir') if k in e})
     for e in _base_.val_evaluator
 ]
-test_evaluator = [
-    dict(e, **{k: data_root + e[k][len(_base_.data_root):]
-               for k in ('ann_file', 'eval_data_dir') if k in e})
-    for e in _base_.test_evaluator
-]
+# as the base: the held-out room with val's metrics
+test_evaluator = [dict(e, ann_file=data_root + 'annotations/densepose_heldout.json')
+                  for e in val_evaluator]
 
 # as densepose-kprcnn_r50_fpn_8xb2-24k_synthetic-wifi.py
 model = dict(
