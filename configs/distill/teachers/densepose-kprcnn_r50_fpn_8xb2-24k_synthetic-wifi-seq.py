@@ -65,7 +65,7 @@
 #   bash tools/dist_test.sh $S $S_CKPT 8 --cfg-options $VAL
 #   bash tools/dist_test.sh $S $C/iter_48000.pth 8 --work-dir $C --cfg-options $VAL
 _base_ = [
-    '../../_base_/models/densepose-rcnn_r50_fpn.py',
+    '../../_base_/models/densepose-keypoint-rcnn_r50_fpn.py',
     '../../_base_/datasets/synthetic_wifi_640x480.py',
     '../../_base_/schedules/schedule_s1x.py',
     '../../_base_/default_runtime.py',
@@ -89,16 +89,9 @@ test_evaluator = [dict(e, ann_file=data_root + 'annotations/densepose_heldout.js
 model = dict(
     # standing people: tall anchors (as the quickstart teacher)
     rpn_head=dict(anchor_generator=dict(ratios=[1.0, 2.0, 3.0])),
-    # the Keypoint R-CNN branch of _base_/models/densepose-keypoint-rcnn_r50_fpn.py
-    roi_head=dict(
-        keypoint_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0, aligned=True),
-            out_channels=256, featmap_strides=[4, 8, 16, 32]),
-        keypoint_head=dict(
-            type='mmpose.KeypointRCNNHead', in_channels=256, num_convs=8, conv_channels=512,
-            num_keypoints=17, coder=dict(type='RCNNKeypointCoder', heatmap_size=(56, 56)),
-            loss_keypoint=dict(type='KeypointCELoss', loss_weight=1.0))),
+    # the base's keypoint branch, its loss stated
+    roi_head=dict(keypoint_head=dict(
+        loss_keypoint=dict(type='KeypointCELoss', loss_weight=1.0))),
     test_cfg=dict(rcnn=dict(max_per_img=20)))
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=24000, val_interval=4000)
