@@ -69,7 +69,7 @@
 _base_ = [
     '../_base_/models/kd_img-to-wifi_mtn.py',
     '../_base_/datasets/synthetic_wifi_640x480.py',
-    '../_base_/schedules/schedule_s1x.py',
+    '../_base_/schedules/schedule_adamw_48k_kd-wifi.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -132,19 +132,6 @@ val_evaluator = [
 test_evaluator = [dict(e, ann_file=data_root + 'annotations/densepose_heldout.json')
                   for e in val_evaluator]
 
-# AdamW at batch 16 (8 GPUs x 2), the teacher-initialised detector at a
-# tenth of the MTN's rate; 48k iterations are about 38 epochs of the 20000
-# frames, x0.1 at 5/6
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=48000, val_interval=8000)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=1000),
-    dict(type='MultiStepLR', begin=0, end=48000, by_epoch=False, milestones=[40000], gamma=0.1)
-]
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=0.0001),
-    clip_grad=dict(max_norm=10.0),
-    paramwise_cfg=dict(custom_keys={'student.detector.': dict(lr_mult=0.1)}))
 default_hooks = dict(checkpoint=dict(interval=8000, max_keep_ckpts=2))
 custom_hooks = [dict(type='TeacherFrozenCheckHook', interval=1000)]
 randomness = dict(seed=0)

@@ -67,7 +67,7 @@
 _base_ = [
     '../../_base_/models/densepose-keypoint-rcnn_r50_fpn.py',
     '../../_base_/datasets/synthetic_wifi_640x480.py',
-    '../../_base_/schedules/schedule_s1x.py',
+    '../../_base_/schedules/schedule_24k_synthetic-wifi.py',
     '../../_base_/default_runtime.py',
 ]
 
@@ -94,12 +94,5 @@ model = dict(
         loss_keypoint=dict(type='KeypointCELoss', loss_weight=1.0))),
     test_cfg=dict(rcnn=dict(max_per_img=20)))
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=24000, val_interval=4000)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
-    dict(type='MultiStepLR', begin=0, end=24000, by_epoch=False, milestones=[16000, 21000],
-         gamma=0.1)
-]
-optim_wrapper = dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=35.0, norm_type=2))
 default_hooks = dict(checkpoint=dict(interval=4000, max_keep_ckpts=2))
 randomness = dict(seed=0)
