@@ -25,6 +25,7 @@ install_requires = [
     'scipy',
     'h5py',
     'csiread',
+    'isal',
 ]
 
 setup(
