@@ -134,7 +134,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='cpu, cuda or cuda:N (default: cuda when available)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='benchmark on a synthetic H x W image')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic image')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the synthetic image and of the random weights '
+                        '(without a checkpoint)')
     parser.add_argument('--num-dets', type=int, default=None, metavar='N',
                         help='force N detections per image (score threshold 0)')
     parser.add_argument('--dtype', nargs='+', default=['fp32'],
@@ -643,6 +645,7 @@ def main(argv=None) -> Optional[dict]:
         cfg.merge_from_dict(args.cfg_options)
     cfg = student_config(cfg)  # a distillation config benchmarks its student
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    torch.manual_seed(args.seed)  # random weights (no checkpoint) are the same every run
     model = build_model(cfg, args.checkpoint, device)
     if args.num_dets is not None:
         force_num_dets(model, args.num_dets)
