@@ -32,7 +32,7 @@ need = {'torch': '2.13.0', 'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmpose': '1.3.2',
         'mmengine': '0.10.7', 'xtcocotools': '1.14.3'}
 for name, ver in need.items():
     assert md.version(name).split('+')[0] == ver, name
-import mmcv.ops, mmdet.models, xtcocotools.cocoeval, h5py, scipy, pytest, ruff, csiread  # noqa
+import mmcv.ops, mmdet.models, xtcocotools.cocoeval, h5py, scipy, pytest, ruff, csiread, isal  # noqa
 import mmdensekd  # noqa
 PYEOF
 }
