@@ -83,6 +83,12 @@ def test_probe_reads_a_generated_world_and_keeps_the_last_windows(probe_tool, tm
     assert set(rows) == {'ridge on CSI', 'ridge on shuffled CSI', 'mean training pose (no CSI)'}
     with open(out) as f:
         assert json.load(f)['windows_kept'] == 4
+    # Doppler and raw features of the sequence world: the activity figures too
+    probe_tool.main([four, '--features', 'both', '--out', out])
+    with open(out) as f:
+        saved = json.load(f)
+    assert saved['features'] == 'both'
+    assert {'accuracy', 'shuffled_accuracy', 'majority', 'oracle'} <= set(saved['activity'])
     with pytest.raises(ValueError, match='windows'):
         probe_tool.featurizer(metas[1], 2)
     # a box without size: a clear error (its pose and log size would be inf)
@@ -129,3 +135,73 @@ def test_probe_box_from_an_informative_input(probe_tool):
     assert good['iou75'] > 0.95 and good['kpt_ap_true_pose'] > 0.8 and good['kpt_ap'] > 0.7
     assert shuffled['iou50'] < 0.5 and shuffled['kpt_ap_true_pose'] < 0.3
     assert good['kpt_ap_mean_pose'] < good['kpt_ap']
+
+
+def _meta(layout: str, windows: int = 1) -> dict:
+    return dict(csi=dict(layout=layout, windows=windows))
+
+
+def test_doppler_features_see_motion_and_cancel_the_receiver_phase(probe_tool):
+    """A body echo moving at 20 Hz Doppler on one receive antenna puts the
+    power of the pair products in that bin; a per-packet phase offset and
+    slope common to the receiver's antennas (the NIC's) changes nothing."""
+    from mmdensekd.structures.csi_layout import CSI_LAYOUTS
+    layout = CSI_LAYOUTS['person-in-wifi']  # 5 packets 10 ms apart, 30 subcarriers, 3x3
+    view = tuple(layout.sizes[c] for c in layout.letters)
+    letters = layout.letters
+    rng = np.random.default_rng(0)
+    shape = {c: layout.sizes[c] for c in 'ptsr'}
+    static = rng.normal(size=(shape['t'], shape['s'], shape['r'])) + 1j * rng.normal(
+        size=(shape['t'], shape['s'], shape['r']))
+    t = np.arange(shape['p']) * 0.01
+    h = np.broadcast_to(static, (shape['p'], ) + static.shape).copy()  # (p, t, s, r)
+    h[..., 0] += 0.5 * np.exp(2j * np.pi * 20.0 * t)[:, None, None]  # 20 Hz = bin 1 of 5
+
+    def to_layout(arr):  # (p, t, s, r) -> the layout's letter order, flattened as stored
+        src = 'ptsr'
+        return arr.transpose([src.index(c) for c in letters]).reshape(view)
+
+    feat = probe_tool.doppler_featurizer(_meta('person-in-wifi'))
+    x = feat(to_layout(np.abs(h)), to_layout(np.angle(h)))
+    pairs, groups = 3, 3
+    power = x[:shape['t'] * shape['p'] * groups * pairs].reshape(
+        shape['t'], shape['p'], groups, pairs)
+    # pairs (0, 1) and (0, 2) carry the tone in bin 1; pair (1, 2) is static
+    assert (power[:, 1, :, :2] > power[:, 0, :, :2] + 5).all()
+    assert (power[:, 1, :, :2] > power[:, 2:, :, :2].max(1) + 5).all()
+    assert (power[:, :, :, 2] < np.log(1e-3) + 1e-6).all()
+    # the NIC's per-packet phase offset and slope: common to all antennas
+    offset = rng.uniform(-np.pi, np.pi, shape['p'])[:, None, None, None]
+    slope = rng.uniform(-0.3, 0.3, shape['p'])[:, None, None, None] * np.arange(
+        shape['s'])[None, None, :, None]
+    h2 = h * np.exp(1j * (offset + slope))
+    np.testing.assert_allclose(feat(to_layout(np.abs(h2)), to_layout(np.angle(h2))), x,
+                               atol=1e-6)
+    # other layouts: links and windows become axes of their own
+    for name, windows, size in (('mmfi', 1, 1 * 10 * 11 * 3 + 1 * 11 * 3),
+                                ('person-in-wifi-3d-4w', 4, 3 * 4 * 5 * 3 * 3 + 3 * 4 * 3 * 3)):
+        other = CSI_LAYOUTS[name]
+        amp = rng.uniform(1, 2, other.shape)
+        out = probe_tool.doppler_featurizer(_meta(name, windows))(amp, np.zeros(other.shape))
+        assert out.shape == (size, ) and np.isfinite(out).all()
+    with pytest.raises(ValueError, match='packets per window'):
+        probe_tool.doppler_featurizer(_meta('mmfi', windows=10))  # one packet per window
+
+
+def test_activity_probe_recognises_an_encoded_activity(probe_tool):
+    def split(rng, n, informative=True):
+        data = _split(rng, n)
+        idx = data['x'][:, :30].reshape(n, -1)[:, ::8].argmax(1)  # the pose id = activity
+        data['activity'] = np.array(['walking', 'bending', 'sitting', 'raising'])[idx]
+        if not informative:
+            data['x'] = rng.normal(0, 1, data['x'].shape)
+        return data
+
+    rng = np.random.default_rng(3)
+    train, val = split(rng, 240), split(rng, 80)
+    out = probe_tool.activity_probe(train, val)
+    assert out['accuracy'] > 0.95 and out['shuffled_accuracy'] < 0.5
+    # each activity has one pose here: the oracle places it
+    assert out['oracle']['oks50'] > 0.95
+    noise = probe_tool.activity_probe(split(rng, 240, False), split(rng, 80, False))
+    assert noise['accuracy'] < 0.5

@@ -43,7 +43,24 @@ pose, bounds what any student can reach.
 Usage::
 
     python tools/analysis/probe_csi_pose.py DATA_DIR [--train-split train]
-        [--val-split val] [--models ridge [mlp]] [--grid 8] [--seed 0] [--out probe.json]
+        [--val-split val] [--models ridge [mlp]] [--features raw|doppler|both] [--grid 8]
+        [--seed 0] [--out probe.json]
+
+Features (``--features``): ``raw`` (the above), ``doppler`` or ``both``.
+``doppler`` is the motion of the body seen over the packets, the WiFi
+sensing feature activity recognition uses: per link and transmit antenna,
+the conjugate product of every pair of receive antennas (the per-packet
+phase offset and slope of the receiver cancel in it), its per-window mean
+over the packets removed (the static paths), the power spectrum over the
+window's packets (Doppler bins), averaged over groups of 10 subcarriers, in
+log; plus the log standard deviation of the amplitude over each window's
+packets. ``both`` concatenates raw and doppler.
+
+In a sequence world (images carry ``activity``) two more figures: the
+activity-conditioned mean pose (the mean training pose of the frame's true
+activity: what recognising the activity alone would give, an oracle), and
+the val accuracy of a ridge classifier of the activity from the features,
+against the same on shuffled CSI and the majority class.
 
 ``DATA_DIR`` is a dataset of ``make_synthetic_wifi_densepose.py`` (its
 ``meta.json`` gives the CSI layout). About 1 to 2 minutes on a 2-core CPU for
@@ -79,6 +96,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--grid', type=int, default=8, help='part-map cells per box side')
     p.add_argument('--windows', type=int, default=0, help='keep only the last this many '
                    'temporal windows of the CSI (0: all)')
+    p.add_argument('--features', default='raw', choices=['raw', 'doppler', 'both'],
+                   help='raw log amplitude and phase, Doppler spectra of antenna-pair '
+                   'products, or both (see above)')
     p.add_argument('--max-train', type=int, default=0, help='use at most this many '
                    'training frames (0: all)')
     p.add_argument('--seed', type=int, default=0, help='shuffle, hold-out and MLP seed')
@@ -110,7 +130,8 @@ def load_split(data_dir: str, split: str, grid: int,
     left out (another number of people, or a person without DensePose
     masks): ``x`` (N, D) raw features (log amplitude, sanitised phase),
     ``box`` (N, 4) xywh, ``keypoints`` (N, 17, 2), ``visible`` (N, 17),
-    ``area`` (N,), ``pose`` (N, 17, 2) box-relative, ``parts`` (N, G, G, 15)."""
+    ``area`` (N,), ``pose`` (N, 17, 2) box-relative, ``parts`` (N, G, G, 15)
+    and, in a sequence world, ``activity`` (N,) names."""
     ann_file = osp.join(data_dir, 'annotations', f'densepose_{split}.json')
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'{ann_file} does not exist (split {split!r} of {data_dir})')
@@ -120,7 +141,7 @@ def load_split(data_dir: str, split: str, grid: int,
     for ann in coco['annotations']:
         by_image.setdefault(ann['image_id'], []).append(ann)
     rows: Dict[str, list] = {k: [] for k in ('x', 'box', 'keypoints', 'visible', 'area',
-                                              'parts')}
+                                              'parts', 'activity')}
     skipped = 0
     for img in coco['images']:
         anns = by_image.get(img['id'], [])
@@ -147,9 +168,13 @@ def load_split(data_dir: str, split: str, grid: int,
                              'not x, y and a positive width and height')
         rows['area'].append(float(ann['area']))
         rows['parts'].append(part_grid(ann['dp_masks'], grid))
+        rows['activity'].append(img.get('activity'))
     if not rows['x']:
         raise ValueError(f'{ann_file}: no frame with exactly one person')
+    activity = rows.pop('activity')
     out = {k: np.asarray(v, bool if k == 'visible' else np.float64) for k, v in rows.items()}
+    if all(isinstance(a, str) for a in activity):
+        out['activity'] = np.asarray(activity)
     box = out['box']
     out['pose'] = (out['keypoints'] - box[:, None, :2]) / box[:, None, 2:]
     return out, skipped
@@ -351,6 +376,91 @@ def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
     return rows
 
 
+def activity_probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
+                   seed: int = 0) -> Dict[str, float]:
+    """What recognising the activity gives and how well the features
+    recognise it (sequence worlds; ``train`` / ``val`` with ``activity``).
+
+    Returns:
+        dict: ``oracle`` (:func:`scores` of the mean training pose and part
+        map of each val frame's true activity, in the true box),
+        ``accuracy`` / ``shuffled_accuracy`` of a ridge classifier (one-hot
+        targets, argmax) on the CSI / shuffled CSI, ``majority`` (the most
+        frequent training activity's share of val).
+    """
+    names = sorted(set(train['activity']))
+    ty = np.array([names.index(a) for a in train['activity']])
+    vy = np.array([names.index(a) if a in names else -1 for a in val['activity']])
+    pose = np.stack([train['pose'][ty == i].mean(0) for i in range(len(names))])
+    parts = np.stack([train['parts'][ty == i].mean(0) for i in range(len(names))])
+    known = vy >= 0
+    mean_pose, mean_parts = train['pose'].mean(0), train['parts'].mean(0)
+    oracle = scores(np.where(known[:, None, None], pose[vy], mean_pose),
+                    np.where(known[:, None, None, None], parts[vy], mean_parts), val)
+    mean, std = train['x'].mean(0), train['x'].std(0) + 1e-6
+    tx, vx = (train['x'] - mean) / std, (val['x'] - mean) / std
+    onehot = np.eye(len(names))[ty]
+    acc = {}
+    for label, inputs in (('accuracy', tx), ('shuffled_accuracy', tx[np.random.default_rng(
+            [seed, 1]).permutation(len(tx))])):
+        predict = ridge_model(inputs, onehot, np.random.default_rng([seed, 2]))
+        acc[label] = float((predict(vx).argmax(1) == vy).mean())
+    return dict(oracle=oracle, majority=float((vy == np.bincount(ty).argmax()).mean()), **acc)
+
+
+def _per_letter(meta: dict):
+    """The dataset's layout and the shape that gives each of its axis
+    letters its own axis."""
+    from mmdensekd.structures.csi_layout import CSI_LAYOUTS
+    layout = CSI_LAYOUTS[meta['csi']['layout']]
+    return layout, tuple(layout.sizes[c] for c in layout.letters)
+
+
+def doppler_featurizer(meta: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Doppler features of one frame (see the module docstring): the log
+    power spectra over each window's packets of the receive-antenna pair
+    products, per 10-subcarrier group, and the log amplitude spread over the
+    packets.
+
+    Args:
+        meta (dict): The dataset's ``meta.json``.
+    """
+    layout, view = _per_letter(meta)
+    windows = int(meta['csi'].get('windows', 1))
+    order = [layout.letters.index(c) if c in layout.letters else None for c in 'ltpsr']
+    if layout.sizes['r'] < 2 or layout.num_packets // windows < 2:
+        raise ValueError(f"--features doppler needs 2 or more receive antennas and packets per "
+                         f"window; layout {layout.name!r} has {layout.sizes['r']} and "
+                         f'{layout.num_packets // windows}')
+    pairs = [(i, j) for i in range(layout.sizes['r']) for j in range(i + 1, layout.sizes['r'])]
+    groups = np.array_split(np.arange(layout.sizes['s']), max(1, layout.sizes['s'] // 10))
+
+    def canonical(arr: np.ndarray) -> np.ndarray:
+        """(l, t, windows, packets per window, s, r)."""
+        arr = np.asarray(arr, np.float64).reshape(view)
+        arr = arr.reshape(arr.shape + (1, ) * order.count(None))
+        extra = iter(range(len(view), arr.ndim))
+        arr = arr.transpose([next(extra) if i is None else i for i in order])
+        l, t, p, k, r = arr.shape
+        return arr.reshape(l, t, windows, p // windows, k, r)
+
+    def group_mean(arr: np.ndarray) -> np.ndarray:  # over subcarrier groups (axis 4)
+        return np.stack([arr[:, :, :, :, g].mean(4) for g in groups], 4)
+
+    def run(amp: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        amp = canonical(amp)
+        h = amp * np.exp(1j * canonical(phase))
+        prod = np.stack([h[..., i] * np.conj(h[..., j]) for i, j in pairs], -1)
+        prod = prod - prod.mean(3, keepdims=True)
+        power = np.abs(np.fft.fft(prod, axis=3))**2
+        spread = amp.std(3)
+        return np.concatenate([np.log(group_mean(power) + 1e-3).ravel(),
+                               np.log(group_mean(spread[:, :, :, None])[:, :, :, 0] + 1e-3)
+                               .ravel()])
+
+    return run
+
+
 def featurizer(meta: dict, windows: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Features of one frame of a dataset of ``meta.json``: log amplitude and
     sanitised phase (``CSIPhaseSanitize`` as its pipeline), flattened.
@@ -362,15 +472,13 @@ def featurizer(meta: dict, windows: int = 0) -> Callable[[np.ndarray, np.ndarray
             exactly the single-window CSI); 0 = all.
     """
     from mmdensekd.datasets.transforms import CSIPhaseSanitize
-    from mmdensekd.structures.csi_layout import CSI_LAYOUTS
-    layout = CSI_LAYOUTS[meta['csi']['layout']]
+    layout, view = _per_letter(meta)
     have = int(meta['csi'].get('windows', 1))
     if not 0 <= windows <= have:
         raise ValueError(f"--windows {windows}: the data of {meta['csi']['layout']!r} has "
                          f'{have} windows')
     keep = layout.num_packets if windows in (0, have) else \
         layout.num_packets // have * windows
-    view = tuple(layout.sizes[c] for c in layout.letters)  # every letter its own axis
     p_axis = layout.letters.index('p') if 'p' in layout.letters else None
     kept = layout.with_packets(keep)
     kwargs = kept.sanitize_kwargs()
@@ -400,6 +508,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         meta = json.load(f)
     start = time.time()
     feat = featurizer(meta, args.windows)
+    if args.features != 'raw':
+        if args.windows:
+            raise SystemExit('--windows applies to the raw features only')
+        dop = doppler_featurizer(meta)
+        feat = dop if args.features == 'doppler' else (
+            lambda amp, phase, raw=feat: np.concatenate([raw(amp, phase), dop(amp, phase)]))
     train, t_skip = load_split(args.data_dir, args.train_split, args.grid, feat)
     val, v_skip = load_split(args.data_dir, args.val_split, args.grid, feat)
     if args.max_train and len(train['x']) > args.max_train:
@@ -419,13 +533,23 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         print(f"{name:32s} {row['oks50']:8.3f} {row['pck02']:8.3f} {row['part_iou']:9.3f} "
               f"{row['iou50']:8.3f} {row['iou75']:8.3f} {row['kpt_ap']:7.3f} "
               f"{row['kpt_ap_true_pose']:6.3f} {row['kpt_ap_mean_pose']:6.3f}")
+    activity = None
+    if 'activity' in train and 'activity' in val:
+        activity = activity_probe(train, val, args.seed)
+        o = activity['oracle']
+        print(f"{'activity-conditioned mean pose':32s} {o['oks50']:8.3f} {o['pck02']:8.3f} "
+              f"{o['part_iou']:9.3f}   (oracle: the true activity's mean training pose)")
+        print(f"activity from the CSI (ridge classifier, {len(set(train['activity']))} "
+              f"activities): val accuracy {activity['accuracy']:.3f}, on shuffled CSI "
+              f"{activity['shuffled_accuracy']:.3f}, majority class {activity['majority']:.3f}")
     print(f'({time.time() - start:.0f}s)')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(data_dir=args.data_dir, options=opts, csi=meta['csi'],
+                           features=args.features,
                            windows_kept=args.windows or int(meta['csi'].get('windows', 1)),
-                           num_train=len(train['x']), num_val=len(val['x']), rows=rows), f,
-                      indent=2)
+                           num_train=len(train['x']), num_val=len(val['x']), rows=rows,
+                           activity=activity), f, indent=2)
     return rows
 
 
