@@ -26,10 +26,13 @@ def test_each_row_changes_one_thing(ablation):
     transfer = {n: c.model.distiller.distill_losses.loss_transfer.loss_weight
                 for n, c in cfgs.items()}
     assert transfer.pop('no-transfer') == 0 and transfer.pop('transfer-x10') == 1.0
+    assert transfer.pop('transfer-x10-iters-2000') == 1.0  # the two together
     assert set(transfer.values()) == {0.1}
-    assert cfgs['iters-2000'].train_cfg.max_iters == 2000
-    assert cfgs['iters-2000'].param_scheduler[1].milestones == [1600]
-    assert {c.train_cfg.max_iters for n, c in cfgs.items() if n != 'iters-2000'} == {1000}
+    longer = ('iters-2000', 'transfer-x10-iters-2000')
+    for name in longer:
+        assert cfgs[name].train_cfg.max_iters == 2000
+        assert cfgs[name].param_scheduler[1].milestones == [1600]
+    assert {c.train_cfg.max_iters for n, c in cfgs.items() if n not in longer} == {1000}
     assert cfgs['half-data'].train_dataloader.dataset.indices == 300
     assert 'indices' not in cfgs['no-transfer'].train_dataloader.dataset
     kp = cfgs['keypoint-x3'].model.student.detector.roi_head.keypoint_head.loss_keypoint
