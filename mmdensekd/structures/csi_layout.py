@@ -150,6 +150,20 @@ class CSILayout:
         csi = csi.reshape(csi.shape[:len(order)])
         return np.ascontiguousarray(csi.reshape(self.shape))
 
+    def from_file(self, arr: np.ndarray) -> np.ndarray:
+        """:attr:`shape` -> ``(L, P, S, T, R)`` (a view where numpy can):
+        the inverse of :meth:`to_file`, for complex CSI or its amplitude or
+        phase alike.
+        """
+        arr = np.asarray(arr)
+        if arr.shape != self.shape:
+            raise ValueError(f'layout {self.name!r}: array of shape {arr.shape}, expected '
+                             f'{self.shape}')
+        letters = self.letters
+        missing = ''.join(c for c in 'lpstr' if c not in letters)
+        arr = arr.reshape([self.sizes[c] for c in letters] + [1] * len(missing))
+        return arr.transpose([(letters + missing).index(c) for c in 'lpstr'])
+
     def sanitize_kwargs(self) -> dict:
         """``CSIPhaseSanitize`` arguments for a phase array of this layout.
 

@@ -64,6 +64,17 @@ def test_links_are_separate_nics_and_file_layout():
     np.testing.assert_array_equal(written[2, 1 * 30 + 7, 1], out['measured'][2, 1, 7, 0, 1])
 
 
+@pytest.mark.parametrize('name', sorted(CSI_LAYOUTS))
+def test_from_file_inverts_to_file(name):
+    layout = CSI_LAYOUTS[name]
+    sizes = layout.sizes
+    csi = np.random.default_rng(0).normal(size=[sizes[c] for c in 'lpstr'])
+    written = layout.to_file(csi)
+    np.testing.assert_array_equal(layout.from_file(written), csi)
+    with pytest.raises(ValueError, match=f'layout {name!r}: array of shape'):
+        layout.from_file(written.ravel())
+
+
 def test_temporal_windows_stack_in_time_order():
     kw = dict(stations=6, heading_jitter=0.3, sequence_frames=8)
     stacked = make_frame(1, 'train', 5, 3, SIZE, 1, 1, 'person-in-wifi-4w', None,

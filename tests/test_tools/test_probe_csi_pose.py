@@ -147,8 +147,6 @@ def test_doppler_features_see_motion_and_cancel_the_receiver_phase(probe_tool):
     slope common to the receiver's antennas (the NIC's) changes nothing."""
     from mmdensekd.structures.csi_layout import CSI_LAYOUTS
     layout = CSI_LAYOUTS['person-in-wifi']  # 5 packets 10 ms apart, 30 subcarriers, 3x3
-    view = tuple(layout.sizes[c] for c in layout.letters)
-    letters = layout.letters
     rng = np.random.default_rng(0)
     shape = {c: layout.sizes[c] for c in 'ptsr'}
     static = rng.normal(size=(shape['t'], shape['s'], shape['r'])) + 1j * rng.normal(
@@ -157,9 +155,8 @@ def test_doppler_features_see_motion_and_cancel_the_receiver_phase(probe_tool):
     h = np.broadcast_to(static, (shape['p'], ) + static.shape).copy()  # (p, t, s, r)
     h[..., 0] += 0.5 * np.exp(2j * np.pi * 20.0 * t)[:, None, None]  # 20 Hz = bin 1 of 5
 
-    def to_layout(arr):  # (p, t, s, r) -> the layout's letter order, flattened as stored
-        src = 'ptsr'
-        return arr.transpose([src.index(c) for c in letters]).reshape(view)
+    def to_layout(arr):  # (p, t, s, r) -> the layout's file shape
+        return layout.to_file(arr.transpose(0, 2, 1, 3))
 
     feat = probe_tool.doppler_featurizer(_meta('person-in-wifi'))
     x = feat(to_layout(np.abs(h)), to_layout(np.angle(h)))

@@ -342,6 +342,12 @@ def mlp_model(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: in
 MODELS = dict(ridge=ridge_model, mlp=mlp_model)
 
 
+def standardise(train_x: np.ndarray, val_x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Both feature sets, each element standardised by the training set."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    return (train_x - mean) / std, (val_x - mean) / std
+
+
 def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
           models: Sequence[str] = ('ridge', 'mlp'), seed: int = 0) -> Dict[str, dict]:
     """Rows of the printed table, by name: ``oks50``, ``pck02`` and
@@ -352,8 +358,7 @@ def probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
     :func:`load_split` (``pose``, ``parts``, ``box``, ``keypoints``,
     ``visible``, ``area``).
     """
-    mean, std = train['x'].mean(0), train['x'].std(0) + 1e-6
-    tx, vx = (train['x'] - mean) / std, (val['x'] - mean) / std
+    tx, vx = standardise(train['x'], val['x'])
     n, k = len(tx), train['pose'].shape[1]
     g = train['parts'].shape[1:]
     y = np.hstack([train['pose'].reshape(n, -1), train['parts'].reshape(n, -1),
@@ -397,8 +402,7 @@ def activity_probe(train: Dict[str, np.ndarray], val: Dict[str, np.ndarray],
     mean_pose, mean_parts = train['pose'].mean(0), train['parts'].mean(0)
     oracle = scores(np.where(known[:, None, None], pose[vy], mean_pose),
                     np.where(known[:, None, None, None], parts[vy], mean_parts), val)
-    mean, std = train['x'].mean(0), train['x'].std(0) + 1e-6
-    tx, vx = (train['x'] - mean) / std, (val['x'] - mean) / std
+    tx, vx = standardise(train['x'], val['x'])
     onehot = np.eye(len(names))[ty]
     acc = {}
     for label, inputs in (('accuracy', tx), ('shuffled_accuracy', tx[np.random.default_rng(
@@ -425,9 +429,8 @@ def doppler_featurizer(meta: dict) -> Callable[[np.ndarray, np.ndarray], np.ndar
     Args:
         meta (dict): The dataset's ``meta.json``.
     """
-    layout, view = _per_letter(meta)
+    layout, _ = _per_letter(meta)
     windows = int(meta['csi'].get('windows', 1))
-    order = [layout.letters.index(c) if c in layout.letters else None for c in 'ltpsr']
     if layout.sizes['r'] < 2 or layout.num_packets // windows < 2:
         raise ValueError(f"--features doppler needs 2 or more receive antennas and packets per "
                          f"window; layout {layout.name!r} has {layout.sizes['r']} and "
@@ -437,12 +440,9 @@ def doppler_featurizer(meta: dict) -> Callable[[np.ndarray, np.ndarray], np.ndar
 
     def canonical(arr: np.ndarray) -> np.ndarray:
         """(l, t, windows, packets per window, s, r)."""
-        arr = np.asarray(arr, np.float64).reshape(view)
-        arr = arr.reshape(arr.shape + (1, ) * order.count(None))
-        extra = iter(range(len(view), arr.ndim))
-        arr = arr.transpose([next(extra) if i is None else i for i in order])
-        l, t, p, k, r = arr.shape
-        return arr.reshape(l, t, windows, p // windows, k, r)
+        arr = layout.from_file(np.reshape(np.asarray(arr, np.float64), layout.shape))
+        l, p, k, t, r = arr.shape
+        return arr.transpose(0, 3, 1, 2, 4).reshape(l, t, windows, p // windows, k, r)
 
     def group_mean(arr: np.ndarray) -> np.ndarray:  # over subcarrier groups (axis 4)
         return np.stack([arr[:, :, :, :, g].mean(4) for g in groups], 4)
