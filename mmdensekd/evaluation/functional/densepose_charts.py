@@ -223,7 +223,7 @@ def _plain_scanlines(png: bytes) -> Optional[ScanlineChart]:
         # before the stream proves it
         raw = _inflate(parts[0] if len(parts) == 1 else b''.join(parts), 15,
                        min(height * stride, 1 << 26))
-    except (zlib.error, _InflateError):
+    except _InflateError:
         return None
     if len(raw) != height * stride:
         return None
